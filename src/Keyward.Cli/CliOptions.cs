@@ -1,0 +1,27 @@
+using System.CommandLine;
+
+namespace Keyward.Cli;
+
+/// <summary>Options every command shares (declared recursive on the root).</summary>
+internal static class CliOptions
+{
+    public static readonly Option<string?> State = new("--state")
+    {
+        Description = "State directory (default: $KEYWARD_STATE, else /var/lib/keyward as root, else $XDG_STATE_HOME/keyward)",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Debug = new("--debug")
+    {
+        Description = "Print stack traces for errors",
+        Recursive = true,
+    };
+
+    public static Option<string> ManifestFile() => new("--file", "-f")
+    {
+        Description = "The manifest (keyward.yaml)",
+        DefaultValueFactory = _ => "keyward.yaml",
+    };
+
+    public static Option<bool> Json() => new("--json") { Description = "Machine-readable JSON output" };
+}

@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace Keyward.Cli;
+
+/// <summary>The list of top-level commands. Each command lives in Commands/ in a file of its own;
+/// add one line here per command group.</summary>
+internal static class CommandRegistry
+{
+    public static IEnumerable<Command> Build(CliContext context)
+    {
+        yield return Commands.ErrorsCommand.Build(context);
+    }
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Keyward.Core.Errors;
+
+namespace Keyward.Cli;
+
+/// <summary>Builds the command tree and runs it. Every command is a view of the same pipeline
+/// (manifest → graph → plan → execute → report); see docs/commands.md.</summary>
+public static class KeywardCli
+{
+    public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
+    {
+        var context = new CliContext(console);
+        var root = new RootCommand("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
+        root.Options.Add(CliOptions.State);
+        root.Options.Add(CliOptions.Debug);
+        foreach (var command in CommandRegistry.Build(context)) root.Subcommands.Add(command);
+
+        var debug = args.Contains("--debug");
+        try
+        {
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                foreach (var e in parse.Errors)
+                    ErrorPrinter.Print(console.Err, ErrorCodes.Usage.With(e.Message), warning: false);
+                return (int)ErrorKind.BadInput;
+            }
+            var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };
+            return await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeywardException ex)
+        {
+            return ErrorPrinter.Print(console, ex, debug);
+        }
+        catch (OperationCanceledException ex)
+        {
+            return ErrorPrinter.Print(console, new KeywardException(ErrorCodes.Cancelled.With("cancelled"), ex), debug);
+        }
+        catch (Exception ex) when (!debug)
+        {
+            // Bugs: say so without a trace (which could carry values from locals in some runtimes' messages).
+            ErrorPrinter.Print(console.Err, ErrorCodes.Internal.With($"unexpected {ex.GetType().Name}"), warning: false);
+            return (int)ErrorKind.Failed;
+        }
+    }
+}
