@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what Keyward's tests need (Debian packages, the C2SP age vectors from npm) and runs every test.
+# Ends with one line: "N passed, N failed[, N skipped]". Exit code 0 only when nothing failed.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# 1. Real peers the interop tests run: nix, age, git, curl, python3-jwt, openssl, nginx, graphviz, sqlite3, ssh-keygen.
+packages=(nix-bin age git curl python3-jwt python3-yaml openssl nginx graphviz sqlite3 openssh-client)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "test.sh: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { echo "test.sh: apt-get install failed" >&2; exit 1; }
+fi
+
+# 2. The official C2SP age test vectors (npm package cctv-age).
+if [[ ! -d tests/.deps/node_modules/cctv-age ]]; then
+  echo "test.sh: installing cctv-age" >&2
+  npm install --silent --no-audit --no-fund --prefix tests/.deps cctv-age >/dev/null || { echo "test.sh: npm install cctv-age failed" >&2; exit 1; }
+fi
+
+# 3. Build once, then run every test project; each writes a TRX file we total at the end.
+results="$here/artifacts/test-results"
+rm -rf "$results"; mkdir -p "$results"
+if ! dotnet build Keyward.slnx -v quiet -nologo > "$results/build.log" 2>&1; then
+  cat "$results/build.log"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+status=0
+for proj in tests/*/*.Tests.csproj; do
+  name="$(basename "$proj" .csproj)"
+  echo "test.sh: $name" >&2
+  dotnet test "$proj" --no-build -nologo -v quiet --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" \
+    > "$results/$name.log" 2>&1 || { status=1; grep -E '^\s*(Failed|Error Message|  )' "$results/$name.log" | head -60 >&2; }
+done
+
+passed=0; failed=0; skipped=0
+for trx in "$results"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  counters="$(grep -o '<Counters [^>]*>' "$trx" | head -1)"
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters"); e=$(sed -n 's/.* executed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
+done
+# A project that crashed before writing its TRX counts as a failure.
+n_trx=$(ls "$results"/*.trx 2>/dev/null | wc -l); n_proj=$(ls tests/*/*.Tests.csproj | wc -l)
+if [[ $n_trx -lt $n_proj ]]; then failed=$((failed + n_proj - n_trx)); fi
+[[ $failed -gt 0 ]] && status=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
