@@ -1,0 +1,476 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Keyward.Core.Attic;
+using Keyward.Core.Errors;
+using Keyward.Core.Secrets;
+
+namespace Keyward.Crypto.Attic;
+
+/// <summary>
+/// Mints, decodes and verifies Attic JWTs exactly as atticd (zhaofengli/attic <c>token/src/lib.rs</c> with
+/// jwt-simple 0.11) produces and accepts them. See docs/tokens.md for every rule and its source.
+/// </summary>
+public static class AtticTokens
+{
+    /// <summary>The custom claim that makes a JWT an Attic token.</summary>
+    public const string ClaimNamespace = "https://jwt.attic.rs/v1";
+
+    /// <summary>jwt-simple's limit on the base64 header.</summary>
+    public const int MaxHeaderLength = 8192;
+
+    private static readonly SearchValues<char> Base64UrlChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static readonly byte[] NamespaceUtf8 = Encoding.UTF8.GetBytes(ClaimNamespace);
+
+    // ---------------------------------------------------------------- minting
+
+    /// <summary>Mints a token: header <c>{"alg":…,"typ":"JWT"}</c>, payload <c>exp, nbf, [iss], sub, [aud], namespace</c>
+    /// in atticadm's order, integer 1 flags (false omitted), no <c>iat</c>, base64url without padding. Grants keep their
+    /// order (repeated patterns merge into the first entry, as atticadm does); shadowing produces warnings.</summary>
+    public static MintedToken Mint(AtticTokenRequest request, AtticSigningKey key)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(key);
+        if (!key.CanSign) throw ErrorCodes.AtticSigningKeyPublicOnly.Exception("cannot mint a token with an RS256 public key");
+        if (string.IsNullOrEmpty(request.Subject)) throw ErrorCodes.AtticTokenRequestInvalid.Exception("the token subject (--sub) is empty");
+        var exp = request.ExpiresAt.ToUnixTimeSeconds();
+        var nbf = request.NotBefore.ToUnixTimeSeconds();
+        if (exp <= nbf) throw ErrorCodes.AtticTokenRequestInvalid.Exception("the token would expire before it becomes valid (validity must be positive)");
+        var grants = MergeGrants(request.Grants);
+        var warnings = CheckGrantOrder(grants);
+
+        var payload = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(payload, WriterOptions))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("exp"u8, exp);
+            w.WriteNumber("nbf"u8, nbf);
+            if (request.Issuer is not null) w.WriteString("iss"u8, request.Issuer);
+            w.WriteString("sub"u8, request.Subject);
+            if (request.Audiences is { Count: > 0 } aud)
+            {
+                w.WriteStartArray("aud"u8);
+                foreach (var a in aud.Distinct(StringComparer.Ordinal)) w.WriteStringValue(a);
+                w.WriteEndArray();
+            }
+            w.WriteStartObject(NamespaceUtf8);
+            w.WriteStartObject("caches"u8);
+            foreach (var g in grants)
+            {
+                w.WriteStartObject(g.Pattern.Text);
+                foreach (var p in AtticPermissions.All) // struct order of CachePermission: r, w, d, cc, cr, cq, cd
+                    if (g.Permissions.Contains(p)) w.WriteNumber(p.JwtKey(), 1);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        var header = key.Algorithm == "HS256" ? """{"alg":"HS256","typ":"JWT"}"""u8 : """{"alg":"RS256","typ":"JWT"}"""u8;
+        var headerLen = Base64Url.GetEncodedLength(header.Length);
+        var payloadLen = Base64Url.GetEncodedLength(payload.WrittenCount);
+        var sigLen = key.SignatureLength;
+        var total = headerLen + 1 + payloadLen + 1 + Base64Url.GetEncodedLength(sigLen);
+        var jwt = new byte[total];
+        Base64Url.EncodeToUtf8(header, jwt.AsSpan(0, headerLen));
+        jwt[headerLen] = (byte)'.';
+        Base64Url.EncodeToUtf8(payload.WrittenSpan, jwt.AsSpan(headerLen + 1, payloadLen));
+        var signingInputLen = headerLen + 1 + payloadLen;
+        jwt[signingInputLen] = (byte)'.';
+        Span<byte> sig = stackalloc byte[sigLen];
+        key.Sign(jwt.AsSpan(0, signingInputLen), sig);
+        Base64Url.EncodeToUtf8(sig, jwt.AsSpan(signingInputLen + 1));
+        return new MintedToken(Secret.Adopt(jwt), warnings.Select(e => e.Message).ToArray());
+    }
+
+    /// <summary>Merges repeated patterns into their first entry (atticadm's <c>get_or_insert_permission_mut</c>).</summary>
+    internal static List<AtticGrant> MergeGrants(IReadOnlyList<AtticGrant> grants)
+    {
+        var merged = new List<AtticGrant>(grants.Count);
+        foreach (var g in grants)
+        {
+            var i = merged.FindIndex(m => m.Pattern.Text == g.Pattern.Text);
+            if (i < 0) merged.Add(g with { Permissions = AtticPermissions.All.Where(g.Permissions.Contains).ToArray() });
+            else merged[i] = merged[i] with { Permissions = AtticPermissions.All.Where(p => merged[i].Permissions.Contains(p) || g.Permissions.Contains(p)).ToArray() };
+        }
+        return merged;
+    }
+
+    /// <summary>
+    /// Warnings for grant lists whose order changes their meaning under Attic's rules (exact name first, else first
+    /// matching pattern, never merged): a wildcard listed before a pattern it covers makes the later one dead; a
+    /// wildcard listed before an exact name it matches does not give that cache its permissions too.
+    /// </summary>
+    public static IReadOnlyList<KeywardError> CheckGrantOrder(IReadOnlyList<AtticGrant> grants)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        var list = MergeGrants(grants);
+        var warnings = new List<KeywardError>();
+        for (var j = 0; j < list.Count; j++)
+        {
+            var later = list[j];
+            for (var i = 0; i < j; i++)
+            {
+                var earlier = list[i];
+                if (!earlier.Pattern.HasWildcard || !earlier.Pattern.Shadows(later.Pattern)) continue;
+                if (later.Pattern.HasWildcard)
+                {
+                    warnings.Add(ErrorCodes.AtticGrantShadowed.With(
+                        $"pattern '{later.Pattern}' ({Names(later.Permissions)}) never applies: the earlier '{earlier.Pattern}' ({Names(earlier.Permissions)}) matches every cache it matches, and Attic uses the first match",
+                        $"list '{later.Pattern}' before '{earlier.Pattern}'"));
+                }
+                else
+                {
+                    var missing = earlier.Permissions.Where(p => !later.Permissions.Contains(p)).ToArray();
+                    if (missing.Length > 0)
+                        warnings.Add(ErrorCodes.AtticGrantShadowed.With(
+                            $"cache '{later.Pattern}' is named exactly, so Attic gives it only {Names(later.Permissions)} and not the {Names(missing)} of the earlier '{earlier.Pattern}' (permissions are never merged)",
+                            $"add {Names(missing)} to '{later.Pattern}' if it should have them"));
+                }
+                break;
+            }
+        }
+        return warnings;
+    }
+
+    private static string Names(IEnumerable<AtticPermission> ps)
+    {
+        var s = string.Join(", ", ps.Select(p => p.Name()));
+        return s.Length == 0 ? "no permissions" : s;
+    }
+
+    // ---------------------------------------------------------------- decoding and verification
+
+    /// <summary>Decodes the structure (header, claims, grants) without checking the signature or time claims.
+    /// Throws KW06xx for anything atticd would fail to deserialize.</summary>
+    public static DecodedAtticToken Decode(string jwt)
+    {
+        ArgumentNullException.ThrowIfNull(jwt);
+        var parts = Split(jwt.AsSpan().Trim());
+        var header = DecodeHeader(parts.Header, out var headerJson);
+        var claims = DecodePayload(parts.Payload, keepJson: true, out var payloadJson);
+        return new DecodedAtticToken(header, claims, false, headerJson, payloadJson);
+    }
+
+    /// <summary>Verifies as atticd does: the header's <c>alg</c> must be the key's (<c>none</c> and HS256↔RS256 are refused),
+    /// <c>typ</c> if present is <c>JWT</c> or ends in <c>+JWT</c>, the signature verifies, then with zero clock skew
+    /// <c>iat</c> ≤ now, <c>exp</c> ≥ now, <c>nbf</c> ≤ now, and the bound issuer and audiences match.</summary>
+    public static DecodedAtticToken Verify(string jwt, AtticSigningKey key, TimeProvider time, string? boundIssuer = null, IReadOnlyList<string>? boundAudiences = null)
+    {
+        ArgumentNullException.ThrowIfNull(jwt);
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(time);
+        var parts = Split(jwt.AsSpan());
+        var header = DecodeHeader(parts.Header, out _);
+        CheckAlgorithm(header, key);
+
+        // Signature over the ASCII bytes of "header.payload" (Split checked every character is base64url).
+        var inputLen = parts.Header.Length + 1 + parts.Payload.Length;
+        byte[]? rented = null;
+        var input = inputLen <= 2048 ? stackalloc byte[inputLen] : (rented = ArrayPool<byte>.Shared.Rent(inputLen)).AsSpan(0, inputLen);
+        try
+        {
+            Encoding.ASCII.GetBytes(jwt.AsSpan(0, inputLen), input);
+            var sigChars = parts.Signature;
+            var sigMax = Base64Url.GetMaxDecodedLength(sigChars.Length);
+            Span<byte> sig = sigMax <= 1024 ? stackalloc byte[sigMax] : new byte[sigMax];
+            if (!Base64Url.TryDecodeFromChars(sigChars, sig, out var sigWritten))
+                throw ErrorCodes.AtticTokenMalformed.Exception("the JWT signature is not valid base64url");
+            if (sigWritten == 0 || !key.VerifySignature(input, sig[..sigWritten]))
+                throw ErrorCodes.AtticTokenSignature.Exception($"the {header.Algorithm} signature does not verify with the given key");
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        var claims = DecodePayload(parts.Payload, keepJson: false, out _);
+        CheckClaims(claims, time.GetUtcNow().ToUnixTimeSeconds(), boundIssuer, boundAudiences);
+        return new DecodedAtticToken(header, claims, true, null, null);
+    }
+
+    private static void CheckAlgorithm(AtticJwtHeader header, AtticSigningKey key)
+    {
+        if (string.Equals(header.Algorithm, "none", StringComparison.OrdinalIgnoreCase))
+            throw ErrorCodes.AtticTokenAlgorithm.Exception("the token is unsigned (alg \"none\"); unsigned tokens are never accepted");
+        if (!string.Equals(header.Algorithm, key.Algorithm, StringComparison.Ordinal))
+            throw ErrorCodes.AtticTokenAlgorithm.Exception(
+                $"the token says alg \"{header.Algorithm}\" but the key is {key.Algorithm}; a token must use the key's own algorithm (algorithm confusion refused)");
+        if (header.Type is { } typ && !typ.Equals("JWT", StringComparison.OrdinalIgnoreCase) && !typ.EndsWith("+JWT", StringComparison.OrdinalIgnoreCase))
+            throw ErrorCodes.AtticTokenAlgorithm.Exception($"the token's typ \"{typ}\" is not JWT (jwt-simple accepts JWT or *+JWT)", "mint the token again with Keyward or atticadm");
+    }
+
+    /// <summary>jwt-simple's <c>JWTClaims::validate</c> with atticd's options (no tolerance, no future tokens).</summary>
+    internal static void CheckClaims(AtticClaims c, long now, string? boundIssuer, IReadOnlyList<string>? boundAudiences)
+    {
+        if (c.Iat is { } iat && iat > now)
+            throw ErrorCodes.AtticTokenNotYetValid.Exception($"the token was issued in the future (iat {FormatTime(iat)}, now {FormatTime(now)})");
+        if (c.Exp is { } exp && exp < now)
+            throw ErrorCodes.AtticTokenExpired.Exception($"the token expired at {FormatTime(exp)} (now {FormatTime(now)})");
+        if (c.Nbf is { } nbf && nbf > now)
+            throw ErrorCodes.AtticTokenNotYetValid.Exception($"the token is not valid before {FormatTime(nbf)} (now {FormatTime(now)})");
+        if (boundIssuer is not null)
+        {
+            if (c.Issuer is null) throw ErrorCodes.AtticTokenIssuer.Exception($"the server requires issuer '{boundIssuer}' but the token has no iss claim");
+            if (!string.Equals(c.Issuer, boundIssuer, StringComparison.Ordinal))
+                throw ErrorCodes.AtticTokenIssuer.Exception($"the token's issuer '{c.Issuer}' is not the server's bound issuer '{boundIssuer}'");
+        }
+        if (boundAudiences is { Count: > 0 })
+        {
+            if (c.Audiences is null || c.Audiences.Count == 0)
+                throw ErrorCodes.AtticTokenAudience.Exception($"the server requires an audience ({string.Join(", ", boundAudiences)}) but the token has no aud claim");
+            if (!c.Audiences.Any(a => boundAudiences.Contains(a, StringComparer.Ordinal)))
+                throw ErrorCodes.AtticTokenAudience.Exception($"none of the token's audiences ({string.Join(", ", c.Audiences)}) is one of the server's ({string.Join(", ", boundAudiences)})");
+        }
+    }
+
+    internal static string FormatTime(long unixSeconds) =>
+        unixSeconds is >= -62135596800 and <= 253402300799
+            ? DateTimeOffset.FromUnixTimeSeconds(unixSeconds).ToString("yyyy-MM-dd HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture)
+            : unixSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private readonly ref struct Parts(ReadOnlySpan<char> header, ReadOnlySpan<char> payload, ReadOnlySpan<char> signature)
+    {
+        public readonly ReadOnlySpan<char> Header = header;
+        public readonly ReadOnlySpan<char> Payload = payload;
+        public readonly ReadOnlySpan<char> Signature = signature;
+    }
+
+    private static Parts Split(ReadOnlySpan<char> jwt)
+    {
+        var d1 = jwt.IndexOf('.');
+        if (d1 < 0) throw ErrorCodes.AtticTokenMalformed.Exception("not a JWT: no '.' separators (a JWT is header.payload.signature)");
+        var rest = jwt[(d1 + 1)..];
+        var d2 = rest.IndexOf('.');
+        if (d2 < 0) throw ErrorCodes.AtticTokenMalformed.Exception("not a JWT: it has two parts, a JWT has three (header.payload.signature)");
+        var header = jwt[..d1];
+        var payload = rest[..d2];
+        var signature = rest[(d2 + 1)..];
+        if (signature.Contains('.')) throw ErrorCodes.AtticTokenMalformed.Exception("not a JWT: it has more than three parts (JWE and nested tokens are not Attic tokens)");
+        if (header.Length > MaxHeaderLength)
+            throw ErrorCodes.AtticTokenHeaderTooLarge.Exception($"the JWT header is {header.Length} base64 characters; at most {MaxHeaderLength} are accepted");
+        CheckBase64Url(header, "header");
+        CheckBase64Url(payload, "payload");
+        if (signature.Length > 0) CheckBase64Url(signature, "signature");
+        return new Parts(header, payload, signature);
+    }
+
+    private static void CheckBase64Url(ReadOnlySpan<char> part, string what)
+    {
+        if (part.Length == 0) throw ErrorCodes.AtticTokenMalformed.Exception($"the JWT {what} is empty");
+        var bad = part.IndexOfAnyExcept(Base64UrlChars);
+        if (bad >= 0)
+            throw ErrorCodes.AtticTokenMalformed.Exception(part[bad] == '='
+                ? $"the JWT {what} has base64 padding ('='); JWTs use base64url without padding"
+                : $"the JWT {what} is not base64url (character {bad + 1} of that part is not A-Z, a-z, 0-9, '-' or '_')");
+        if (part.Length % 4 == 1) throw ErrorCodes.AtticTokenMalformed.Exception($"the JWT {what} has an impossible base64url length ({part.Length})");
+    }
+
+    private static AtticJwtHeader DecodeHeader(ReadOnlySpan<char> b64, out string? json)
+    {
+        Span<byte> buffer = stackalloc byte[Base64Url.GetMaxDecodedLength(b64.Length)];
+        if (!Base64Url.TryDecodeFromChars(b64, buffer, out var n))
+            throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header is not valid base64url");
+        var bytes = buffer[..n];
+        json = null;
+        string? alg = null, typ = null;
+        try
+        {
+            var r = new Utf8JsonReader(bytes);
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header is not a JSON object");
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                if (r.ValueTextEquals("alg"u8))
+                {
+                    r.Read();
+                    if (alg is not null) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header has two alg fields");
+                    alg = r.TokenType == JsonTokenType.String ? r.GetString() : throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header's alg is not a string");
+                }
+                else if (r.ValueTextEquals("typ"u8))
+                {
+                    r.Read();
+                    typ = r.TokenType switch
+                    {
+                        JsonTokenType.String => r.GetString(),
+                        JsonTokenType.Null => null,
+                        _ => throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header's typ is not a string"),
+                    };
+                }
+                else
+                {
+                    r.Read();
+                    r.Skip();
+                }
+            }
+            if (r.TokenType != JsonTokenType.EndObject || r.Read()) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header is not a single JSON object");
+        }
+        catch (JsonException)
+        {
+            throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header is not valid JSON");
+        }
+        if (alg is null) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header has no alg");
+        json = Encoding.UTF8.GetString(bytes);
+        return new AtticJwtHeader(alg, typ);
+    }
+
+    private static AtticClaims DecodePayload(ReadOnlySpan<char> b64, bool keepJson, out string? json)
+    {
+        var max = Base64Url.GetMaxDecodedLength(b64.Length);
+        byte[]? rented = null;
+        var buffer = max <= 4096 ? stackalloc byte[max] : (rented = ArrayPool<byte>.Shared.Rent(max));
+        try
+        {
+            if (!Base64Url.TryDecodeFromChars(b64, buffer, out var n))
+                throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid base64url");
+            var bytes = buffer[..n];
+            json = keepJson ? Encoding.UTF8.GetString(bytes) : null;
+            try { return ParseClaims(bytes); }
+            catch (JsonException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
+            catch (InvalidOperationException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static AtticClaims ParseClaims(ReadOnlySpan<byte> json)
+    {
+        var c = new AtticClaims();
+        var r = new Utf8JsonReader(json);
+        if (!r.Read() || r.TokenType != JsonTokenType.StartObject) throw Claims("the payload is not a JSON object");
+        var seen = 0;
+        var sawNamespace = false;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            if (r.ValueTextEquals("exp"u8)) { Once(ref seen, 1, "exp"); r.Read(); c.Exp = ReadTime(ref r, "exp"); }
+            else if (r.ValueTextEquals("nbf"u8)) { Once(ref seen, 2, "nbf"); r.Read(); c.Nbf = ReadTime(ref r, "nbf"); }
+            else if (r.ValueTextEquals("iat"u8)) { Once(ref seen, 4, "iat"); r.Read(); c.Iat = ReadTime(ref r, "iat"); }
+            else if (r.ValueTextEquals("sub"u8)) { Once(ref seen, 8, "sub"); r.Read(); c.Subject = ReadString(ref r, "sub"); }
+            else if (r.ValueTextEquals("iss"u8)) { Once(ref seen, 16, "iss"); r.Read(); c.Issuer = ReadString(ref r, "iss"); }
+            else if (r.ValueTextEquals("jti"u8)) { Once(ref seen, 32, "jti"); r.Read(); c.JwtId = ReadString(ref r, "jti"); }
+            else if (r.ValueTextEquals("nonce"u8)) { Once(ref seen, 64, "nonce"); r.Read(); ReadString(ref r, "nonce"); }
+            else if (r.ValueTextEquals("aud"u8)) { Once(ref seen, 128, "aud"); r.Read(); c.Audiences = ReadAudiences(ref r); }
+            else if (r.ValueTextEquals(NamespaceUtf8))
+            {
+                Once(ref seen, 256, ClaimNamespace);
+                r.Read();
+                c.Grants = ReadNamespace(ref r);
+                sawNamespace = true;
+            }
+            else { r.Read(); r.Skip(); }
+        }
+        if (r.TokenType != JsonTokenType.EndObject || r.Read()) throw Claims("the payload is not a single JSON object");
+        if (!sawNamespace) throw Claims($"the payload has no \"{ClaimNamespace}\" claim, so it is not an Attic token");
+        return c;
+    }
+
+    private static void Once(ref int seen, int bit, string name)
+    {
+        if ((seen & bit) != 0) throw Claims($"the claim \"{name}\" appears twice");
+        seen |= bit;
+    }
+
+    private static KeywardException Claims(string why) => ErrorCodes.AtticTokenClaims.Exception(why);
+
+    private static long? ReadTime(ref Utf8JsonReader r, string name)
+    {
+        if (r.TokenType == JsonTokenType.Null) return null;
+        if (r.TokenType != JsonTokenType.Number) throw Claims($"the claim \"{name}\" is not a number of seconds");
+        if (r.TryGetInt64(out var v)) return CheckRange(v, name);
+        var d = r.GetDouble(); // jwt-simple accepts fractional seconds
+        if (double.IsNaN(d) || d < -62135596800d || d > 253402300799d) throw Claims($"the claim \"{name}\" is out of range");
+        return (long)Math.Floor(d);
+    }
+
+    private static long CheckRange(long v, string name) =>
+        v is >= -62135596800 and <= 253402300799 ? v : throw Claims($"the claim \"{name}\" ({v}) is out of range");
+
+    private static string? ReadString(ref Utf8JsonReader r, string name) => r.TokenType switch
+    {
+        JsonTokenType.String => r.GetString(),
+        JsonTokenType.Null => null,
+        _ => throw Claims($"the claim \"{name}\" is not a string"),
+    };
+
+    private static List<string>? ReadAudiences(ref Utf8JsonReader r)
+    {
+        switch (r.TokenType)
+        {
+            case JsonTokenType.Null: return null;
+            case JsonTokenType.String: return [r.GetString()!];
+            case JsonTokenType.StartArray:
+                var list = new List<string>();
+                while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+                {
+                    if (r.TokenType != JsonTokenType.String) throw Claims("the claim \"aud\" holds a non-string");
+                    var a = r.GetString()!;
+                    if (!list.Contains(a, StringComparer.Ordinal)) list.Add(a);
+                }
+                return list;
+            default: throw Claims("the claim \"aud\" is neither a string nor an array of strings");
+        }
+    }
+
+    private static List<AtticGrant> ReadNamespace(ref Utf8JsonReader r)
+    {
+        if (r.TokenType != JsonTokenType.StartObject) throw Claims($"the \"{ClaimNamespace}\" claim is not an object");
+        List<AtticGrant>? grants = null;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            if (r.ValueTextEquals("caches"u8))
+            {
+                if (grants is not null) throw Claims("\"caches\" appears twice");
+                r.Read();
+                grants = ReadCaches(ref r);
+            }
+            else { r.Read(); r.Skip(); }
+        }
+        return grants ?? throw Claims($"the \"{ClaimNamespace}\" claim has no \"caches\" object (it may be empty, but must be present)");
+    }
+
+    private static List<AtticGrant> ReadCaches(ref Utf8JsonReader r)
+    {
+        if (r.TokenType != JsonTokenType.StartObject) throw Claims("\"caches\" is not an object");
+        var grants = new List<AtticGrant>();
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            var key = r.GetString()!;
+            if (!CacheNamePattern.TryParse(key, out var pattern))
+                throw Claims($"'{Printable(key)}' is not a valid cache name pattern (letters, digits, '-', '_', '+' and '*', at most 50 characters), so atticd rejects the whole token");
+            r.Read();
+            if (r.TokenType != JsonTokenType.StartObject) throw Claims($"the permissions of '{key}' are not an object");
+            var perms = new List<AtticPermission>(7);
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                var known = AtticPermissions.TryParseJwtKey(r.GetString()!, out var p);
+                var flag = known ? r.GetString()! : null;
+                r.Read();
+                if (!known) { r.Skip(); continue; } // unknown keys are ignored (no deny_unknown_fields)
+                bool on;
+                if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) && v is 0 or 1) on = v == 1;
+                else if (r.TokenType is JsonTokenType.True or JsonTokenType.False)
+                    throw Claims($"the flag \"{flag}\" of '{key}' is a boolean; Attic requires the integer 0 or 1 (serde_with BoolFromInt, strict), so atticd rejects the whole token");
+                else
+                    throw Claims($"the flag \"{flag}\" of '{key}' is not the integer 0 or 1");
+                if (perms.Contains(p)) throw Claims($"the flag \"{flag}\" of '{key}' appears twice");
+                if (on) perms.Add(p);
+            }
+            var ordered = AtticPermissions.All.Where(perms.Contains).ToArray();
+            var existing = grants.FindIndex(g => g.Pattern.Text == key);
+            if (existing >= 0) grants[existing] = new AtticGrant(pattern, ordered); // map insert: the value is replaced in place
+            else grants.Add(new AtticGrant(pattern, ordered));
+        }
+        return grants;
+    }
+
+    private static string Printable(string s) =>
+        s.Length > 60 ? string.Concat(s.AsSpan(0, 57), "...") : s;
+}
