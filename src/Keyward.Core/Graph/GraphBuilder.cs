@@ -135,7 +135,10 @@ public static class GraphBuilder
         };
         if (kind is null) return [];
         var same = manifest.Services.Where(s => s.Kind == kind).ToArray();
-        if (x.Host is { } host) return same.Where(s => string.Equals(s.Url.Host, host, StringComparison.OrdinalIgnoreCase));
+        // github.com's API lives on api.github.com: a service host equal to, or a subdomain of, the token's host.
+        if (x.Host is { } host)
+            return same.Where(s => string.Equals(s.Url.Host, host, StringComparison.OrdinalIgnoreCase)
+                || s.Url.Host.EndsWith("." + host, StringComparison.OrdinalIgnoreCase));
         return same.Length == 1 ? same : [];
     }
 
