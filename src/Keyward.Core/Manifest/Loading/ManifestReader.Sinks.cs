@@ -1,0 +1,446 @@
+using System.Text.RegularExpressions;
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest.Schema;
+using Keyward.Core.Manifest.Yaml;
+
+namespace Keyward.Core.Manifest.Loading;
+
+internal sealed partial class ManifestReader
+{
+    private readonly Dictionary<Sink, SourceLocation> _sinkPathAt = [];
+
+    private Sink? ReadSink(YScalar key, YNode value)
+    {
+        var name = key.Value;
+        var what = $"sink '{name}'";
+        if (AsMapping(value, what) is not { } map) return null;
+        var disc = Discriminator(map, ManifestFields.Sink);
+        var fm = new FieldMap(map, ManifestFields.Sink, what, key.Location, problems, disc);
+        var formatText = fm.String("format");
+        if (formatText is null || !SinkFormats.TryParse(formatText, out var format)) return null;
+
+        var path = fm.String("path");
+        if (path is not null && !IsNormalAbsolute(path, fm.At("path"), $"path of {what}")) path = null;
+        var persist = fm.String("persist");
+        if (persist is not null && !IsNormalAbsolute(persist, fm.At("persist"), $"persistence root of {what}")) persist = null;
+        if (persist == "/")
+        {
+            problems.Fail(ErrorCodes.ManifestInvalidPath, fm.At("persist"), $"persistence root of {what} is '/': the file and its link would be the same path");
+            persist = null;
+        }
+        var mode = fm.Mode("mode") ?? (format == SinkFormat.NixConf ? 0b110_100_100 : 0b110_000_000);
+        var directoryMode = fm.Mode("directoryMode") ?? 0b111_101_101;
+        var hooks = Hooks(fm);
+
+        var entries = new List<SinkEntry>();
+        var entryKeys = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
+        void Add(SinkEntry e, SourceLocation at)
+        {
+            if (format != SinkFormat.Raw && !entryKeys.TryAdd(e.Key, at))
+            {
+                problems.Fail(ErrorCodes.ManifestDuplicateEntry, at, $"{what} has two entries for '{FieldMap.Clip(e.Key)}' (the first at line {entryKeys[e.Key].Line})");
+                return;
+            }
+            entries.Add(e);
+        }
+
+        if (format == SinkFormat.Raw)
+        {
+            if (fm.String("credential") is { } credName)
+            {
+                var entry = new SinkEntry("", credName, ParseEncoding(fm.String("encoding")), fm.Bool("public") == true ? EntryValue.PublicKey : EntryValue.Value,
+                    null, null, null, fm.KeyAt("credential"));
+                if (CheckEntryCredential(entry, fm.At("credential"), format, what)) Add(entry, fm.At("credential"));
+            }
+            else if (!fm.Has("credential"))
+                problems.Fail(ErrorCodes.ManifestSinkWithoutContent, key.Location, $"{what} (raw) needs 'credential:' naming what to write");
+        }
+
+        if (fm.Mapping("entries") is { } entriesNode)
+        {
+            foreach (var pair in entriesNode.Pairs)
+                if (ReadEntry(pair, format, what) is { } entry) Add(entry, pair.Key.Location);
+        }
+
+        foreach (var t in fm.ScalarList("tokens") ?? [])
+        {
+            if (Resolve(t.Value, t.Location, $"tokens of {what}") is not { } cred) continue;
+            if (cred is not ExternalCredential { Host: { } host } ext)
+            {
+                problems.Fail(ErrorCodes.ManifestNoHost, t.Location,
+                    cred is ExternalCredential
+                        ? $"'{cred.Name}' in tokens of {what} has no host to key the {format.Name()} entry with"
+                        : $"'{cred.Name}' in tokens of {what} is a {cred.Kind.Name()}; tokens: takes external credentials with a host");
+                continue;
+            }
+            Add(new SinkEntry(host, cred.Name, ValueEncoding.Raw, EntryValue.Value, ext.Username, null, null, t.Location), t.Location);
+        }
+
+        NixConfOptions? nixConf = format == SinkFormat.NixConf ? ReadNixConf(fm) : null;
+        KubernetesSecretOptions? kube = format == SinkFormat.KubernetesSecret ? ReadKubernetes(fm, name) : null;
+        AtticConfigOptions? attic = null;
+        if (format == SinkFormat.AtticConfig)
+        {
+            var defaultServer = fm.String("defaultServer");
+            if (defaultServer is not null && !entryKeys.ContainsKey(defaultServer))
+                problems.Fail(ErrorCodes.ManifestUnknownServer, fm.At("defaultServer"),
+                    $"defaultServer '{FieldMap.Clip(defaultServer)}' of {what} is none of its servers ({string.Join(", ", entryKeys.Keys)})");
+            attic = new AtticConfigOptions(defaultServer);
+        }
+
+        var hasContent = entries.Count > 0 || fm.Has("entries") || fm.Has("tokens") || fm.Has("credential")
+            || (nixConf is not null && (nixConf.Substituters.Count + nixConf.TrustedPublicKeys.Count + nixConf.Includes.Count > 0 || nixConf.NetrcFile is not null));
+        if (!hasContent && format != SinkFormat.Raw)
+            problems.Fail(ErrorCodes.ManifestSinkWithoutContent, key.Location, $"{what} has nothing to write",
+                format == SinkFormat.NixConf ? "give it substituters, trustedPublicKeys, netrcFile or include" : null);
+
+        var sink = new Sink(name, path ?? "", format, fm.String("owner"), fm.String("group"), mode, directoryMode, persist,
+            entries, hooks, nixConf, kube, attic, key.Location);
+
+        // A sink that delivers secret values must not be readable by everyone, nor sit in the world-readable Nix store.
+        var carriesSecrets = format.CarriesSecrets() && entries.Any(e => e.Take == EntryValue.Value && e.TokenFile is null);
+        if (carriesSecrets && (mode & 0b100) != 0)
+            problems.Fail(ErrorCodes.ManifestWorldReadable, fm.Has("mode") ? fm.At("mode") : key.Location,
+                $"{what} delivers secret values but mode {Convert.ToString(mode, 8).PadLeft(4, '0')} lets every user read it");
+        if (carriesSecrets && path is not null && (InNixStore(path) || (persist is not null && InNixStore(sink.StoragePath))))
+            problems.Fail(ErrorCodes.ManifestInNixStore, fm.At(InNixStore(path) ? "path" : "persist"),
+                $"{what} delivers secret values into the Nix store ({FieldMap.Clip(InNixStore(path) ? path : sink.StoragePath)}), which every user can read");
+
+        if (path is not null) _sinkPathAt[sink] = fm.At("path");
+        return sink;
+    }
+
+    private static bool InNixStore(string path) => path == "/nix/store" || path.StartsWith("/nix/store/", StringComparison.Ordinal);
+
+    private SinkEntry? ReadEntry(YPair pair, SinkFormat format, string what)
+    {
+        var key = pair.Key.Value;
+        var at = pair.Key.Location;
+        CheckEntryKey(key, at, format, what);
+        SinkEntry entry;
+        SourceLocation credAt;
+        if (pair.Value is YScalar { IsNull: false } shorthand)
+        {
+            if (format == SinkFormat.AtticConfig)
+            {
+                problems.Fail(ErrorCodes.ManifestMissingField, shorthand.Location, $"server '{FieldMap.Clip(key)}' of {what} needs an endpoint",
+                    $"write it as {key}: {{ credential: {shorthand.Value}, endpoint: https://… }}");
+                return null;
+            }
+            entry = new SinkEntry(key, shorthand.Value, ValueEncoding.Raw, EntryValue.Value, null, null, null, at);
+            credAt = shorthand.Location;
+        }
+        else if (pair.Value is YMapping m)
+        {
+            var efm = new FieldMap(m, ManifestFields.Entry, $"entry '{FieldMap.Clip(key)}' of {what}", at, problems, format.Name());
+            var credential = efm.String("credential");
+            var endpoint = efm.Url("endpoint");
+            if (format == SinkFormat.AtticConfig && !efm.Has("endpoint"))
+                problems.Fail(ErrorCodes.ManifestMissingField, at, $"server '{FieldMap.Clip(key)}' of {what} needs 'endpoint:' (the server's API URL)");
+            var encoding = ParseEncoding(efm.String("encoding"));
+            var take = efm.Bool("public") == true ? EntryValue.PublicKey : EntryValue.Value;
+            var username = efm.String("username");
+            var tokenFile = efm.String("tokenFile");
+            if (tokenFile is not null && !IsNormalAbsolute(tokenFile, efm.At("tokenFile"), $"tokenFile of {efm.What}")) tokenFile = null;
+            if (credential is null) return null;
+            entry = new SinkEntry(key, credential, encoding, take, username, endpoint?.ToString(), tokenFile, at);
+            credAt = efm.At("credential");
+        }
+        else
+        {
+            problems.Fail(ErrorCodes.ManifestWrongType, pair.Value.Location, $"entry '{FieldMap.Clip(key)}' of {what} must be a credential name or a mapping, not {FieldMap.Describe(pair.Value)}");
+            return null;
+        }
+        if (entry.Username is null && format is SinkFormat.Netrc or SinkFormat.GitCredentials
+            && _credentials.GetValueOrDefault(entry.Credential) is ExternalCredential { Username: { } u })
+            entry = entry with { Username = u };
+        return CheckEntryCredential(entry, credAt, format, what) ? entry : null;
+    }
+
+    private void CheckEntryKey(string key, SourceLocation at, SinkFormat format, string what)
+    {
+        switch (format)
+        {
+            case SinkFormat.Env when !EnvNameRegex().IsMatch(key):
+                problems.Fail(ErrorCodes.ManifestInvalidEnvName, at, $"'{FieldMap.Clip(key)}' ({what}) is not a valid environment variable name");
+                break;
+            case SinkFormat.NixAccessTokens or SinkFormat.Netrc or SinkFormat.GitCredentials when !HostRegex().IsMatch(key):
+                problems.Fail(ErrorCodes.ManifestInvalidHost, at, $"entry key '{FieldMap.Clip(key)}' of {what} must be a host name ({format.Name()} entries are keyed by host)");
+                break;
+            case SinkFormat.KubernetesSecret when !KubernetesDataKeyRegex().IsMatch(key) || key.Length > 253:
+                problems.Fail(ErrorCodes.ManifestInvalidKubernetesName, at, $"'{FieldMap.Clip(key)}' ({what}) is not a valid Secret data key");
+                break;
+            case SinkFormat.AtticConfig when !AtticServerNameRegex().IsMatch(key):
+                problems.Fail(ErrorCodes.ManifestInvalidName, at, $"'{FieldMap.Clip(key)}' ({what}) is not a valid Attic server name (letters, digits, '-', '_', '.')");
+                break;
+        }
+    }
+
+    /// <summary>The entry's credential exists, has a public half if one is asked for, and is of a kind the format can deliver.</summary>
+    private bool CheckEntryCredential(SinkEntry entry, SourceLocation at, SinkFormat format, string what)
+    {
+        if (Resolve(entry.Credential, at, what) is not { } cred) return _declared.Contains(entry.Credential);
+        if (entry.Take == EntryValue.PublicKey && cred.Kind is not (CredentialKind.NixSigningKey or CredentialKind.RsaKey))
+        {
+            problems.Fail(ErrorCodes.ManifestNoPublicHalf, at, $"{what} asks for the public half of '{cred.Name}', a {cred.Kind.Name()}, which has none");
+            return false;
+        }
+        CredentialKind[]? allowed = format switch
+        {
+            SinkFormat.NixAccessTokens or SinkFormat.GitCredentials => [CredentialKind.External],
+            SinkFormat.Netrc or SinkFormat.AtticConfig => [CredentialKind.AtticToken, CredentialKind.External],
+            _ => null,
+        };
+        if (allowed is not null && entry.Take == EntryValue.Value && !allowed.Contains(cred.Kind))
+        {
+            problems.Fail(ErrorCodes.ManifestKindMismatch, at,
+                $"{what} ({format.Name()}) delivers tokens, but '{cred.Name}' is a {cred.Kind.Name()}; use {string.Join(" or ", allowed.Select(k => k.Name()))}");
+            return false;
+        }
+        return true;
+    }
+
+    private List<Hook> Hooks(FieldMap fm)
+    {
+        var hooks = new List<Hook>();
+        var node = fm.Node("onChange");
+        IEnumerable<YNode> items = node switch
+        {
+            null => [],
+            YMapping m => [m],
+            YSequence s => s.Items,
+            _ => Wrong(node),
+        };
+        IEnumerable<YNode> Wrong(YNode n)
+        {
+            problems.Fail(ErrorCodes.ManifestWrongType, n.Location, $"onChange of {fm.What} must be a hook mapping or a list of them, not {FieldMap.Describe(n)}",
+                "write onChange: { restart: unit.service }");
+            return [];
+        }
+        foreach (var item in items)
+        {
+            if (AsMapping(item, $"a hook of {fm.What}") is not { } m) continue;
+            var hfm = new FieldMap(m, ManifestFields.Hook, $"onChange hook of {fm.What}", item.Location, problems);
+            var choice = hfm.ExactlyOne();
+            switch (choice)
+            {
+                case 0 or 1:
+                    var field = choice == 0 ? "restart" : "reload";
+                    var unit = hfm.String(field);
+                    if (unit is null) break;
+                    if (!UnitRegex().IsMatch(unit))
+                    {
+                        problems.Fail(ErrorCodes.ManifestInvalidHook, hfm.At(field), $"'{FieldMap.Clip(unit)}' ({hfm.What}) is not a systemd unit name");
+                        break;
+                    }
+                    hooks.Add(choice == 0 ? new RestartUnitHook(unit, hfm.KeyAt(field)) : new ReloadUnitHook(unit, hfm.KeyAt(field)));
+                    break;
+                case 2:
+                    var argv = hfm.ScalarList("command");
+                    if (argv is null) break;
+                    if (argv.Count == 0)
+                    {
+                        problems.Fail(ErrorCodes.ManifestInvalidHook, hfm.At("command"), $"command of {hfm.What} is empty");
+                        break;
+                    }
+                    hooks.Add(new CommandHook([.. argv.Select(a => a.Value)], hfm.KeyAt("command")));
+                    break;
+            }
+        }
+        return hooks;
+    }
+
+    private NixConfOptions ReadNixConf(FieldMap fm)
+    {
+        var substituters = new List<string>();
+        foreach (var s in fm.ScalarList("substituters") ?? [])
+        {
+            if (Uri.TryCreate(s.Value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" or "file" or "s3" or "ssh" or "ssh-ng" or "daemon" or "local")
+                substituters.Add(s.Value);
+            else problems.Fail(ErrorCodes.ManifestInvalidUrl, s.Location, $"substituter '{FieldMap.Clip(s.Value)}' of {fm.What} is not a store URL");
+        }
+        var keys = new List<string>();
+        foreach (var s in fm.ScalarList("trustedPublicKeys") ?? [])
+        {
+            var text = s.Value.Trim();
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0)
+            {
+                if (Resolve(text, s.Location, $"trustedPublicKeys of {fm.What}") is { } cred && cred.Kind != CredentialKind.NixSigningKey)
+                    problems.Fail(ErrorCodes.ManifestKindMismatch, s.Location, $"trustedPublicKeys of {fm.What} names '{cred.Name}', a {cred.Kind.Name()}; name a nix-signing-key");
+                else keys.Add(text);
+                continue;
+            }
+            if (colon == 0 || text[..colon].Any(char.IsWhiteSpace) || !IsBase64Of(text[(colon + 1)..], 32))
+                problems.Fail(ErrorCodes.ManifestInvalidPublicKey, s.Location, $"'{FieldMap.Clip(text)}' in trustedPublicKeys of {fm.What} is not a Nix public key (name:base64 of 32 bytes)");
+            else keys.Add(text);
+        }
+        var netrc = fm.String("netrcFile");
+        if (netrc is not null && !IsNormalAbsolute(netrc, fm.At("netrcFile"), $"netrcFile of {fm.What}")) netrc = null;
+        var includes = fm.ScalarList("include")?.Select(s => s.Value).ToList() ?? [];
+        return new NixConfOptions(substituters, keys, netrc, includes);
+    }
+
+    private static bool IsBase64Of(string text, int length)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        return Convert.TryFromBase64String(text, buffer, out var n) && n == length;
+    }
+
+    private KubernetesSecretOptions ReadKubernetes(FieldMap fm, string sinkName)
+    {
+        var name = fm.String("name") ?? sinkName;
+        if (name.Length > 253 || !DnsSubdomainRegex().IsMatch(name))
+            problems.Fail(ErrorCodes.ManifestInvalidKubernetesName, fm.At("name"), $"'{FieldMap.Clip(name)}' ({fm.What}) is not a valid Secret name (a lowercase DNS subdomain)");
+        var ns = fm.String("namespace") ?? "default";
+        if (ns.Length > 63 || !DnsLabelRegex().IsMatch(ns))
+            problems.Fail(ErrorCodes.ManifestInvalidKubernetesName, fm.At("namespace"), $"'{FieldMap.Clip(ns)}' ({fm.What}) is not a valid namespace (a lowercase DNS label)");
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (fm.Mapping("labels") is { } lm)
+        {
+            foreach (var pair in lm.Pairs)
+            {
+                if (!IsLabelKey(pair.Key.Value))
+                    problems.Fail(ErrorCodes.ManifestInvalidKubernetesName, pair.Key.Location, $"'{FieldMap.Clip(pair.Key.Value)}' ({fm.What}) is not a valid label key");
+                if (pair.Value is not YScalar v)
+                {
+                    problems.Fail(ErrorCodes.ManifestWrongType, pair.Value.Location, $"label values of {fm.What} are text, not {FieldMap.Describe(pair.Value)}");
+                    continue;
+                }
+                var value = v.IsNull ? "" : v.Value;
+                if (value.Length > 63 || (value.Length > 0 && !LabelNameRegex().IsMatch(value)))
+                    problems.Fail(ErrorCodes.ManifestInvalidKubernetesName, v.Location, $"'{FieldMap.Clip(value)}' ({fm.What}) is not a valid label value");
+                labels[pair.Key.Value] = value;
+            }
+        }
+        return new KubernetesSecretOptions(name, ns, fm.String("type") ?? "Opaque", labels, fm.Bool("live") ?? false);
+    }
+
+    private static bool IsLabelKey(string key)
+    {
+        var slash = key.LastIndexOf('/');
+        var prefix = slash >= 0 ? key[..slash] : null;
+        var name = slash >= 0 ? key[(slash + 1)..] : key;
+        return (prefix is null || (prefix.Length <= 253 && DnsSubdomainRegex().IsMatch(prefix)))
+            && name.Length is > 0 and <= 63 && LabelNameRegex().IsMatch(name);
+    }
+
+    /// <summary>Absolute and normalised: starts with '/', no empty, '.' or '..' segments, no trailing '/'.</summary>
+    private bool IsNormalAbsolute(string path, SourceLocation at, string what)
+    {
+        string? problem = !path.StartsWith('/') ? "is not absolute"
+            : path.Contains('\0', StringComparison.Ordinal) ? "contains a NUL character"
+            : path != "/" && path.Split('/').Skip(1).Any(seg => seg is "" or "." or "..") ? "is not normalised (empty, '.' or '..' segment, or a trailing '/')"
+            : null;
+        if (problem is null) return true;
+        problems.Fail(ErrorCodes.ManifestInvalidPath, at, $"{what} '{FieldMap.Clip(path)}' {problem}");
+        return false;
+    }
+
+    /// <summary>No two sinks write one file (runtime paths and storage paths under persistence roots alike), and no
+    /// sink's file is a directory another sink needs.</summary>
+    private void CheckPaths(List<Sink> sinks)
+    {
+        var owners = new Dictionary<string, Sink>(StringComparer.Ordinal);
+        foreach (var sink in sinks)
+        {
+            if (!_sinkPathAt.TryGetValue(sink, out var at)) continue;
+            IEnumerable<string> paths = sink.PersistRoot is null ? [sink.Path] : [sink.Path, sink.StoragePath];
+            foreach (var p in paths)
+            {
+                if (owners.TryGetValue(p, out var other) && other != sink)
+                    problems.Fail(ErrorCodes.ManifestDuplicatePath, at, $"sink '{sink.Name}' writes {FieldMap.Clip(p)}, which sink '{other.Name}' already writes");
+                else owners.TryAdd(p, sink);
+            }
+        }
+        foreach (var (path, sink) in owners)
+        {
+            for (var parent = Parent(path); parent is not null; parent = Parent(parent))
+            {
+                if (!owners.TryGetValue(parent, out var other) || other == sink) continue;
+                problems.Fail(ErrorCodes.ManifestDuplicatePath, _sinkPathAt[sink],
+                    $"sink '{sink.Name}' writes {FieldMap.Clip(path)} inside {FieldMap.Clip(parent)}, which sink '{other.Name}' writes as a file");
+                break;
+            }
+        }
+    }
+
+    private static string? Parent(string path)
+    {
+        var i = path.LastIndexOf('/');
+        return i <= 0 ? null : path[..i];
+    }
+
+    // ---------------------------------------------------------------- services
+
+    private Service? ReadService(YScalar key, YNode value)
+    {
+        var name = key.Value;
+        var what = $"service '{name}'";
+        if (AsMapping(value, what) is not { } map) return null;
+        var disc = Discriminator(map, ManifestFields.Service);
+        var fm = new FieldMap(map, ManifestFields.Service, what, key.Location, problems, disc);
+        var kindText = fm.String("kind");
+        if (kindText is null) return null;
+        var kind = kindText switch
+        {
+            "attic" => ServiceKind.Attic,
+            "coder" => ServiceKind.Coder,
+            "gitea" => ServiceKind.Gitea,
+            "github" => ServiceKind.GitHub,
+            _ => ServiceKind.GitLab,
+        };
+        var url = fm.Url("url");
+        var token = fm.String("token");
+        if (token is not null && Resolve(token, fm.At("token"), $"token of {what}") is { } tc)
+        {
+            CredentialKind[] allowed = kind == ServiceKind.Attic ? [CredentialKind.AtticToken, CredentialKind.External] : [CredentialKind.External, CredentialKind.Secret];
+            if (!allowed.Contains(tc.Kind))
+                problems.Fail(ErrorCodes.ManifestKindMismatch, fm.At("token"), $"token of {what} is '{tc.Name}', a {tc.Kind.Name()}; use {string.Join(" or ", allowed.Select(k => k.Name()))}");
+        }
+        var adminPassword = fm.String("adminPassword");
+        if (adminPassword is not null && Resolve(adminPassword, fm.At("adminPassword"), $"adminPassword of {what}") is { } pc
+            && pc.Kind is not (CredentialKind.Secret or CredentialKind.External))
+            problems.Fail(ErrorCodes.ManifestKindMismatch, fm.At("adminPassword"), $"adminPassword of {what} is '{pc.Name}', a {pc.Kind.Name()}; use a secret or an external credential");
+
+        var caches = new List<AtticCacheSpec>();
+        if (fm.Mapping("caches") is { } cm)
+        {
+            foreach (var pair in cm.Pairs)
+            {
+                var cacheName = pair.Key.Value;
+                if (!Attic.CacheName.IsValid(cacheName))
+                    problems.Fail(ErrorCodes.ManifestInvalidCacheName, pair.Key.Location, $"'{FieldMap.Clip(cacheName)}' of {what} is not a valid Attic cache name");
+                if (AsMapping(pair.Value, $"cache '{FieldMap.Clip(cacheName)}' of {what}") is not { } c) continue;
+                var cfm = new FieldMap(c, ManifestFields.Cache, $"cache '{FieldMap.Clip(cacheName)}' of {what}", pair.Key.Location, problems);
+                var storeDir = cfm.String("storeDir") ?? "/nix/store";
+                if (cfm.Has("storeDir")) IsNormalAbsolute(storeDir, cfm.At("storeDir"), $"storeDir of {cfm.What}");
+                var signingKey = cfm.String("signingKey");
+                if (signingKey is not null && Resolve(signingKey, cfm.At("signingKey"), $"signingKey of {cfm.What}") is { } sk && sk.Kind != CredentialKind.NixSigningKey)
+                    problems.Fail(ErrorCodes.ManifestKindMismatch, cfm.At("signingKey"), $"signingKey of {cfm.What} is '{sk.Name}', a {sk.Kind.Name()}; name a nix-signing-key");
+                caches.Add(new AtticCacheSpec(cacheName, cfm.Bool("public") ?? false, storeDir, (int)(cfm.Integer("priority") ?? 41),
+                    cfm.ScalarList("upstreamCacheKeyNames")?.Select(s => s.Value).ToList() ?? [], signingKey, cfm.Duration("retentionPeriod"), pair.Key.Location));
+            }
+        }
+        return new Service(name, kind, url ?? new Uri("https://invalid.invalid/"), token, caches, fm.String("adminUser"), adminPassword,
+            fm.ScalarList("scopes")?.Select(s => s.Value).ToList() ?? [], key.Location);
+    }
+
+    [GeneratedRegex("^[-._a-zA-Z0-9]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex KubernetesDataKeyRegex();
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex DnsSubdomainRegex();
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex DnsLabelRegex();
+
+    [GeneratedRegex("^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex LabelNameRegex();
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex AtticServerNameRegex();
+
+    [GeneratedRegex(@"^[A-Za-z0-9:_.\\@-]{1,255}$", RegexOptions.CultureInvariant)]
+    private static partial Regex UnitRegex();
+}

@@ -1,0 +1,63 @@
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest.Loading;
+using Keyward.Core.Manifest.Yaml;
+
+namespace Keyward.Core.Manifest;
+
+/// <summary>The outcome of reading a manifest: the model (null when there is any error) and every
+/// diagnostic, errors and warnings, in file order.</summary>
+public sealed record ManifestLoadResult(KeywardManifest? Manifest, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    public bool HasErrors { get; } = Diagnostics.Any(d => !d.IsWarning);
+
+    public IEnumerable<KeywardError> Errors => Diagnostics.Where(d => !d.IsWarning).Select(d => d.Error);
+
+    public IEnumerable<KeywardError> Warnings => Diagnostics.Where(d => d.IsWarning).Select(d => d.Error);
+
+    /// <summary>The manifest, or a <see cref="KeywardException"/> carrying every error.</summary>
+    public KeywardManifest OrThrow() =>
+        Manifest is not null && !HasErrors ? Manifest : throw new KeywardException(Errors.ToList());
+}
+
+/// <summary>Reads keyward.yaml (manifest v1) into the model, reporting every problem at once with file:line:column.</summary>
+public static class ManifestLoader
+{
+    /// <summary>Parses and validates manifest text. Pure: no I/O. <paramref name="fileName"/> is used in locations.</summary>
+    public static ManifestLoadResult Parse(string text, string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var problems = new Problems();
+        var root = YamlTree.Parse(text, fileName, problems.List);
+        KeywardManifest? manifest = null;
+        if (!problems.List.Any(d => d.Error.Code == ErrorCodes.ManifestSyntax))
+            manifest = new ManifestReader(fileName, problems).Read(root);
+        var diagnostics = problems.List
+            .Select((d, i) => (d, i))
+            .OrderBy(x => x.d.Error.Location?.Line ?? 0)
+            .ThenBy(x => x.d.Error.Location?.Column ?? 0)
+            .ThenBy(x => x.i)
+            .Select(x => x.d)
+            .ToList();
+        var hasErrors = diagnostics.Any(d => !d.IsWarning);
+        return new ManifestLoadResult(hasErrors ? null : manifest, diagnostics);
+    }
+
+    /// <summary>Reads the file at <paramref name="path"/> (KW0003 if missing, KW0004 if unreadable), then <see cref="Parse"/>.</summary>
+    public static ManifestLoadResult Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new ManifestLoadResult(null, [Diagnostic.Fail(ErrorCodes.FileNotFound.With($"manifest '{path}' does not exist", "pass the manifest with -f PATH"))]);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new ManifestLoadResult(null, [Diagnostic.Fail(ErrorCodes.FileUnreadable.With($"manifest '{path}' cannot be read: {ex.GetType().Name}"))]);
+        }
+        return Parse(text, path);
+    }
+}

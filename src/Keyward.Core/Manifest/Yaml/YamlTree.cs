@@ -1,0 +1,152 @@
+using Keyward.Core.Errors;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace Keyward.Core.Manifest.Yaml;
+
+// A small YAML node tree with a position on every node, built from YamlDotNet's event stream.
+// Why not YamlStream/YamlMappingNode: the representation model throws on the first duplicate key and so
+// stops at one problem; the manifest must report every problem at once. Mappings here keep every pair in
+// document order (duplicates are reported, the first wins), aliases are resolved to their anchored node.
+
+internal abstract record YNode(SourceLocation Location);
+
+internal sealed record YScalar(string Value, bool Plain, SourceLocation Location) : YNode(Location)
+{
+    /// <summary>A plain <c>~</c>, <c>null</c> or empty scalar.</summary>
+    public bool IsNull => Plain && Value is "" or "~" or "null" or "Null" or "NULL";
+}
+
+internal sealed record YSequence(IReadOnlyList<YNode> Items, SourceLocation Location) : YNode(Location);
+
+internal sealed record YPair(YScalar Key, YNode Value);
+
+internal sealed record YMapping(IReadOnlyList<YPair> Pairs, SourceLocation Location) : YNode(Location)
+{
+    public YPair? Find(string key)
+    {
+        foreach (var p in Pairs)
+            if (p.Key.Value == key) return p;
+        return null;
+    }
+}
+
+internal static class YamlTree
+{
+    /// <summary>Parses one YAML document. Syntax errors, duplicate keys, non-scalar keys, unknown aliases and
+    /// extra documents are added to <paramref name="problems"/>; the returned root is null when nothing usable was read.</summary>
+    public static YNode? Parse(string text, string file, List<Diagnostic> problems)
+    {
+        var parser = new Parser(new StringReader(text));
+        var anchors = new Dictionary<string, YNode>(StringComparer.Ordinal);
+        YNode? root = null;
+        var documents = 0;
+        try
+        {
+            parser.Consume<StreamStart>();
+            while (parser.TryConsume<DocumentStart>(out var docStart))
+            {
+                documents++;
+                var node = ReadNode(parser, file, anchors, problems);
+                parser.Consume<DocumentEnd>();
+                if (documents == 1) root = node;
+                else problems.Add(Diagnostic.Fail(ErrorCodes.ManifestMultipleDocuments.At(Loc(file, docStart.Start),
+                    "the file holds more than one YAML document; only the first is read")));
+            }
+        }
+        catch (YamlException ex)
+        {
+            // YamlDotNet's messages describe the syntax ("did not find expected key"); they never carry values of other nodes.
+            problems.Add(Diagnostic.Fail(ErrorCodes.ManifestSyntax.At(Loc(file, ex.Start), "YAML syntax error: " + Describe(ex))));
+            return null;
+        }
+        return root;
+    }
+
+    private static string Describe(YamlException ex)
+    {
+        // The message starts with "(Line: 3, Col: 5, Idx: 12) - (…): "; the location is printed separately.
+        var msg = ex.Message;
+        var cut = msg.IndexOf("): ", StringComparison.Ordinal);
+        return cut >= 0 ? msg[(cut + 3)..] : msg;
+    }
+
+    internal static SourceLocation Loc(string file, Mark mark) =>
+        new(file, (int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
+
+    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, List<Diagnostic> problems)
+    {
+        var ev = parser.Current ?? throw new InvalidOperationException("unexpected end of YAML stream");
+        switch (ev)
+        {
+            case AnchorAlias alias:
+            {
+                parser.MoveNext();
+                var loc = Loc(file, alias.Start);
+                if (anchors.TryGetValue(alias.Value.Value, out var target)) return Relocate(target, loc);
+                problems.Add(Diagnostic.Fail(ErrorCodes.ManifestAnchor.At(loc, $"alias '*{alias.Value.Value}' refers to no anchor defined before it")));
+                return new YScalar("", true, loc);
+            }
+            case Scalar scalar:
+            {
+                parser.MoveNext();
+                var node = new YScalar(scalar.Value, scalar.Style == ScalarStyle.Plain && scalar.Tag.IsEmpty, Loc(file, scalar.Start));
+                Remember(scalar.Anchor, node, anchors);
+                return node;
+            }
+            case SequenceStart start:
+            {
+                parser.MoveNext();
+                var items = new List<YNode>();
+                while (!parser.TryConsume<SequenceEnd>(out _))
+                    items.Add(ReadNode(parser, file, anchors, problems));
+                var node = new YSequence(items, Loc(file, start.Start));
+                Remember(start.Anchor, node, anchors);
+                return node;
+            }
+            case MappingStart start:
+            {
+                parser.MoveNext();
+                var pairs = new List<YPair>();
+                var seen = new Dictionary<string, YScalar>(StringComparer.Ordinal);
+                while (!parser.TryConsume<MappingEnd>(out _))
+                {
+                    var keyNode = ReadNode(parser, file, anchors, problems);
+                    var value = ReadNode(parser, file, anchors, problems);
+                    if (keyNode is not YScalar key)
+                    {
+                        problems.Add(Diagnostic.Fail(ErrorCodes.ManifestWrongType.At(keyNode.Location, "mapping keys must be plain text, not a list or mapping")));
+                        continue;
+                    }
+                    if (seen.TryGetValue(key.Value, out var first))
+                    {
+                        problems.Add(Diagnostic.Fail(ErrorCodes.ManifestDuplicateKey.At(key.Location,
+                            $"key '{key.Value}' appears twice in this mapping (first at line {first.Location.Line}); the first is used")));
+                        continue;
+                    }
+                    seen[key.Value] = key;
+                    pairs.Add(new YPair(key, value));
+                }
+                var node = new YMapping(pairs, Loc(file, start.Start));
+                Remember(start.Anchor, node, anchors);
+                return node;
+            }
+            default:
+                throw new YamlException(ev.Start, ev.End, $"unexpected YAML event {ev.GetType().Name}");
+        }
+    }
+
+    private static void Remember(YamlDotNet.Core.AnchorName anchor, YNode node, Dictionary<string, YNode> anchors)
+    {
+        if (!anchor.IsEmpty) anchors[anchor.Value] = node;
+    }
+
+    // An alias is reported where it is used; its content keeps the anchored node's inner positions.
+    private static YNode Relocate(YNode node, SourceLocation at) => node switch
+    {
+        YScalar s => s with { Location = at },
+        YSequence s => s with { Location = at },
+        YMapping m => m with { Location = at },
+        _ => node,
+    };
+}
