@@ -134,3 +134,25 @@ public interface IStoreTransaction : IAsyncDisposable
 {
     Task CommitAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>Journal statuses the store gives meaning to; any other status (e.g. "phase-one-done") counts as open.</summary>
+public static class JournalStatuses
+{
+    /// <summary>Set by <see cref="ICredentialStore.BeginJournalAsync"/>.</summary>
+    public const string Open = "open";
+    public const string Committed = "committed";
+    public const string Aborted = "aborted";
+}
+
+/// <summary>Meta keys of the store (not secrets).</summary>
+public static class StoreMetaKeys
+{
+    public const string StoreId = "store_id";
+    /// <summary>The data key as a binary age file, decryptable with <c>age -d -i identity.txt</c>.</summary>
+    public const string WrappedDataKey = "wrapped_data_key";
+    /// <summary>Newline-separated public recipients the data key is wrapped to.</summary>
+    public const string Recipients = "recipients";
+    public const string KeyCheck = "key_check";
+    public const string AuditHead = "audit_head";
+    public const string CreatedAt = "created_at";
+}

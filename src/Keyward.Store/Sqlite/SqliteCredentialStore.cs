@@ -1,0 +1,644 @@
+using System.Globalization;
+using System.Text.Json;
+using Keyward.Core.Errors;
+using Keyward.Core.Secrets;
+using Keyward.Store.Audit;
+using Keyward.Store.Contract;
+using Keyward.Store.Encryption;
+using Microsoft.Data.Sqlite;
+
+namespace Keyward.Store.Sqlite;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode with synchronous=FULL, one connection, prepared commands reused.
+/// Calls are serialised on one gate. A transaction from <see cref="BeginAsync"/> is connection-wide: every call made
+/// while it is open joins it (one logical writer per store instance; open a second instance for a second writer,
+/// SQLite's lock and busy timeout keep them apart). Journal calls refuse to run inside it, because they promise that
+/// each call is committed before it returns.
+/// </summary>
+internal sealed class SqliteCredentialStore : ICredentialStore
+{
+    private static readonly JsonSerializerOptions MetadataJson = new() { WriteIndented = false };
+
+    private readonly SqliteConnection _connection;
+    private readonly StoreKeys _keys;
+    private readonly string _path;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private SqliteTransaction? _userTransaction;
+    private SqliteTransaction? _activeTransaction;
+    private bool _disposed;
+
+    internal SqliteCredentialStore(SqliteConnection connection, StoreKeys keys, string path)
+    {
+        _connection = connection;
+        _keys = keys;
+        _path = path;
+    }
+
+    public string StoreId => _keys.StoreId;
+
+    internal StoreKeys Keys => _keys;
+
+    internal string DatabasePath => _path;
+
+    public string Fingerprint(ReadOnlySpan<byte> value) => _keys.Fingerprint(value);
+
+    // ---------------------------------------------------------------- transactions
+
+    public async Task<IStoreTransaction> BeginAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_userTransaction is not null)
+            {
+                throw new InvalidOperationException("a store transaction is already open; store transactions do not nest");
+            }
+            _userTransaction = _connection.BeginTransaction(deferred: false);
+            _activeTransaction = _userTransaction;
+            return new Transaction(this, _userTransaction);
+        }
+        catch (SqliteException e)
+        {
+            throw SqliteErrors.Translate(e, _path);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private sealed class Transaction(SqliteCredentialStore owner, SqliteTransaction inner) : IStoreTransaction
+    {
+        private bool _done;
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            ObjectDisposedException.ThrowIf(_done, this);
+            await owner._gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                inner.Commit();
+            }
+            catch (SqliteException e)
+            {
+                throw SqliteErrors.Translate(e, owner._path);
+            }
+            finally
+            {
+                Finish();
+                owner._gate.Release();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_done) return;
+            await owner._gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                inner.Rollback();
+            }
+            finally
+            {
+                Finish();
+                owner._gate.Release();
+            }
+        }
+
+        private void Finish()
+        {
+            _done = true;
+            inner.Dispose();
+            owner._userTransaction = null;
+            owner._activeTransaction = null;
+        }
+    }
+
+    private async Task<T> ReadAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return work();
+        }
+        catch (SqliteException e)
+        {
+            throw SqliteErrors.Translate(e, _path);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> in the open user transaction, or in its own immediate transaction.
+    /// <paramref name="durable"/> calls must commit before returning, so they refuse to join a user transaction.</summary>
+    private async Task<T> WriteAsync<T>(Func<T> work, CancellationToken cancellationToken, bool durable = false)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_userTransaction is not null)
+            {
+                if (durable)
+                {
+                    throw new InvalidOperationException("journal writes are committed one by one and cannot run inside a store transaction");
+                }
+                return work();
+            }
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            _activeTransaction = transaction;
+            try
+            {
+                var result = work();
+                transaction.Commit();
+                return result;
+            }
+            finally
+            {
+                _activeTransaction = null;
+            }
+        }
+        catch (SqliteException e)
+        {
+            throw SqliteErrors.Translate(e, _path);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private Task WriteAsync(Action work, CancellationToken cancellationToken, bool durable = false) =>
+        WriteAsync(() => { work(); return true; }, cancellationToken, durable);
+
+    /// <summary>A cached, prepared command bound to the current transaction with fresh parameters.</summary>
+    private SqliteCommand Command(string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            _commands[sql] = command;
+        }
+        command.Transaction = _activeTransaction;
+        command.Parameters.Clear();
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return command;
+    }
+
+    // ---------------------------------------------------------------- versions
+
+    private const string VersionColumns = "name, version, kind, state, created, expires, origin, metadata, fingerprint";
+
+    public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken) =>
+        ReadAsync(() => ReadVersions(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;")), cancellationToken);
+
+    public Task<IReadOnlyList<CredentialVersion>> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
+        ReadAsync(() => ReadVersions(Command($"SELECT {VersionColumns} FROM versions WHERE name = $name ORDER BY version;", ("$name", name))), cancellationToken);
+
+    public Task<CredentialVersion?> GetActiveAsync(string name, CancellationToken cancellationToken) =>
+        ReadAsync(() => ReadVersions(Command($"SELECT {VersionColumns} FROM versions WHERE name = $name AND state = 'active';", ("$name", name))) is [var v] ? v : null, cancellationToken);
+
+    private static IReadOnlyList<CredentialVersion> ReadVersions(SqliteCommand command)
+    {
+        var list = new List<CredentialVersion>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            list.Add(new CredentialVersion(
+                reader.GetString(0),
+                reader.GetInt32(1),
+                reader.GetString(2),
+                ParseState(reader.GetString(3)),
+                StoreTime.Parse(reader.GetString(4)),
+                reader.IsDBNull(5) ? null : StoreTime.Parse(reader.GetString(5)),
+                reader.GetString(8),
+                reader.GetString(6),
+                ParseMetadata(reader.GetString(7))));
+        }
+        return list;
+    }
+
+    public Task<Secret> RevealAsync(string name, int version, CancellationToken cancellationToken) =>
+        ReadAsync(() =>
+        {
+            using var reader = Command("SELECT nonce, ciphertext FROM versions WHERE name = $name AND version = $version;",
+                ("$name", name), ("$version", version)).ExecuteReader();
+            if (!reader.Read())
+            {
+                throw ErrorCodes.StoreVersionMissing.Exception($"credential '{name}' has no version {version} in the store");
+            }
+            return Decrypt(name, version, (byte[])reader.GetValue(0), (byte[])reader.GetValue(1));
+        }, cancellationToken);
+
+    public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IEnumerable<string> names, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.Serialize(names.Distinct(StringComparer.Ordinal).ToArray());
+        return ReadAsync<IReadOnlyDictionary<string, Secret>>(() =>
+        {
+            var result = new Dictionary<string, Secret>(StringComparer.Ordinal);
+            using var reader = Command(
+                "SELECT name, version, nonce, ciphertext FROM versions WHERE state = 'active' AND name IN (SELECT value FROM json_each($names));",
+                ("$names", json)).ExecuteReader();
+            while (reader.Read())
+            {
+                var name = reader.GetString(0);
+                result[name] = Decrypt(name, reader.GetInt32(1), (byte[])reader.GetValue(2), (byte[])reader.GetValue(3));
+            }
+            return result;
+        }, cancellationToken);
+    }
+
+    private Secret Decrypt(string name, int version, byte[] nonce, byte[] ciphertext) =>
+        _keys.Decrypt(name, version, nonce, ciphertext)
+        ?? throw ErrorCodes.StoreTampered.Exception($"version {version} of '{name}' does not authenticate under this store's key (altered, or copied from another row or store)");
+
+    public Task<CredentialVersion> PutAsync(NewVersion version, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(version.Name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(version.Kind);
+        return WriteAsync(() =>
+        {
+            var number = checked((int)(long)Command("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = $name;", ("$name", version.Name)).ExecuteScalar()!);
+            if (version.State == VersionState.Active)
+            {
+                Demote(version.Name, number);
+            }
+            var value = version.Value.Reveal();
+            var (nonce, ciphertext) = _keys.Encrypt(version.Name, number, value);
+            var fingerprint = _keys.Fingerprint(value);
+            var metadata = new SortedDictionary<string, string>(version.Metadata.ToDictionary(), StringComparer.Ordinal);
+            Command($"INSERT INTO versions ({VersionColumns}, nonce, ciphertext) VALUES ($name, $version, $kind, $state, $created, $expires, $origin, $metadata, $fingerprint, $nonce, $ciphertext);",
+                ("$name", version.Name), ("$version", number), ("$kind", version.Kind), ("$state", StateText(version.State)),
+                ("$created", StoreTime.Format(version.CreatedAt)), ("$expires", version.ExpiresAt is { } e ? StoreTime.Format(e) : null),
+                ("$origin", version.Origin), ("$metadata", JsonSerializer.Serialize(metadata, MetadataJson)),
+                ("$fingerprint", fingerprint), ("$nonce", nonce), ("$ciphertext", ciphertext)).ExecuteNonQuery();
+            return new CredentialVersion(version.Name, number, version.Kind, version.State, version.CreatedAt, version.ExpiresAt,
+                fingerprint, version.Origin, metadata);
+        }, cancellationToken);
+    }
+
+    /// <summary>Before <paramref name="except"/> becomes active: the old Previous is retired, the old Active becomes Previous.</summary>
+    private void Demote(string name, int except)
+    {
+        Command("UPDATE versions SET state = 'retired' WHERE name = $name AND state = 'previous' AND version <> $except;",
+            ("$name", name), ("$except", except)).ExecuteNonQuery();
+        Command("UPDATE versions SET state = 'previous' WHERE name = $name AND state = 'active' AND version <> $except;",
+            ("$name", name), ("$except", except)).ExecuteNonQuery();
+    }
+
+    public Task SetStateAsync(string name, int version, VersionState state, CancellationToken cancellationToken) =>
+        WriteAsync(() =>
+        {
+            var current = Command("SELECT state FROM versions WHERE name = $name AND version = $version;", ("$name", name), ("$version", version)).ExecuteScalar();
+            if (current is not string text)
+            {
+                throw ErrorCodes.StoreVersionMissing.Exception($"credential '{name}' has no version {version} in the store");
+            }
+            if (ParseState(text) == state) return;
+            if (state == VersionState.Active)
+            {
+                Demote(name, version);
+            }
+            Command("UPDATE versions SET state = $state WHERE name = $name AND version = $version;",
+                ("$state", StateText(state)), ("$name", name), ("$version", version)).ExecuteNonQuery();
+        }, cancellationToken);
+
+    public Task SetMetadataAsync(string name, int version, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.Serialize(new SortedDictionary<string, string>(metadata.ToDictionary(), StringComparer.Ordinal), MetadataJson);
+        return WriteAsync(() =>
+        {
+            var changed = Command("UPDATE versions SET metadata = $metadata, expires = $expires WHERE name = $name AND version = $version;",
+                ("$metadata", json), ("$expires", expiresAt is { } e ? StoreTime.Format(e) : null), ("$name", name), ("$version", version)).ExecuteNonQuery();
+            if (changed == 0)
+            {
+                throw ErrorCodes.StoreVersionMissing.Exception($"credential '{name}' has no version {version} in the store");
+            }
+        }, cancellationToken);
+    }
+
+    private static string StateText(VersionState state) => state switch
+    {
+        VersionState.Staged => "staged",
+        VersionState.Active => "active",
+        VersionState.Previous => "previous",
+        VersionState.Retired => "retired",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "unknown version state"),
+    };
+
+    private static VersionState ParseState(string text) => text switch
+    {
+        "staged" => VersionState.Staged,
+        "active" => VersionState.Active,
+        "previous" => VersionState.Previous,
+        "retired" => VersionState.Retired,
+        _ => throw ErrorCodes.StoreCorrupt.Exception($"unknown version state '{text}' in the store"),
+    };
+
+    private static IReadOnlyDictionary<string, string> ParseMetadata(string json) =>
+        JsonSerializer.Deserialize<SortedDictionary<string, string>>(json, MetadataJson)
+        ?? throw ErrorCodes.StoreCorrupt.Exception("a version's metadata is not a JSON object");
+
+    // ---------------------------------------------------------------- ledger
+
+    public Task RecordTokenAsync(LedgerEntry entry, CancellationToken cancellationToken) =>
+        WriteAsync(() =>
+        {
+            try
+            {
+                Command("""
+                    INSERT INTO ledger (token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked)
+                    VALUES ($id, $credential, $version, $subject, $permissions, $issued, $expires, $fingerprint, $signedBy, $signedByVersion, $revoked);
+                    """,
+                    ("$id", entry.TokenId), ("$credential", entry.Credential), ("$version", entry.Version), ("$subject", entry.Subject),
+                    ("$permissions", entry.PermissionsSummary), ("$issued", StoreTime.Format(entry.IssuedAt)), ("$expires", StoreTime.Format(entry.ExpiresAt)),
+                    ("$fingerprint", entry.Fingerprint), ("$signedBy", entry.SignedBy), ("$signedByVersion", entry.SignedByVersion),
+                    ("$revoked", entry.RevokedAt is { } r ? StoreTime.Format(r) : null)).ExecuteNonQuery();
+            }
+            catch (SqliteException e) when (SqliteErrors.IsUniqueViolation(e))
+            {
+                throw ErrorCodes.StoreDuplicateToken.Exception($"token id '{entry.TokenId}' is already in the ledger");
+            }
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<LedgerEntry>>(() =>
+        {
+            var list = new List<LedgerEntry>();
+            using var reader = Command("""
+                SELECT token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked
+                FROM ledger ORDER BY issued, token_id;
+                """).ExecuteReader();
+            while (reader.Read())
+            {
+                list.Add(new LedgerEntry(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetString(4),
+                    StoreTime.Parse(reader.GetString(5)), StoreTime.Parse(reader.GetString(6)), reader.GetString(7), reader.GetString(8),
+                    reader.GetInt32(9), reader.IsDBNull(10) ? null : StoreTime.Parse(reader.GetString(10))));
+            }
+            return list;
+        }, cancellationToken);
+
+    public Task RevokeTokenAsync(string tokenId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteAsync(() =>
+        {
+            // The first revocation time stands; revoking again is a no-op.
+            var exists = Command("SELECT count(*) FROM ledger WHERE token_id = $id;", ("$id", tokenId)).ExecuteScalar() is long n && n > 0;
+            if (!exists)
+            {
+                throw ErrorCodes.StoreTokenMissing.Exception($"token id '{tokenId}' is not in the ledger");
+            }
+            Command("UPDATE ledger SET revoked = $at WHERE token_id = $id AND revoked IS NULL;", ("$at", StoreTime.Format(at)), ("$id", tokenId)).ExecuteNonQuery();
+        }, cancellationToken);
+
+    // ---------------------------------------------------------------- audit
+
+    public Task AppendAuditAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(auditEvent.Actor);
+        ArgumentException.ThrowIfNullOrWhiteSpace(auditEvent.Action);
+        return WriteAsync(() =>
+        {
+            var head = CurrentHead();
+            var sequence = head.Sequence + 1;
+            var hash = AuditChain.Hash(_keys.AuditKey, head.Hash, sequence, auditEvent);
+            Command("""
+                INSERT INTO audit (seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash)
+                VALUES ($seq, $at, $actor, $action, $credential, $version, $fingerprint, $detail, $prev, $hash);
+                """,
+                ("$seq", sequence), ("$at", StoreTime.Format(auditEvent.At)), ("$actor", auditEvent.Actor), ("$action", auditEvent.Action),
+                ("$credential", auditEvent.Credential), ("$version", auditEvent.Version), ("$fingerprint", auditEvent.Fingerprint),
+                ("$detail", auditEvent.Detail), ("$prev", head.Hash), ("$hash", hash)).ExecuteNonQuery();
+            WriteMeta(StoreMetaKeys.AuditHead, AuditHead.Create(_keys.AuditKey, sequence, hash).ToString());
+        }, cancellationToken);
+    }
+
+    /// <summary>The chain continues from the head in meta (not from the last row), so a deleted newest row leaves a visible gap.</summary>
+    private AuditHead CurrentHead()
+    {
+        var head = AuditHead.TryParse(Command("SELECT value FROM meta WHERE key = $k;", ("$k", StoreMetaKeys.AuditHead)).ExecuteScalar() as string);
+        if (head is not null) return head;
+        using var reader = Command("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;").ExecuteReader();
+        return reader.Read() ? AuditHead.Create(_keys.AuditKey, reader.GetInt64(0), reader.GetString(1)) : AuditHead.Empty(_keys.AuditKey);
+    }
+
+    private void WriteMeta(string key, object value) =>
+        Command("INSERT INTO meta (key, value) VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = excluded.value;", ("$k", key), ("$v", value)).ExecuteNonQuery();
+
+    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(DateTimeOffset? since, CancellationToken cancellationToken) =>
+        ReadAsync(() => ReadAuditRows(since), cancellationToken);
+
+    private IReadOnlyList<AuditRecord> ReadAuditRows(DateTimeOffset? since)
+    {
+        var list = new List<AuditRecord>();
+        using var reader = (since is { } s
+            ? Command("SELECT seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash FROM audit WHERE at >= $since ORDER BY seq;", ("$since", StoreTime.Format(s)))
+            : Command("SELECT seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash FROM audit ORDER BY seq;")).ExecuteReader();
+        while (reader.Read())
+        {
+            var auditEvent = new AuditEvent(StoreTime.Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7));
+            list.Add(new AuditRecord(reader.GetInt64(0), auditEvent, reader.GetString(8), reader.GetString(9)));
+        }
+        return list;
+    }
+
+    public Task<IReadOnlyList<string>> VerifyAuditAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<string>>(() =>
+        {
+            var problems = new List<string>();
+            IReadOnlyList<AuditRecord> rows;
+            try
+            {
+                rows = ReadAuditRows(null);
+            }
+            catch (FormatException)
+            {
+                return ["an audit entry has a malformed time: the log was edited outside Keyward"];
+            }
+            long expected = 1;
+            var previousHash = AuditChain.Genesis;
+            foreach (var row in rows)
+            {
+                var e = row.Event;
+                var label = string.Create(CultureInfo.InvariantCulture, $"entry {row.Sequence} ({e.Action} {e.Credential})");
+                if (row.Sequence > expected)
+                {
+                    problems.Add(row.Sequence == expected + 1
+                        ? string.Create(CultureInfo.InvariantCulture, $"entry {expected} is missing (deleted)")
+                        : string.Create(CultureInfo.InvariantCulture, $"entries {expected}..{row.Sequence - 1} are missing (deleted)"));
+                }
+                if (!AuditChain.HashEquals(row.PreviousHash, previousHash))
+                {
+                    problems.Add($"{label} does not follow the entry before it: the chain was broken (entries deleted, reordered or inserted)");
+                }
+                if (!IsHash(row.PreviousHash) || !IsHash(row.Hash)
+                    || !AuditChain.HashEquals(AuditChain.Hash(_keys.AuditKey, row.PreviousHash, row.Sequence, e), row.Hash))
+                {
+                    problems.Add($"{label} was altered: its content does not match its hash");
+                }
+                previousHash = row.Hash;
+                expected = row.Sequence + 1;
+            }
+            var lastSequence = expected - 1;
+            var headText = Command("SELECT value FROM meta WHERE key = $k;", ("$k", StoreMetaKeys.AuditHead)).ExecuteScalar() as string;
+            var head = AuditHead.TryParse(headText);
+            if (head is null)
+            {
+                if (headText is not null || rows.Count > 0) problems.Add("the audit chain head is missing or malformed");
+            }
+            else if (!head.IsAuthentic(_keys.AuditKey))
+            {
+                problems.Add("the audit chain head was altered");
+            }
+            else if (head.Sequence > lastSequence)
+            {
+                problems.Add(head.Sequence == lastSequence + 1
+                    ? string.Create(CultureInfo.InvariantCulture, $"the newest entry {head.Sequence} was deleted")
+                    : string.Create(CultureInfo.InvariantCulture, $"the newest entries {lastSequence + 1}..{head.Sequence} were deleted"));
+            }
+            else if (head.Sequence < lastSequence)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"entries {head.Sequence + 1}..{lastSequence} were added outside Keyward"));
+            }
+            else if (!AuditChain.HashEquals(head.Hash, previousHash))
+            {
+                problems.Add("the newest entry does not match the chain head");
+            }
+            return problems;
+        }, cancellationToken);
+
+    private static bool IsHash(string s) => s.Length == 64 && s.All(char.IsAsciiHexDigitLower);
+
+    // ---------------------------------------------------------------- sinks
+
+    public Task<IReadOnlyList<SinkRecord>> ListSinksAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<SinkRecord>>(() =>
+        {
+            var list = new List<SinkRecord>();
+            using var reader = Command("SELECT name, path, content_fingerprint, written FROM sinks ORDER BY name;").ExecuteReader();
+            while (reader.Read())
+            {
+                list.Add(new SinkRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), StoreTime.Parse(reader.GetString(3))));
+            }
+            return list;
+        }, cancellationToken);
+
+    public Task PutSinkAsync(SinkRecord sink, CancellationToken cancellationToken) =>
+        WriteAsync(() => Command("""
+            INSERT INTO sinks (name, path, content_fingerprint, written) VALUES ($name, $path, $fp, $at)
+            ON CONFLICT (name) DO UPDATE SET path = excluded.path, content_fingerprint = excluded.content_fingerprint, written = excluded.written;
+            """,
+            ("$name", sink.Name), ("$path", sink.Path), ("$fp", sink.ContentFingerprint), ("$at", StoreTime.Format(sink.WrittenAt))).ExecuteNonQuery(),
+            cancellationToken);
+
+    // ---------------------------------------------------------------- journal
+
+    public Task<long> BeginJournalAsync(string operation, string intent, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteAsync(() => (long)Command("INSERT INTO journals (operation, status, intent, started) VALUES ($op, $status, $intent, $at) RETURNING id;",
+            ("$op", operation), ("$status", JournalStatuses.Open), ("$intent", intent), ("$at", StoreTime.Format(at))).ExecuteScalar()!,
+            cancellationToken, durable: true);
+
+    public Task AppendJournalStepAsync(long journalId, string kind, string target, string status, string? data, DateTimeOffset at, CancellationToken cancellationToken) =>
+        WriteAsync(() =>
+        {
+            RequireOpenJournal(journalId);
+            var step = (long)Command("SELECT COALESCE(MAX(step), 0) + 1 FROM journal_steps WHERE journal_id = $id;", ("$id", journalId)).ExecuteScalar()!;
+            Command("INSERT INTO journal_steps (journal_id, step, kind, target, status, data, at) VALUES ($id, $step, $kind, $target, $status, $data, $at);",
+                ("$id", journalId), ("$step", step), ("$kind", kind), ("$target", target), ("$status", status), ("$data", data),
+                ("$at", StoreTime.Format(at))).ExecuteNonQuery();
+        }, cancellationToken, durable: true);
+
+    public Task SetJournalStatusAsync(long journalId, string status, CancellationToken cancellationToken) =>
+        WriteAsync(() =>
+        {
+            RequireOpenJournal(journalId);
+            Command("UPDATE journals SET status = $status WHERE id = $id;", ("$status", status), ("$id", journalId)).ExecuteNonQuery();
+        }, cancellationToken, durable: true);
+
+    private void RequireOpenJournal(long journalId)
+    {
+        var status = Command("SELECT status FROM journals WHERE id = $id;", ("$id", journalId)).ExecuteScalar() as string;
+        if (status is null)
+        {
+            throw ErrorCodes.StoreJournalMissing.Exception(string.Create(CultureInfo.InvariantCulture, $"journal {journalId} does not exist"));
+        }
+        if (status is JournalStatuses.Committed or JournalStatuses.Aborted)
+        {
+            throw ErrorCodes.StoreJournalMissing.Exception(string.Create(CultureInfo.InvariantCulture, $"journal {journalId} is already {status}"));
+        }
+    }
+
+    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<JournalRecord>>(() =>
+        {
+            var steps = new Dictionary<long, List<JournalStep>>();
+            using (var reader = Command("""
+                SELECT s.journal_id, s.step, s.kind, s.target, s.status, s.data, s.at FROM journal_steps s JOIN journals j ON j.id = s.journal_id
+                WHERE j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
+                """).ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    var id = reader.GetInt64(0);
+                    if (!steps.TryGetValue(id, out var list)) steps[id] = list = [];
+                    list.Add(new JournalStep(id, reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                        reader.IsDBNull(5) ? null : reader.GetString(5), StoreTime.Parse(reader.GetString(6))));
+                }
+            }
+            var journals = new List<JournalRecord>();
+            using (var reader = Command("SELECT id, operation, status, intent, started FROM journals WHERE status NOT IN ('committed', 'aborted') ORDER BY id;").ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    var id = reader.GetInt64(0);
+                    journals.Add(new JournalRecord(id, reader.GetString(1), reader.GetString(2), reader.GetString(3), StoreTime.Parse(reader.GetString(4)),
+                        steps.TryGetValue(id, out var list) ? list : []));
+                }
+            }
+            return journals;
+        }, cancellationToken);
+
+    // ---------------------------------------------------------------- keys and lifetime
+
+    /// <summary>Replaces the wrapped data key and the recipient list (after <see cref="OpenedState.AddRecipientsAsync"/> rewrapped it).</summary>
+    internal Task ReplaceWrappedKeyAsync(byte[] wrapped, IReadOnlyList<string> recipients, CancellationToken cancellationToken) =>
+        WriteAsync(() =>
+        {
+            WriteMeta(StoreMetaKeys.WrappedDataKey, wrapped);
+            WriteMeta(StoreMetaKeys.Recipients, string.Join('\n', recipients));
+        }, cancellationToken);
+
+    internal Task<IReadOnlyList<string>> RecipientsAsync(CancellationToken cancellationToken) =>
+        ReadAsync<IReadOnlyList<string>>(() =>
+            (Command("SELECT value FROM meta WHERE key = $k;", ("$k", StoreMetaKeys.Recipients)).ExecuteScalar() as string ?? "")
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries), cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _disposed = true;
+            _userTransaction?.Dispose();
+            foreach (var command in _commands.Values) command.Dispose();
+            _commands.Clear();
+            await _connection.DisposeAsync().ConfigureAwait(false);
+            _keys.Dispose();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Keyward.Store.Contract;
+using Keyward.Store.Encryption;
+using Keyward.Store.Sqlite;
+
+namespace Keyward.Store;
+
+/// <summary>An opened state directory: the unlocked store and the facts about its identity. Dispose to close the store.</summary>
+public sealed class OpenedState : IAsyncDisposable
+{
+    private readonly SqliteCredentialStore _store;
+    private readonly IDataKeyWrap _wrap;
+    private List<string> _recipients;
+
+    internal OpenedState(SqliteCredentialStore store, string directory, string identityPath, string recipient, IReadOnlyList<string> recipients, IDataKeyWrap wrap)
+    {
+        _store = store;
+        _wrap = wrap;
+        Directory = directory;
+        IdentityPath = identityPath;
+        Recipient = recipient;
+        _recipients = [.. recipients];
+    }
+
+    public ICredentialStore Store => _store;
+
+    public string Directory { get; }
+
+    /// <summary>The identity file the store was unlocked with.</summary>
+    public string IdentityPath { get; }
+
+    /// <summary>The public recipient (age1…) of <see cref="IdentityPath"/>.</summary>
+    public string Recipient { get; }
+
+    /// <summary>Every recipient the data key is wrapped to, the host identity's first. Public keys, safe to print.</summary>
+    public IReadOnlyList<string> Recipients => _recipients;
+
+    public string DatabasePath => _store.DatabasePath;
+
+    /// <summary>Rewraps the data key to the current recipients plus <paramref name="recipients"/> (age1… or ssh-ed25519),
+    /// so an operator holding one of those keys can recover the store. Values are not re-encrypted.</summary>
+    public async Task AddRecipientsAsync(IReadOnlyList<string> recipients, CancellationToken ct)
+    {
+        var added = recipients.Select(_wrap.NormaliseRecipient).ToList();
+        var all = new List<string>(_recipients);
+        all.AddRange(added.Where(r => !all.Contains(r, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal));
+        if (all.Count == _recipients.Count) return;
+        await RewrapAsync(all, ct).ConfigureAwait(false);
+    }
+
+    internal async Task RewrapAsync(IReadOnlyList<string> recipients, CancellationToken ct)
+    {
+        var wrapped = _wrap.Wrap(_store.Keys.DataKey.Reveal(), recipients);
+        await _store.ReplaceWrappedKeyAsync(wrapped, recipients, ct).ConfigureAwait(false);
+        _recipients = [.. recipients];
+    }
+
+    public ValueTask DisposeAsync() => _store.DisposeAsync();
+}
