@@ -1,0 +1,20 @@
+using Keyward.Core.Secrets;
+using Keyward.Store.Contract;
+
+namespace Keyward.Services.Checks;
+
+/// <summary>What checks read from and write to Keyward's state: active values (metadata and secrets),
+/// learned expiries, and the condition history that gives <c>lastTransitionTime</c> and "when last true".</summary>
+public interface ICheckState
+{
+    Task<IReadOnlyDictionary<string, CredentialVersion>> ActiveVersionsAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken);
+
+    /// <summary>Records an expiry a service reported (GitHub, GitLab) on the version's metadata and expires_at.</summary>
+    Task LearnExpiryAsync(CredentialVersion version, DateTimeOffset expiresAt, string source, CancellationToken cancellationToken);
+
+    Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, ConditionMemory>>> LoadConditionsAsync(CancellationToken cancellationToken);
+
+    Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken);
+}

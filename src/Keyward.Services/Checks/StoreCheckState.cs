@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Keyward.Core.Secrets;
+using Keyward.Store.Contract;
+
+namespace Keyward.Services.Checks;
+
+/// <summary>
+/// <see cref="ICheckState"/> over the credential store. Condition history of credentials lives in the active
+/// version's metadata (<c>condition.Ready.status</c>, <c>condition.Ready.lastTransition</c>, <c>condition.Ready.lastTrue</c>);
+/// caches and sinks have no version, so theirs lives in <c>conditions.json</c> in the state directory (no secrets in it).
+/// </summary>
+public sealed class StoreCheckState(ICredentialStore store, string stateDirectory) : ICheckState
+{
+    private const string Prefix = "condition.";
+    private Dictionary<string, CredentialVersion>? _active;
+
+    private string FilePath => Path.Combine(stateDirectory, "conditions.json");
+
+    public async Task<IReadOnlyDictionary<string, CredentialVersion>> ActiveVersionsAsync(CancellationToken cancellationToken)
+    {
+        if (_active is not null) return _active;
+        var all = await store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
+        _active = all.Where(v => v.State == VersionState.Active).GroupBy(v => v.Name, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(v => v.Version).First(), StringComparer.Ordinal);
+        return _active;
+    }
+
+    public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken) =>
+        names.Count == 0 ? Task.FromResult<IReadOnlyDictionary<string, Secret>>(new Dictionary<string, Secret>()) : store.RevealActiveAsync(names, cancellationToken);
+
+    public async Task LearnExpiryAsync(CredentialVersion version, DateTimeOffset expiresAt, string source, CancellationToken cancellationToken)
+    {
+        if (version.ExpiresAt == expiresAt) return;
+        var meta = new Dictionary<string, string>(version.Metadata, StringComparer.Ordinal)
+        {
+            ["expires.source"] = source,
+        };
+        await store.SetMetadataAsync(version.Name, version.Version, meta, expiresAt, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, ConditionMemory>>> LoadConditionsAsync(CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, IReadOnlyDictionary<string, ConditionMemory>>(StringComparer.Ordinal);
+        foreach (var v in (await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false)).Values)
+        {
+            var memory = FromMetadata(v.Metadata);
+            if (memory.Count > 0) result[CheckReport.SubjectKey(SubjectKind.Credential, v.Name)] = memory;
+        }
+        if (File.Exists(FilePath))
+        {
+            try
+            {
+                var root = JsonNode.Parse(await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false))?.AsObject();
+                foreach (var (subject, node) in root ?? [])
+                {
+                    var conditions = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
+                    foreach (var (type, c) in node?.AsObject() ?? [])
+                    {
+                        if (c is null) continue;
+                        conditions[type] = new ConditionMemory(Enum.Parse<ConditionStatus>((string)c["status"]!),
+                            DateTimeOffset.Parse((string)c["lastTransitionTime"]!, CultureInfo.InvariantCulture),
+                            c["lastTrueTime"] is { } t ? DateTimeOffset.Parse((string)t!, CultureInfo.InvariantCulture) : null);
+                    }
+                    result.TryAdd(subject, conditions);
+                }
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or ArgumentException)
+            {
+                // A damaged history only loses "when last true"; the checks themselves still run.
+            }
+        }
+        return result;
+    }
+
+    public async Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken)
+    {
+        var active = await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false);
+        var file = new JsonObject();
+        if (File.Exists(FilePath))
+        {
+            try { file = JsonNode.Parse(await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false))?.AsObject() ?? new JsonObject(); }
+            catch (JsonException) { file = new JsonObject(); }
+        }
+        foreach (var report in reports)
+        {
+            if (report.Kind == SubjectKind.Credential && active.TryGetValue(report.Name, out var v))
+            {
+                var meta = new Dictionary<string, string>(v.Metadata, StringComparer.Ordinal);
+                foreach (var c in report.Conditions)
+                {
+                    meta[$"{Prefix}{c.Type}.status"] = c.Status.ToString();
+                    meta[$"{Prefix}{c.Type}.lastTransition"] = c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture);
+                    if (c.LastTrueTime is { } t) meta[$"{Prefix}{c.Type}.lastTrue"] = t.ToString("O", CultureInfo.InvariantCulture);
+                }
+                if (!meta.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(v.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal)))
+                    await store.SetMetadataAsync(v.Name, v.Version, meta, v.ExpiresAt, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            var o = new JsonObject();
+            foreach (var c in report.Conditions)
+            {
+                o[c.Type] = new JsonObject
+                {
+                    ["status"] = c.Status.ToString(),
+                    ["lastTransitionTime"] = c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture),
+                    ["lastTrueTime"] = c.LastTrueTime?.ToString("O", CultureInfo.InvariantCulture),
+                };
+            }
+            file[report.Key] = o;
+        }
+        Directory.CreateDirectory(stateDirectory);
+        var tmp = FilePath + ".tmp";
+        await File.WriteAllTextAsync(tmp, file.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+        File.Move(tmp, FilePath, overwrite: true);
+        _active = null;
+    }
+
+    internal static Dictionary<string, ConditionMemory> FromMetadata(IReadOnlyDictionary<string, string> metadata)
+    {
+        var result = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
+        foreach (var type in new[] { ConditionTypes.Ready, ConditionTypes.Verified, ConditionTypes.ExpiresSoon })
+        {
+            if (!metadata.TryGetValue($"{Prefix}{type}.status", out var s) || !Enum.TryParse<ConditionStatus>(s, out var status)) continue;
+            if (!metadata.TryGetValue($"{Prefix}{type}.lastTransition", out var lt) ||
+                !DateTimeOffset.TryParse(lt, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var transition)) continue;
+            DateTimeOffset? lastTrue = metadata.TryGetValue($"{Prefix}{type}.lastTrue", out var tt) &&
+                DateTimeOffset.TryParse(tt, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t : null;
+            result[type] = new ConditionMemory(status, transition, lastTrue);
+        }
+        return result;
+    }
+}
