@@ -71,7 +71,7 @@ internal sealed class FieldMap
             if (field.Name == "apiVersion")
                 problems.Fail(ErrorCodes.ManifestApiVersion, at, "the manifest has no apiVersion");
             else
-                problems.Fail(ErrorCodes.ManifestMissingField, at, $"{what} needs '{field.Name}'" + (discriminatorValue is null ? "" : $" ({spec.Discriminator} {discriminatorValue})"),
+                problems.Fail(ErrorCodes.ManifestMissingField, at, $"{what} needs '{field.Name}'" + (discriminatorValue is null || field.AppliesTo is null ? "" : $" ({spec.Discriminator} {discriminatorValue})"),
                     $"add '{field.Name}:' — {field.Description}");
         }
     }

@@ -38,7 +38,7 @@ internal sealed partial class ManifestReader
         {
             if (format != SinkFormat.Raw && !entryKeys.TryAdd(e.Key, at))
             {
-                problems.Fail(ErrorCodes.ManifestDuplicateEntry, at, $"{what} has two entries for '{FieldMap.Clip(e.Key)}' (the first at line {entryKeys[e.Key].Line})");
+                problems.Fail(ErrorCodes.ManifestDuplicateEntry, at, $"{what} has two entries for '{FieldMap.Clip(e.Key)}' (the first at {entryKeys[e.Key].Line}:{entryKeys[e.Key].Column})");
                 return;
             }
             entries.Add(e);
@@ -70,7 +70,7 @@ internal sealed partial class ManifestReader
                 problems.Fail(ErrorCodes.ManifestNoHost, t.Location,
                     cred is ExternalCredential
                         ? $"'{cred.Name}' in tokens of {what} has no host to key the {format.Name()} entry with"
-                        : $"'{cred.Name}' in tokens of {what} is a {cred.Kind.Name()}; tokens: takes external credentials with a host");
+                        : $"'{cred.Name}' in tokens of {what} is {Article(cred.Kind)}; tokens: takes external credentials with a host");
                 continue;
             }
             Add(new SinkEntry(host, cred.Name, ValueEncoding.Raw, EntryValue.Value, ext.Username, null, null, t.Location), t.Location);
@@ -89,7 +89,7 @@ internal sealed partial class ManifestReader
         }
 
         var hasContent = entries.Count > 0 || fm.Has("entries") || fm.Has("tokens") || fm.Has("credential")
-            || (nixConf is not null && (nixConf.Substituters.Count + nixConf.TrustedPublicKeys.Count + nixConf.Includes.Count > 0 || nixConf.NetrcFile is not null));
+            || fm.Has("substituters") || fm.Has("trustedPublicKeys") || fm.Has("netrcFile") || fm.Has("include");
         if (!hasContent && format != SinkFormat.Raw)
             problems.Fail(ErrorCodes.ManifestSinkWithoutContent, key.Location, $"{what} has nothing to write",
                 format == SinkFormat.NixConf ? "give it substituters, trustedPublicKeys, netrcFile or include" : null);
@@ -182,7 +182,7 @@ internal sealed partial class ManifestReader
         if (Resolve(entry.Credential, at, what) is not { } cred) return _declared.Contains(entry.Credential);
         if (entry.Take == EntryValue.PublicKey && cred.Kind is not (CredentialKind.NixSigningKey or CredentialKind.RsaKey))
         {
-            problems.Fail(ErrorCodes.ManifestNoPublicHalf, at, $"{what} asks for the public half of '{cred.Name}', a {cred.Kind.Name()}, which has none");
+            problems.Fail(ErrorCodes.ManifestNoPublicHalf, at, $"{what} asks for the public half of '{cred.Name}', {Article(cred.Kind)}, which has none");
             return false;
         }
         CredentialKind[]? allowed = format switch
@@ -194,7 +194,7 @@ internal sealed partial class ManifestReader
         if (allowed is not null && entry.Take == EntryValue.Value && !allowed.Contains(cred.Kind))
         {
             problems.Fail(ErrorCodes.ManifestKindMismatch, at,
-                $"{what} ({format.Name()}) delivers tokens, but '{cred.Name}' is a {cred.Kind.Name()}; use {string.Join(" or ", allowed.Select(k => k.Name()))}");
+                $"{what} ({format.Name()}) delivers tokens, but '{cred.Name}' is {Article(cred.Kind)}; use {string.Join(" or ", allowed.Select(k => k.Name()))}");
             return false;
         }
         return true;
@@ -267,7 +267,7 @@ internal sealed partial class ManifestReader
             if (colon < 0)
             {
                 if (Resolve(text, s.Location, $"trustedPublicKeys of {fm.What}") is { } cred && cred.Kind != CredentialKind.NixSigningKey)
-                    problems.Fail(ErrorCodes.ManifestKindMismatch, s.Location, $"trustedPublicKeys of {fm.What} names '{cred.Name}', a {cred.Kind.Name()}; name a nix-signing-key");
+                    problems.Fail(ErrorCodes.ManifestKindMismatch, s.Location, $"trustedPublicKeys of {fm.What} names '{cred.Name}', {Article(cred.Kind)}; name a nix-signing-key");
                 else keys.Add(text);
                 continue;
             }
@@ -396,12 +396,12 @@ internal sealed partial class ManifestReader
         {
             CredentialKind[] allowed = kind == ServiceKind.Attic ? [CredentialKind.AtticToken, CredentialKind.External] : [CredentialKind.External, CredentialKind.Secret];
             if (!allowed.Contains(tc.Kind))
-                problems.Fail(ErrorCodes.ManifestKindMismatch, fm.At("token"), $"token of {what} is '{tc.Name}', a {tc.Kind.Name()}; use {string.Join(" or ", allowed.Select(k => k.Name()))}");
+                problems.Fail(ErrorCodes.ManifestKindMismatch, fm.At("token"), $"token of {what} is '{tc.Name}', {Article(tc.Kind)}; use {string.Join(" or ", allowed.Select(k => k.Name()))}");
         }
         var adminPassword = fm.String("adminPassword");
         if (adminPassword is not null && Resolve(adminPassword, fm.At("adminPassword"), $"adminPassword of {what}") is { } pc
             && pc.Kind is not (CredentialKind.Secret or CredentialKind.External))
-            problems.Fail(ErrorCodes.ManifestKindMismatch, fm.At("adminPassword"), $"adminPassword of {what} is '{pc.Name}', a {pc.Kind.Name()}; use a secret or an external credential");
+            problems.Fail(ErrorCodes.ManifestKindMismatch, fm.At("adminPassword"), $"adminPassword of {what} is '{pc.Name}', {Article(pc.Kind)}; use a secret or an external credential");
 
         var caches = new List<AtticCacheSpec>();
         if (fm.Mapping("caches") is { } cm)
@@ -417,7 +417,7 @@ internal sealed partial class ManifestReader
                 if (cfm.Has("storeDir")) IsNormalAbsolute(storeDir, cfm.At("storeDir"), $"storeDir of {cfm.What}");
                 var signingKey = cfm.String("signingKey");
                 if (signingKey is not null && Resolve(signingKey, cfm.At("signingKey"), $"signingKey of {cfm.What}") is { } sk && sk.Kind != CredentialKind.NixSigningKey)
-                    problems.Fail(ErrorCodes.ManifestKindMismatch, cfm.At("signingKey"), $"signingKey of {cfm.What} is '{sk.Name}', a {sk.Kind.Name()}; name a nix-signing-key");
+                    problems.Fail(ErrorCodes.ManifestKindMismatch, cfm.At("signingKey"), $"signingKey of {cfm.What} is '{sk.Name}', {Article(sk.Kind)}; name a nix-signing-key");
                 caches.Add(new AtticCacheSpec(cacheName, cfm.Bool("public") ?? false, storeDir, (int)(cfm.Integer("priority") ?? 41),
                     cfm.ScalarList("upstreamCacheKeyNames")?.Select(s => s.Value).ToList() ?? [], signingKey, cfm.Duration("retentionPeriod"), pair.Key.Location));
             }

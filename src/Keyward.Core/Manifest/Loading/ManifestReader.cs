@@ -295,7 +295,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             if (Resolve(token.SignedBy, at, $"signedBy of credential '{token.Name}'") is not { } signer) continue;
             if (signer.Kind is not (CredentialKind.Secret or CredentialKind.RsaKey))
                 problems.Fail(ErrorCodes.ManifestKindMismatch, at,
-                    $"credential '{token.Name}' is signed by '{signer.Name}', a {signer.Kind.Name()}; an attic-token is signed by a secret (HS256) or an rsa-key (RS256)");
+                    $"credential '{token.Name}' is signed by '{signer.Name}', {Article(signer.Kind)}; an attic-token is signed by a secret (HS256) or an rsa-key (RS256)");
         }
 
         // Cycles along signedBy (only possible through mis-kinded signers, but a cycle must never reach the planner).
@@ -333,6 +333,9 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             suggestion is null ? null : $"did you mean '{suggestion}'?");
         return null;
     }
+
+    /// <summary>"a secret", "an rsa-key".</summary>
+    private static string Article(CredentialKind kind) => (kind is CredentialKind.AtticToken or CredentialKind.External or CredentialKind.RsaKey ? "an " : "a ") + kind.Name();
 
     [GeneratedRegex(ManifestFields.NamePattern, RegexOptions.CultureInvariant)]
     private static partial Regex NameRegex();

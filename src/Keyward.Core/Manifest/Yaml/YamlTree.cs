@@ -60,6 +60,13 @@ internal static class YamlTree
             problems.Add(Diagnostic.Fail(ErrorCodes.ManifestSyntax.At(Loc(file, ex.Start), "YAML syntax error: " + Describe(ex))));
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // Some malformed input makes YamlDotNet's scanner fail without a YamlException: point at the last good event.
+            var at = parser.Current is { } cur ? Loc(file, cur.End) : new SourceLocation(file, 1, 1);
+            problems.Add(Diagnostic.Fail(ErrorCodes.ManifestSyntax.At(at, "YAML syntax error: the document ends inside an unfinished flow collection or scalar")));
+            return null;
+        }
         return root;
     }
 
