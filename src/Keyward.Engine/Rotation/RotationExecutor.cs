@@ -1,0 +1,556 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Keyward.Core.Errors;
+using Keyward.Core.Graph;
+using Keyward.Core.Manifest;
+using Keyward.Core.Rotation;
+using Keyward.Core.Secrets;
+using Keyward.Crypto.Attic;
+using Keyward.Crypto.Nix;
+using Keyward.Sinks;
+using Keyward.Store.Contract;
+
+namespace Keyward.Engine.Rotation;
+
+/// <summary>How a rotation run ended.</summary>
+public enum RotationState
+{
+    Committed,
+    AwaitingContinue,
+    Aborted,
+}
+
+public sealed record RotationOutcome(long JournalId, RotationState State, RotationPlan? Plan, IReadOnlyList<string> Log);
+
+/// <summary>
+/// Executes a rotation plan through the store's write-ahead journal. Every step is journalled as <c>started</c> before its
+/// effect and <c>done</c> after it; every effect is idempotent (a staged version is reused, files are written atomically
+/// and only when their content differs), so <see cref="ResumeAsync"/> simply replays the steps not yet done, and
+/// <see cref="AbortAsync"/> restores the versions active when the rotation started, retires the new ones and re-renders
+/// every sink the rotation touched.
+/// </summary>
+public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOptions options)
+{
+    private readonly KeywardManifest _m = options.Manifest;
+    private readonly List<string> _log = [];
+    private AtomicFileWriter? _writer;
+
+    private AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(store.Fingerprint, options.Warn);
+
+    private DateTimeOffset Now => options.Time.GetUtcNow();
+
+    // ------------------------------------------------------------------ entry points
+
+    /// <summary>Plans and runs a rotation. Refuses while another rotation is open.</summary>
+    public async Task<RotationOutcome> StartAsync(RotationIntent intent, CancellationToken ct)
+    {
+        var open = await OpenRotationAsync(ct).ConfigureAwait(false);
+        if (open is not null)
+            throw ErrorCodes.RotationInProgress.Exception($"rotation journal {open.Id} ({open.Status}) is still open");
+        var facts = await StoreFactsReader.ReadAsync(store, ct).ConfigureAwait(false);
+        var plan = RotationPlanner.Plan(_m, facts, intent, Now);
+        var exposed = intent.Reason == RotationReason.Exposed || intent.Exposed is { Count: > 0 };
+        var snapshot = new Dictionary<string, int>(StringComparer.Ordinal);
+        var overlap = new Dictionary<string, long>(StringComparer.Ordinal);
+        var autoContinue = true;
+        foreach (var name in plan.NewVersions.Distinct(StringComparer.Ordinal))
+        {
+            snapshot[name] = facts.Active(name)?.Version ?? 0;
+            var c = _m.FindCredential(name)!;
+            var policy = _m.EffectivePolicy(c);
+            if (!exposed && policy.Overlap is { } o) overlap[name] = (long)o.Value.TotalSeconds;
+            if (c is NixSigningKeyCredential && policy.AutoContinue != true) autoContinue = false;
+        }
+        var journal = new JournalIntent(intent.Credentials, intent.Reason.Name(), intent.Exposed ?? [], intent.Broad, autoContinue, snapshot, overlap,
+            plan.Steps.Select(s => new JournalPlanStep(s.Order, s.Phase, s.Action, s.TargetKind, s.Target, s.Credential, s.Detail)).ToList());
+        var id = await store.BeginJournalAsync(RotationStatus.Operation, journal.Serialize(), Now, ct).ConfigureAwait(false);
+        Progress($"rotation journal {id}: {plan.Steps.Count} steps for {string.Join(", ", intent.Credentials)}");
+        var state = await RunStepsAsync(id, journal, new HashSet<int>(), autoContinue, ct).ConfigureAwait(false);
+        return new RotationOutcome(id, state, plan, _log);
+    }
+
+    /// <summary><c>--resume</c> (completes a crashed or failed rotation) and <c>--continue</c> (starts phase two).</summary>
+    public async Task<RotationOutcome> ResumeAsync(bool continuePhaseTwo, CancellationToken ct)
+    {
+        var open = await OpenRotationAsync(ct).ConfigureAwait(false)
+            ?? throw ErrorCodes.NoRotationInProgress.Exception("there is no open rotation journal");
+        var journal = ParseIntent(open);
+        if (open.Status == RotationStatus.Aborting)
+            throw ErrorCodes.RotationInProgress.Exception($"rotation journal {open.Id} was being aborted", "finish the roll-back with `keyward rotate --abort`");
+        if (open.Status == RotationStatus.AwaitingContinue && !continuePhaseTwo)
+            throw ErrorCodes.RotationAwaitingContinue.Exception($"rotation journal {open.Id} finished phase one and waits for `--continue`");
+        var allowPhaseTwo = journal.AutoContinue || continuePhaseTwo || open.Status == RotationStatus.PhaseTwo;
+        if (continuePhaseTwo && open.Status != RotationStatus.PhaseTwo)
+            await store.SetJournalStatusAsync(open.Id, RotationStatus.PhaseTwo, ct).ConfigureAwait(false);
+        var done = DoneSteps(open);
+        Progress($"resuming rotation journal {open.Id}: {done.Count} of {journal.Steps.Count} steps already done");
+        var state = await RunStepsAsync(open.Id, journal, done, allowPhaseTwo, ct).ConfigureAwait(false);
+        return new RotationOutcome(open.Id, state, null, _log);
+    }
+
+    /// <summary><c>--abort</c>: restore what was active at the start, retire what the rotation created, re-render every
+    /// sink it touched (running the hooks of those that change). Idempotent, so an interrupted abort is simply re-run.</summary>
+    public async Task<RotationOutcome> AbortAsync(CancellationToken ct)
+    {
+        var open = await OpenRotationAsync(ct).ConfigureAwait(false)
+            ?? throw ErrorCodes.NoRotationInProgress.Exception("there is no open rotation journal");
+        var journal = ParseIntent(open);
+        if (open.Status != RotationStatus.Aborting)
+            await store.SetJournalStatusAsync(open.Id, RotationStatus.Aborting, ct).ConfigureAwait(false);
+        await store.AppendJournalStepAsync(open.Id, "abort", "*", RotationStatus.Started, null, Now, ct).ConfigureAwait(false);
+        options.Faults.At("abort-before-restore");
+        var ctx = new StepContext(journal, new HashSet<int>());
+        foreach (var (name, old) in journal.Snapshot)
+        {
+            var versions = await store.GetVersionsAsync(name, ct).ConfigureAwait(false);
+            var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
+            if (old > 0 && active?.Version != old)
+                await store.SetStateAsync(name, old, VersionState.Active, ct).ConfigureAwait(false);
+            foreach (var v in versions.Where(v => v.Version > old && v.State != VersionState.Retired))
+            {
+                await store.SetStateAsync(name, v.Version, VersionState.Retired, ct).ConfigureAwait(false);
+                await RevokeLedgerAsync(name, v.Version, ct).ConfigureAwait(false);
+                await AuditAsync("retire", name, v.Version, v.Fingerprint, "rotation aborted", ct).ConfigureAwait(false);
+            }
+            if (old > 0 && active?.Version != old)
+                await AuditAsync("restore", name, old, null, $"rotation journal {open.Id} aborted", ct).ConfigureAwait(false);
+        }
+        options.Faults.At("abort-before-render");
+        var hooks = new List<Hook>();
+        foreach (var sinkName in journal.Steps.Where(s => s.Kind == NodeKind.Sink).Select(s => s.Target).Distinct(StringComparer.Ordinal))
+        {
+            var sink = _m.FindSink(sinkName);
+            if (sink is null) continue;
+            if (await WriteSinkAsync(sink, ctx, retiringTrust: true, ct).ConfigureAwait(false) != FileWriteOutcome.Unchanged)
+                hooks.AddRange(sink.OnChange);
+        }
+        options.Faults.At("abort-before-hooks");
+        foreach (var hook in hooks.DistinctBy(GraphBuilder.HookName))
+        {
+            var r = await options.RunHook(hook, ct).ConfigureAwait(false);
+            if (!r.Success) options.Warn?.Invoke($"hook '{GraphBuilder.HookName(hook)}' failed during the roll-back: {r.Message}");
+            else Progress($"ran {GraphBuilder.HookName(hook)}");
+        }
+        await store.AppendJournalStepAsync(open.Id, "abort", "*", RotationStatus.Done, null, Now, ct).ConfigureAwait(false);
+        await store.SetJournalStatusAsync(open.Id, JournalStatuses.Aborted, ct).ConfigureAwait(false);
+        Progress($"rotation journal {open.Id} aborted: the versions active before it are active again");
+        return new RotationOutcome(open.Id, RotationState.Aborted, null, _log);
+    }
+
+    /// <summary>The open rotation journal, if any.</summary>
+    public async Task<JournalRecord?> OpenRotationAsync(CancellationToken ct) =>
+        (await store.OpenJournalsAsync(ct).ConfigureAwait(false)).FirstOrDefault(j => j.Operation == RotationStatus.Operation);
+
+    // ------------------------------------------------------------------ the step loop
+
+    private async Task<RotationState> RunStepsAsync(long id, JournalIntent journal, HashSet<int> done, bool allowPhaseTwo, CancellationToken ct)
+    {
+        var ctx = new StepContext(journal, done);
+        foreach (var step in journal.Steps.OrderBy(s => s.Order))
+        {
+            if (done.Contains(step.Order)) continue;
+            if (step.Phase == RotationPhase.SwitchSigning && !allowPhaseTwo)
+            {
+                await store.SetJournalStatusAsync(id, RotationStatus.AwaitingContinue, ct).ConfigureAwait(false);
+                Progress("phase one done: every trusting sink now lists the old and the new public key; run `keyward rotate --continue` once every consumer has it");
+                return RotationState.AwaitingContinue;
+            }
+            var data = string.Create(CultureInfo.InvariantCulture, $"{{\"order\":{step.Order}}}");
+            await store.AppendJournalStepAsync(id, step.Action.Name(), step.Target, RotationStatus.Started, data, Now, ct).ConfigureAwait(false);
+            options.Faults.At($"step-{step.Order}-before");
+            try
+            {
+                await ExecuteAsync(step, ctx, ct).ConfigureAwait(false);
+            }
+            catch (KeywardException ex)
+            {
+                await store.AppendJournalStepAsync(id, step.Action.Name(), step.Target, RotationStatus.Failed, data, Now, ct).ConfigureAwait(false);
+                var e = ex.First;
+                throw new KeywardException(ErrorCodes.RotationStepFailed.With(
+                    $"step {step.Order} ({step.Action.Name()} {step.Target}) failed: {e.Message}",
+                    "fix the cause, then `keyward rotate --resume` continues from this step; `keyward rotate --abort` rolls back to the versions active before the rotation"), ex);
+            }
+            options.Faults.At($"step-{step.Order}-after");
+            await store.AppendJournalStepAsync(id, step.Action.Name(), step.Target, RotationStatus.Done, data, Now, ct).ConfigureAwait(false);
+            done.Add(step.Order);
+        }
+        await store.SetJournalStatusAsync(id, JournalStatuses.Committed, ct).ConfigureAwait(false);
+        Progress($"rotation journal {id} committed");
+        return RotationState.Committed;
+    }
+
+    private async Task ExecuteAsync(JournalPlanStep step, StepContext ctx, CancellationToken ct)
+    {
+        switch (step.Action)
+        {
+            case StepAction.Stage or StepAction.ReMint or StepAction.ReImport:
+                await StageAsync(_m.FindCredential(step.Target)!, ctx, ct).ConfigureAwait(false);
+                break;
+            case StepAction.ReRender or StepAction.PropagatePublicKey:
+                await WriteSinkAsync(Sink(step.Target), ctx, retiringTrust: false, ct).ConfigureAwait(false);
+                break;
+            case StepAction.RetirePublicKey:
+                ctx.RetiringTrust.Add(step.Target);
+                await WriteSinkAsync(Sink(step.Target), ctx, retiringTrust: true, ct).ConfigureAwait(false);
+                break;
+            case StepAction.Restart or StepAction.Reload or StepAction.Run:
+                await RunHookAsync(step.Target, ct).ConfigureAwait(false);
+                break;
+            case StepAction.Verify:
+                await VerifyAsync(step, ctx, ct).ConfigureAwait(false);
+                break;
+            case StepAction.SwitchSigning:
+                await SwitchSigningAsync(step, ctx, ct).ConfigureAwait(false);
+                break;
+            case StepAction.Activate:
+                await ActivateAsync(step.Target, ctx, ct).ConfigureAwait(false);
+                break;
+            case StepAction.Retire:
+                await RetireAsync(step.Target, ctx, ct).ConfigureAwait(false);
+                break;
+            case StepAction.Revoke:
+                foreach (var t in (await store.ListLedgerAsync(ct).ConfigureAwait(false)).Where(t => t.Credential == step.Target && t.RevokedAt is null))
+                    await store.RevokeTokenAsync(t.TokenId, Now, ct).ConfigureAwait(false);
+                await AuditAsync("revoke", step.Target, null, null, "its signing secret rotated", ct).ConfigureAwait(false);
+                break;
+            default:
+                throw new InvalidOperationException($"unknown step action {step.Action}");
+        }
+        Progress($"{step.Order,3}. {step.Action.Name()} {step.Target}");
+    }
+
+    // ------------------------------------------------------------------ versions
+
+    /// <summary>The version this rotation created for <paramref name="name"/> (newer than the snapshot, not retired).</summary>
+    private async Task<CredentialVersion?> NewVersionAsync(string name, StepContext ctx, CancellationToken ct)
+    {
+        if (!ctx.Journal.Snapshot.TryGetValue(name, out var old)) return null;
+        return (await store.GetVersionsAsync(name, ct).ConfigureAwait(false))
+            .Where(v => v.Version > old && v.State != VersionState.Retired).MaxBy(v => v.Version);
+    }
+
+    /// <summary>The value sinks and signers should use now: the rotation's new version for single-phase credentials
+    /// (staged or active), the active version for everything else (so a cache key switches only when activated).</summary>
+    private async Task<(Secret Value, CredentialVersion Version)?> CurrentAsync(string name, StepContext ctx, CancellationToken ct)
+    {
+        var c = _m.FindCredential(name);
+        if (c is not NixSigningKeyCredential && await NewVersionAsync(name, ctx, ct).ConfigureAwait(false) is { } nv)
+            return (await store.RevealAsync(name, nv.Version, ct).ConfigureAwait(false), nv);
+        if (await store.GetActiveAsync(name, ct).ConfigureAwait(false) is { } active)
+            return (await store.RevealAsync(name, active.Version, ct).ConfigureAwait(false), active);
+        return null;
+    }
+
+    private async Task StageAsync(Credential c, StepContext ctx, CancellationToken ct)
+    {
+        if (await NewVersionAsync(c.Name, ctx, ct).ConfigureAwait(false) is not null) return; // staged before a crash: reuse
+        var now = Now;
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        DateTimeOffset? expires = null;
+        Secret value;
+        LedgerEntry? ledger = null;
+        string origin = "rotation";
+        switch (c)
+        {
+            case SecretCredential s:
+                value = s.Encoding == ValueEncoding.Alphanumeric
+                    ? Secret.FromUtf8(RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", s.Bytes))
+                    : Secret.Random(s.Bytes);
+                break;
+            case RsaKeyCredential r:
+                using (var rsa = RSA.Create(r.Bits))
+                    value = Secret.FromUtf8(r.Format == RsaKeyFormat.Pkcs1 ? rsa.ExportRSAPrivateKeyPem() : rsa.ExportPkcs8PrivateKeyPem());
+                break;
+            case NixSigningKeyCredential k:
+            {
+                var active = await store.GetActiveAsync(k.Name, ct).ConfigureAwait(false);
+                var name = active is null ? k.KeyName : RotationPlanner.NextKeyName(active.Metadata.GetValueOrDefault(RotationPlanner.KeyNameMetadata) ?? k.KeyName);
+                using var key = NixSecretKey.Generate(name);
+                value = key.ToSecret();
+                metadata[RotationPlanner.KeyNameMetadata] = name;
+                metadata["publicKey"] = key.PublicKey.ToString();
+                break;
+            }
+            case AtticTokenCredential t:
+            {
+                var signer = await CurrentAsync(t.SignedBy, ctx, ct).ConfigureAwait(false)
+                    ?? throw ErrorCodes.RotationStepFailed.Exception($"signer '{t.SignedBy}' of '{t.Name}' has no value");
+                using var key = _m.FindCredential(t.SignedBy) is RsaKeyCredential ? AtticSigningKey.Rs256(signer.Value) : AtticSigningKey.Hs256(signer.Value);
+                expires = now + t.Validity.Value;
+                var grants = t.Caches.Select(g => new AtticGrant(g.Pattern, g.Permissions)).ToList();
+                value = AtticTokens.Mint(new AtticTokenRequest(t.Subject, expires.Value, now, grants, t.Issuer, t.Audiences), key).Jwt;
+                var tokenId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+                metadata["tokenId"] = tokenId;
+                metadata["subject"] = t.Subject;
+                metadata["signedBy"] = t.SignedBy;
+                metadata["signedByVersion"] = signer.Version.Version.ToString(CultureInfo.InvariantCulture);
+                ledger = new LedgerEntry(tokenId, t.Name, 0, t.Subject, string.Join("; ", grants.Select(g => g.ToString())), now, expires.Value,
+                    store.Fingerprint(value.Reveal()), t.SignedBy, signer.Version.Version, null);
+                break;
+            }
+            case ExternalCredential x:
+                value = ReadExternal(x);
+                origin = "import";
+                if (await store.GetActiveAsync(x.Name, ct).ConfigureAwait(false) is { } current && current.Fingerprint == store.Fingerprint(value.Reveal()))
+                    throw ErrorCodes.RotationStepFailed.Exception($"the source of '{x.Name}' still holds the current value ({current.Fingerprint})",
+                        "create a new token at the provider and put it in the source first");
+                break;
+            default:
+                throw new InvalidOperationException($"cannot stage {c.Kind.Name()}");
+        }
+        using (value)
+        {
+            var put = await store.PutAsync(new NewVersion(c.Name, c.Kind.Name(), value, VersionState.Staged, now, expires, origin, metadata), ct).ConfigureAwait(false);
+            if (ledger is not null) await store.RecordTokenAsync(ledger with { Version = put.Version }, ct).ConfigureAwait(false);
+            await AuditAsync(c is ExternalCredential ? "import" : "mint", c.Name, put.Version, put.Fingerprint, "staged by rotation", ct).ConfigureAwait(false);
+        }
+    }
+
+    private Secret ReadExternal(ExternalCredential x)
+    {
+        string? text = x.Source switch
+        {
+            FileSource f => File.Exists(f.Path) ? File.ReadAllText(f.Path).TrimEnd('\n', '\r') : null,
+            EnvSource e => options.GetEnv(e.Variable),
+            JsonMapSource j => File.Exists(j.Path) && JsonDocument.Parse(File.ReadAllText(j.Path)).RootElement.TryGetProperty(j.Key, out var v) ? v.GetString() : null,
+            _ => throw ErrorCodes.NotRotatable.Exception($"'{x.Name}' has no source; `keyward bootstrap` creates its token"),
+        };
+        if (string.IsNullOrEmpty(text))
+            throw ErrorCodes.RotationStepFailed.Exception($"the source of '{x.Name}' is missing or empty", "put the new token in its source, then resume");
+        return Secret.FromUtf8(text);
+    }
+
+    private async Task ActivateAsync(string name, StepContext ctx, CancellationToken ct)
+    {
+        var nv = await NewVersionAsync(name, ctx, ct).ConfigureAwait(false);
+        if (nv is null || nv.State == VersionState.Active) return;
+        await store.SetStateAsync(name, nv.Version, VersionState.Active, ct).ConfigureAwait(false);
+        await AuditAsync("rotate", name, nv.Version, nv.Fingerprint, $"replaces version {ctx.Journal.Snapshot[name]} ({ctx.Journal.Reason})", ct).ConfigureAwait(false);
+    }
+
+    private async Task RetireAsync(string name, StepContext ctx, CancellationToken ct)
+    {
+        var old = ctx.Journal.Snapshot.GetValueOrDefault(name);
+        if (old == 0) return;
+        var keep = ctx.Journal.OverlapSeconds.ContainsKey(name) && _m.FindCredential(name) is not AtticTokenCredential;
+        var version = (await store.GetVersionsAsync(name, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Version == old);
+        if (version is null) return;
+        if (!keep && version.State != VersionState.Retired)
+        {
+            await store.SetStateAsync(name, old, VersionState.Retired, ct).ConfigureAwait(false);
+            await AuditAsync("retire", name, old, version.Fingerprint, "rotated", ct).ConfigureAwait(false);
+        }
+        if (_m.FindCredential(name) is AtticTokenCredential && !ctx.Journal.OverlapSeconds.ContainsKey(name))
+            await RevokeLedgerAsync(name, old, ct).ConfigureAwait(false);
+    }
+
+    private async Task RevokeLedgerAsync(string name, int version, CancellationToken ct)
+    {
+        foreach (var t in (await store.ListLedgerAsync(ct).ConfigureAwait(false)).Where(t => t.Credential == name && t.Version == version && t.RevokedAt is null))
+            await store.RevokeTokenAsync(t.TokenId, Now, ct).ConfigureAwait(false);
+    }
+
+    // ------------------------------------------------------------------ sinks
+
+    private Sink Sink(string name) => _m.FindSink(name) ?? throw ErrorCodes.JournalCorrupt.Exception($"the journal names sink '{name}', which the manifest no longer declares");
+
+    /// <summary>Renders <paramref name="sink"/> from the current values. Trust lists of a cache key in rollover carry the
+    /// old and the new public key until that sink's retire-public-key step (or for the overlap after it).</summary>
+    internal async Task<byte[]> RenderAsync(Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
+    {
+        var resolved = new Dictionary<string, ResolvedCredential>(StringComparer.Ordinal);
+        foreach (var e in sink.Entries)
+        {
+            if (resolved.ContainsKey(e.Credential) || _m.FindCredential(e.Credential) is not { } c) continue;
+            var cur = await CurrentAsync(c.Name, ctx, ct).ConfigureAwait(false);
+            resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : PublicKeyOf(c, cur.Value.Value));
+        }
+        var target = sink;
+        if (sink.NixConf is { } nix)
+        {
+            var keys = new List<string>();
+            foreach (var k in nix.TrustedPublicKeys)
+            {
+                if (_m.FindCredential(k) is not { } c) { keys.Add(k); continue; }
+                keys.AddRange(await TrustedKeysAsync(c, sink, ctx, retiringTrust, ct).ConfigureAwait(false));
+            }
+            target = sink with { NixConf = nix with { TrustedPublicKeys = keys } };
+        }
+        return SinkRenderer.Render(target, resolved);
+    }
+
+    private async Task<IEnumerable<string>> TrustedKeysAsync(Credential c, Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
+    {
+        var versions = await store.GetVersionsAsync(c.Name, ct).ConfigureAwait(false);
+        var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
+        var list = new List<string>();
+        void Add(CredentialVersion? v)
+        {
+            if (v?.Metadata.GetValueOrDefault("publicKey") is { } pk && !list.Contains(pk)) list.Add(pk);
+        }
+        var inRollover = ctx.Journal.Snapshot.TryGetValue(c.Name, out var old);
+        if (!inRollover) { Add(active); return list; }
+        var nv = versions.Where(v => v.Version > old && v.State != VersionState.Retired).MaxBy(v => v.Version);
+        var previous = versions.FirstOrDefault(v => v.Version == old);
+        if (nv is null) { Add(active); return list; }           // aborted: the old key only
+        var retired = retiringTrust || ctx.RetiringTrust.Contains(sink.Name) || ctx.DoneRetireTrust(sink.Name);
+        if (!retired || ctx.Journal.OverlapSeconds.ContainsKey(c.Name)) Add(previous);
+        Add(nv);
+        return list;
+    }
+
+    private static string? PublicKeyOf(Credential c, Secret value)
+    {
+        switch (c)
+        {
+            case NixSigningKeyCredential:
+                using (var k = NixSecretKey.Parse(value)) return k.PublicKey.ToString();
+            case RsaKeyCredential:
+                using (var rsa = RSA.Create())
+                {
+                    rsa.ImportFromPem(value.RevealString());
+                    return rsa.ExportSubjectPublicKeyInfoPem();
+                }
+            default:
+                return null;
+        }
+    }
+
+    private async Task<FileWriteOutcome> WriteSinkAsync(Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
+    {
+        var bytes = await RenderAsync(sink, ctx, retiringTrust, ct).ConfigureAwait(false);
+        try
+        {
+            var outcome = Writer.Write(new FileWriteRequest(sink.StoragePath, bytes, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group,
+                sink.PersistRoot is null ? null : sink.Path));
+            await store.PutSinkAsync(new SinkRecord(sink.Name, sink.StoragePath, store.Fingerprint(bytes), Now), ct).ConfigureAwait(false);
+            return outcome;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes);
+        }
+    }
+
+    private async Task RunHookAsync(string hookName, CancellationToken ct)
+    {
+        var hook = _m.Sinks.SelectMany(s => s.OnChange).FirstOrDefault(h => GraphBuilder.HookName(h) == hookName)
+            ?? throw ErrorCodes.JournalCorrupt.Exception($"the journal names hook '{hookName}', which the manifest no longer declares");
+        var r = await options.RunHook(hook, ct).ConfigureAwait(false);
+        if (!r.Success) throw ErrorCodes.RotationStepFailed.Exception($"hook '{hookName}' failed: {r.Message}");
+    }
+
+    // ------------------------------------------------------------------ verification
+
+    private async Task VerifyAsync(JournalPlanStep step, StepContext ctx, CancellationToken ct)
+    {
+        switch (step.Kind)
+        {
+            case NodeKind.Sink:
+            {
+                var sink = Sink(step.Target);
+                var expected = await RenderAsync(sink, ctx, retiringTrust: false, ct).ConfigureAwait(false);
+                var onDisk = File.Exists(sink.StoragePath) ? await File.ReadAllBytesAsync(sink.StoragePath, ct).ConfigureAwait(false) : null;
+                if (onDisk is null || store.Fingerprint(onDisk) != store.Fingerprint(expected))
+                    throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{sink.Name}' ({sink.StoragePath}) does not carry the new values");
+                break;
+            }
+            case NodeKind.Credential when _m.FindCredential(step.Target) is NixSigningKeyCredential k:
+            {
+                var nv = await NewVersionAsync(k.Name, ctx, ct).ConfigureAwait(false);
+                var pk = nv?.Metadata.GetValueOrDefault("publicKey") ?? throw ErrorCodes.RotationVerifyFailed.Exception($"no new key staged for '{k.Name}'");
+                foreach (var s in _m.Sinks.Where(s => s.NixConf?.TrustedPublicKeys.Contains(k.Name) == true))
+                {
+                    var text = File.Exists(s.StoragePath) ? await File.ReadAllTextAsync(s.StoragePath, ct).ConfigureAwait(false) : "";
+                    if (!text.Contains(pk, StringComparison.Ordinal))
+                        throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{s.Name}' does not trust the new key {pk}");
+                }
+                break;
+            }
+            case NodeKind.Check when step.Target.StartsWith("signature ", StringComparison.Ordinal):
+            {
+                var t = (AtticTokenCredential)_m.FindCredential(step.Credential!)!;
+                var token = await CurrentAsync(t.Name, ctx, ct).ConfigureAwait(false);
+                var signer = await CurrentAsync(t.SignedBy, ctx, ct).ConfigureAwait(false);
+                if (token is null || signer is null) throw ErrorCodes.RotationVerifyFailed.Exception($"'{t.Name}' or its signer has no value");
+                using var key = _m.FindCredential(t.SignedBy) is RsaKeyCredential ? AtticSigningKey.Rs256(signer.Value.Value) : AtticSigningKey.Hs256(signer.Value.Value);
+                try
+                {
+                    AtticTokens.Verify(token.Value.Value.RevealString(), key, options.Time, t.Issuer, t.Audiences.Count > 0 ? t.Audiences : null);
+                }
+                catch (KeywardException ex)
+                {
+                    throw ErrorCodes.RotationVerifyFailed.Exception($"'{t.Name}' does not verify against {t.SignedBy} version {signer.Value.Version.Version}: {ex.First.Message}");
+                }
+                break;
+            }
+            default:
+            {
+                var result = options.Services is null ? null : await options.Services.VerifyAsync(step.Target, ct).ConfigureAwait(false);
+                Progress(result is null ? $"     {step.Target}: not checked here (run `keyward check` once the services are reachable)" : $"     {step.Target}: {result}");
+                break;
+            }
+        }
+    }
+
+    private async Task SwitchSigningAsync(JournalPlanStep step, StepContext ctx, CancellationToken ct)
+    {
+        var service = _m.Services.FirstOrDefault(s => s.Name == step.Target);
+        var cred = step.Credential!;
+        if (service is null || options.Services is null)
+        {
+            options.Warn?.Invoke($"set the signing keypair of the caches of '{step.Target}' that use '{cred}' by hand (no service adapter); the new key is `keyward get {cred}`");
+            return;
+        }
+        var nv = await NewVersionAsync(cred, ctx, ct).ConfigureAwait(false)
+            ?? throw ErrorCodes.RotationStepFailed.Exception($"no new version of '{cred}' to switch to");
+        using var value = await store.RevealAsync(cred, nv.Version, ct).ConfigureAwait(false);
+        await options.Services.SwitchCacheKeyAsync(service, cred, value, ct).ConfigureAwait(false);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static HashSet<int> DoneSteps(JournalRecord journal)
+    {
+        var done = new HashSet<int>();
+        foreach (var s in journal.Steps)
+        {
+            if (s.Status != RotationStatus.Done || s.Data is null) continue;
+            using var doc = JsonDocument.Parse(s.Data);
+            if (doc.RootElement.TryGetProperty("order", out var o)) done.Add(o.GetInt32());
+        }
+        return done;
+    }
+
+    private static JournalIntent ParseIntent(JournalRecord open)
+    {
+        try
+        {
+            return JournalIntent.Parse(open.Intent);
+        }
+        catch (JsonException)
+        {
+            throw ErrorCodes.JournalCorrupt.Exception($"rotation journal {open.Id} has an unreadable intent");
+        }
+    }
+
+    private Task AuditAsync(string action, string credential, int? version, string? fingerprint, string? detail, CancellationToken ct) =>
+        store.AppendAuditAsync(new AuditEvent(Now, options.Actor, action, credential, version, fingerprint, detail), ct);
+
+    private void Progress(string line)
+    {
+        _log.Add(line);
+        options.Progress?.Invoke(line);
+    }
+
+    internal sealed class StepContext(JournalIntent journal, HashSet<int> done)
+    {
+        public JournalIntent Journal { get; } = journal;
+        public HashSet<string> RetiringTrust { get; } = new(StringComparer.Ordinal);
+
+        public bool DoneRetireTrust(string sink) =>
+            Journal.Steps.Any(s => s.Action == StepAction.RetirePublicKey && s.Target == sink && done.Contains(s.Order));
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Keyward.Core.Graph;
+using Keyward.Core.Rotation;
+
+namespace Keyward.Engine.Rotation;
+
+/// <summary>What a rotation journal's intent column holds: the intent, the versions active when it started (what
+/// <c>--abort</c> restores), and the plan's steps (so <c>--resume</c> replays the same steps even after the store changed).</summary>
+internal sealed record JournalIntent(
+    IReadOnlyList<string> Names,
+    string Reason,
+    IReadOnlyList<string> Exposed,
+    bool Broad,
+    bool AutoContinue,
+    IReadOnlyDictionary<string, int> Snapshot,
+    IReadOnlyDictionary<string, long> OverlapSeconds,
+    IReadOnlyList<JournalPlanStep> Steps)
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    public string Serialize() => JsonSerializer.Serialize(this, Json);
+
+    public static JournalIntent Parse(string text) =>
+        JsonSerializer.Deserialize<JournalIntent>(text, Json) ?? throw new JsonException("empty journal intent");
+}
+
+internal sealed record JournalPlanStep(int Order, RotationPhase Phase, StepAction Action, NodeKind Kind, string Target, string? Credential, string Detail);
+
+/// <summary>Journal statuses of a rotation beyond the store's open/committed/aborted.</summary>
+internal static class RotationStatus
+{
+    public const string Operation = "rotate";
+    /// <summary>Phase one of a two-phase rollover is done; waiting for <c>--continue</c>.</summary>
+    public const string AwaitingContinue = "awaiting-continue";
+    /// <summary><c>--continue</c> was given: phase two may run (also after a crash).</summary>
+    public const string PhaseTwo = "phase-two";
+    public const string Aborting = "aborting";
+
+    public const string Started = "started";
+    public const string Done = "done";
+    public const string Failed = "failed";
+}
