@@ -35,7 +35,7 @@ internal static class Curve25519
             return false;
         }
         // libsodium already refuses an all-zero result; check again so the rule never depends on its version.
-        return !shared.ContainsAnyExcept((byte)0);
+        return shared.ContainsAnyExcept((byte)0);
     }
 
     public static byte[] PublicKey(ReadOnlySpan<byte> scalar)

@@ -11,10 +11,18 @@ internal static class FileKeyWrap
     public const int FileKeySize = 16;
     private const int TagSize = 16;
 
+    /// <summary>HKDF-SHA-256 (RFC 5869) with one 32-byte output block, written out with HMAC because
+    /// the BCL's OpenSSL-backed HKDF refuses the empty input key the ssh-ed25519 tweak uses.</summary>
     public static byte[] Hkdf(ReadOnlySpan<byte> ikm, ReadOnlySpan<byte> salt, string info)
     {
-        var output = new byte[32];
-        HKDF.DeriveKey(HashAlgorithmName.SHA256, ikm, output, salt, Encoding.ASCII.GetBytes(info));
+        Span<byte> prk = stackalloc byte[32];
+        HMACSHA256.HashData(salt, ikm, prk);
+        var infoBytes = Encoding.ASCII.GetBytes(info);
+        var block = new byte[infoBytes.Length + 1];
+        infoBytes.CopyTo(block, 0);
+        block[^1] = 1;
+        var output = HMACSHA256.HashData(prk, block);
+        CryptographicOperations.ZeroMemory(prk);
         return output;
     }
 
