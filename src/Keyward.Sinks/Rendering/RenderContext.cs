@@ -82,6 +82,18 @@ internal sealed class RenderContext(Sink sink, IReadOnlyDictionary<string, Resol
     public string? Username(SinkEntry entry) =>
         entry.Username ?? (Credential(entry).Spec as ExternalCredential)?.Username;
 
+    /// <summary>The login that goes with a token (git-credentials, netrc): the entry's or credential's username, else
+    /// the provider's convention — GitHub <c>x-access-token</c> (documented placeholder), GitLab <c>oauth2</c> (accepted for
+    /// OAuth and personal tokens), Attic tokens <c>attic</c> (atticd reads only the password), anything else <c>git</c>
+    /// (Gitea and Forgejo take the token as the password with any username).</summary>
+    public string Login(SinkEntry entry) => Username(entry) ?? Credential(entry).Spec switch
+    {
+        ExternalCredential { Provider: ExternalProvider.GitHub } => "x-access-token",
+        ExternalCredential { Provider: ExternalProvider.GitLab } => "oauth2",
+        AtticTokenCredential => "attic",
+        _ => "git",
+    };
+
     public KeywardException Unrepresentable(SinkEntry entry, string why) =>
         Error(ErrorCodes.SinkValueNotRepresentable, entry, $"the value of credential '{entry.Credential}' {why} and cannot be written in {Sink.Format.Name()} format");
 

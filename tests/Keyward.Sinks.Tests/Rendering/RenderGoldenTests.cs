@@ -84,7 +84,7 @@ public sealed class RenderGoldenTests
     }
 
     [Fact]
-    public void Netrc_AtticStyle_LoginOnlyWhenAUsernameIsKnown() =>
+    public void Netrc_AtticStyle_AlwaysWithALogin() =>
         Golden.Match("netrc", Render(Sink(SinkFormat.Netrc, [
             Entry("cache.example.org", "ci-push-token"), Entry("", "gitea-token"),
             Entry("gitlab.com", "gitlab-token", username: "ci-bot"),

@@ -1,6 +1,5 @@
 using System.Text;
 using Keyward.Core.Errors;
-using Keyward.Core.Manifest;
 
 namespace Keyward.Sinks.Rendering.GitCredentials;
 
@@ -8,8 +7,7 @@ namespace Keyward.Sinks.Rendering.GitCredentials;
 /// per line in manifest order (git takes the first match). Encoded exactly as git's <c>store_credential_file</c>:
 /// user, password and host keep only RFC 3986 unreserved characters; the path also keeps reserved ones; escapes are
 /// lowercase <c>%xx</c> of each UTF-8 byte. The entry key is <c>host[:port][/path]</c>.
-/// Username: entry, else credential, else by provider — GitHub <c>x-access-token</c>, GitLab <c>oauth2</c>,
-/// anything else <c>git</c> (Gitea and Forgejo take the token as password with any username).</summary>
+/// Username: see <see cref="RenderContext.Login"/>.</summary>
 internal static class GitCredentialsRenderer
 {
     public static byte[] Render(RenderContext context)
@@ -24,7 +22,7 @@ internal static class GitCredentialsRenderer
             var path = slash < 0 ? null : key[(slash + 1)..];
             if (host.Length == 0)
                 throw context.Error(ErrorCodes.SinkMissingHost, entry, $"key '{key}' has no host");
-            var user = context.Username(entry) ?? DefaultUsername(context.Credential(entry).Spec);
+            var user = context.Login(entry);
             var token = context.Text(entry);
             if (token.Length == 0)
                 throw context.Unrepresentable(entry, "is empty (git ignores lines without a password)");
@@ -45,13 +43,6 @@ internal static class GitCredentialsRenderer
         }
         return Encoding.UTF8.GetBytes(sb.ToString());
     }
-
-    internal static string DefaultUsername(Credential spec) => spec switch
-    {
-        ExternalCredential { Provider: ExternalProvider.GitHub } => "x-access-token",
-        ExternalCredential { Provider: ExternalProvider.GitLab } => "oauth2",
-        _ => "git",
-    };
 
     /// <summary>git's <c>strbuf_addstr_urlencode</c> with <c>is_rfc3986_unreserved</c> or <c>is_rfc3986_reserved_or_unreserved</c>.</summary>
     internal static void Encode(StringBuilder sb, string text, bool keepReserved)

@@ -4,8 +4,9 @@ using Keyward.Core.Manifest;
 
 namespace Keyward.Sinks.Rendering.Netrc;
 
-/// <summary><c>netrc</c>, Attic style: <c>machine HOST</c>, then <c>login USER</c> when the entry (or the external
-/// credential) has a username, then <c>password TOKEN</c>, one keyword per line, in manifest order.
+/// <summary><c>netrc</c>, Attic style (<c>machine HOST</c>, <c>password TOKEN</c>, one keyword per line, manifest order) but
+/// always with a <c>login</c> line between them (<see cref="RenderContext.Login"/>): curl 7.88 (Debian 12) ignores a
+/// login-less entry unless it is the last one in the file, and atticd reads only the password of Basic credentials.
 /// netrc tokens are whitespace-separated; quoting exists only since curl 7.84 and a leading <c>#</c> ends the line,
 /// so values with whitespace, control characters, or a leading <c>"</c> or <c>#</c> are refused rather than quoted.</summary>
 internal static class NetrcRenderer
@@ -21,13 +22,10 @@ internal static class NetrcRenderer
             if (!IsWord(host))
                 throw context.Error(ErrorCodes.SinkInvalidKey, entry, $"machine '{NixAccessTokens.NixAccessTokensRenderer.Printable(host)}' cannot be written in a netrc file");
             sb.Append("machine ").Append(host).Append('\n');
-            var login = context.Username(entry);
-            if (login is not null)
-            {
-                if (!IsWord(login))
-                    throw context.Error(ErrorCodes.SinkValueNotRepresentable, entry, "the login contains whitespace or starts with '#' or '\"' and cannot be written in a netrc file");
-                sb.Append("login ").Append(login).Append('\n');
-            }
+            var login = context.Login(entry);
+            if (!IsWord(login))
+                throw context.Error(ErrorCodes.SinkValueNotRepresentable, entry, "the login contains whitespace or starts with '#' or '\"' and cannot be written in a netrc file");
+            sb.Append("login ").Append(login).Append('\n');
             var token = context.Text(entry);
             if (!IsWord(token))
                 throw context.Unrepresentable(entry, "is empty, contains whitespace, or starts with '#' or '\"'");
