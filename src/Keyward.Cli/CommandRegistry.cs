@@ -8,6 +8,8 @@ internal static class CommandRegistry
 {
     public static IEnumerable<Command> Build(CliContext context)
     {
+        yield return Commands.NixCommands.Build(context);
+        yield return Commands.TokenCommands.Build(context);
         yield return Commands.ErrorsCommand.Build(context);
     }
 }
