@@ -269,7 +269,7 @@ internal sealed class SqliteCredentialStore : ICredentialStore
         return WriteAsync(() =>
         {
             var number = checked((int)(long)Command("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = $name;", ("$name", version.Name)).ExecuteScalar()!);
-            if (version.State == VersionState.Active)
+            if (version.State == VersionState.Active && number > 1)
             {
                 Demote(version.Name, number);
             }
