@@ -173,7 +173,7 @@ internal static class TokenCommands
     private static async Task WriteInspectJsonAsync(CliContext context, DecodedAtticToken t, string[] caches, DateTimeOffset now, bool? verified, KeywardException? failure)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteStartObject("header");
@@ -268,7 +268,7 @@ internal static class TokenCommands
             if (parse.GetValue(json))
             {
                 using var buffer = new MemoryStream();
-                using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+                using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
                 {
                     w.WriteStartObject();
                     w.WriteString("type", r.Type.ToString());

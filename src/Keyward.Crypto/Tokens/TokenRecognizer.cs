@@ -81,10 +81,10 @@ public static class TokenRecognizer
                 {
                     var ok = GitHubChecksumValid(t.AsSpan(4, 30), t.AsSpan(34, 6));
                     return new(type, ExternalProvider.GitHub, ok, ok
-                        ? $"GitHub {what} (ghX_ format, checksum valid)"
-                        : $"GitHub {what} (ghX_ format) with a WRONG checksum: truncated or mistyped");
+                        ? $"GitHub {what}, checksum valid"
+                        : $"GitHub {what} with a WRONG checksum: truncated or mistyped");
                 }
-                return new(type, ExternalProvider.GitHub, null, $"GitHub {what} ({t.Length} characters; checksum not checkable for this length)");
+                return new(type, ExternalProvider.GitHub, null, $"GitHub {what}, {t.Length} characters (checksum only checkable at 40)");
             }
         }
 
