@@ -10,6 +10,9 @@ internal static class CommandRegistry
     {
         yield return Commands.NixCommands.Build(context);
         yield return Commands.TokenCommands.Build(context);
+        yield return Commands.GraphCommand.Build(context);
+        yield return Commands.RotateCommand.Build(context);
+        yield return Commands.AuditCommand.Build(context);
         yield return Commands.ErrorsCommand.Build(context);
     }
 }

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Text.Json;
+using Keyward.Core.Errors;
+using Keyward.Core.Rotation;
+using Keyward.Engine.Rotation;
+
+namespace Keyward.Cli.Commands;
+
+/// <summary><c>keyward rotate NAME… [--exposed LEAKED…] [--broad]</c>, <c>--continue</c>, <c>--resume</c>, <c>--abort</c>.</summary>
+internal static class RotateCommand
+{
+    public static Command Build(CliContext context)
+    {
+        var file = CliOptions.ManifestFile();
+        var json = CliOptions.Json();
+        var names = new Argument<string[]>("name") { Description = "Credentials to rotate (none with --exposed: the narrowest rotation)", Arity = ArgumentArity.ZeroOrMore };
+        var exposed = new Option<string[]>("--exposed") { Description = "What leaked: rotate the narrowest set that contains it; a broader NAME list is refused", AllowMultipleArgumentsPerToken = true };
+        var broad = new Option<bool>("--broad") { Description = "Allow a rotation broader than the exposure needs" };
+        var cont = new Option<bool>("--continue") { Description = "Run phase two of a waiting cache-key rollover" };
+        var resume = new Option<bool>("--resume") { Description = "Complete an interrupted or failed rotation" };
+        var abort = new Option<bool>("--abort") { Description = "Roll an open rotation back to the versions active before it" };
+        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var manifest = ManifestInput.Load(context, parse, file);
+            var modes = new[] { parse.GetValue(cont), parse.GetValue(resume), parse.GetValue(abort) }.Count(b => b);
+            var list = parse.GetValue(names) ?? [];
+            var leaked = parse.GetValue(exposed) ?? [];
+            if (modes > 1) throw ErrorCodes.Usage.Exception("give only one of --continue, --resume and --abort");
+            if (modes == 1 && (list.Length > 0 || leaked.Length > 0)) throw ErrorCodes.Usage.Exception("--continue, --resume and --abort act on the open rotation: give no names");
+            if (modes == 0 && list.Length == 0 && leaked.Length == 0) throw ErrorCodes.Usage.Exception("name the credentials to rotate, or what leaked with --exposed");
+            var asJson = parse.GetValue(json);
+            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            var executor = new RotationExecutor(state.Store, new RotationExecutorOptions
+            {
+                Manifest = manifest,
+                Time = context.Time,
+                Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
+                GetEnv = context.Console.GetEnv,
+                Progress = asJson ? null : context.Console.Out.WriteLine,
+                Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
+            });
+            RotationOutcome outcome;
+            if (parse.GetValue(abort)) outcome = await executor.AbortAsync(ct).ConfigureAwait(false);
+            else if (parse.GetValue(resume) || parse.GetValue(cont)) outcome = await executor.ResumeAsync(parse.GetValue(cont), ct).ConfigureAwait(false);
+            else
+            {
+                var intent = list.Length == 0
+                    ? RotationPlanner.NarrowestFor(manifest, leaked, parse.GetValue(broad))
+                    : new RotationIntent(list, leaked.Length > 0 ? RotationReason.Exposed : RotationReason.Manual, leaked.Length > 0 ? leaked : null, parse.GetValue(broad));
+                outcome = await executor.StartAsync(intent, ct).ConfigureAwait(false);
+            }
+            if (asJson)
+                context.Console.Out.WriteLine(JsonSerializer.Serialize(new { journal = outcome.JournalId, state = outcome.State.ToString(), log = outcome.Log }, CliJson.Options));
+            else if (outcome.State == RotationState.AwaitingContinue)
+                context.Console.Out.WriteLine("run `keyward rotate --continue` after every consumer has the new public key");
+            return 0;
+        });
+        return cmd;
+    }
+}
