@@ -126,7 +126,7 @@ internal static class ManifestFields
         new("name", Text, "kubernetes-secret: metadata.name (default: the sink name).", AppliesTo: ["kubernetes-secret"]),
         new("namespace", Text, "kubernetes-secret: metadata.namespace.", Default: "\"default\"", AppliesTo: ["kubernetes-secret"]),
         new("type", Text, "kubernetes-secret: the Secret type.", Default: "\"Opaque\"", AppliesTo: ["kubernetes-secret"]),
-        new("labels", new MapShape(Text), "kubernetes-secret: metadata.labels.", AppliesTo: ["kubernetes-secret"]),
+        new("labels", new MapShape(Str("^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")), "kubernetes-secret: metadata.labels.", AppliesTo: ["kubernetes-secret"]),
         new("live", Bool, "kubernetes-secret: also apply the Secret to the cluster.", Default: "false", AppliesTo: ["kubernetes-secret"]),
         new("defaultServer", Text, "attic-config: the default server (one of the entry keys).", AppliesTo: ["attic-config"]),
     ], Discriminator: "format");

@@ -114,7 +114,8 @@ public static class ManifestSchema
 
     private static JsonObject Map(MapShape m)
     {
-        var o = new JsonObject { ["type"] = "object" };
+        // An empty section (`sinks:` with nothing under it) is null in YAML; the parser reads it as empty.
+        var o = new JsonObject { ["type"] = new JsonArray("object", "null") };
         if (m.KeyPattern is not null) o["propertyNames"] = new JsonObject { ["pattern"] = m.KeyPattern };
         o["additionalProperties"] = Shape(m.Value);
         return o;
@@ -158,6 +159,7 @@ public static class ManifestSchema
             default:
                 o["type"] = "string";
                 if (s.Pattern is not null) o["pattern"] = s.Pattern;
+                else o["minLength"] = 1;
                 break;
         }
         return o;
