@@ -10,6 +10,12 @@ internal static class CommandRegistry
     {
         yield return Commands.NixCommands.Build(context);
         yield return Commands.TokenCommands.Build(context);
+        yield return Commands.GraphCommand.Build(context);
+        yield return Commands.RotateCommand.Build(context);
+        yield return Commands.AuditCommand.Build(context);
+        yield return Commands.AgeCommands.BuildEncrypt(context);
+        yield return Commands.AgeCommands.BuildDecrypt(context);
+        yield return Commands.AgeCommands.BuildKeygen(context);
         yield return Commands.ErrorsCommand.Build(context);
         yield return Commands.SchemaCommand.Build(context);
     }
