@@ -76,6 +76,7 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
 
     public async Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken)
     {
+        _active = null; // re-read: checks may have learned expiries since
         var active = await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false);
         var file = new JsonObject();
         if (File.Exists(FilePath))
