@@ -9,6 +9,7 @@ internal static class Program
 {
     private static readonly Dictionary<string, Func<string[], Task<int>>> Areas = new(StringComparer.Ordinal)
     {
+        ["sinks"] = SinksBench.Run,
         ["store"] = StoreBench.Run,
     };
 
