@@ -8,6 +8,11 @@ internal static class CommandRegistry
 {
     public static IEnumerable<Command> Build(CliContext context)
     {
+        yield return Commands.InitCommand.Build(context);
+        yield return Commands.ApplyCommand.BuildPlan(context);
+        yield return Commands.ApplyCommand.BuildApply(context);
+        yield return Commands.ListCommand.Build(context);
+        yield return Commands.GetCommand.Build(context);
         yield return Commands.NixCommands.Build(context);
         yield return Commands.TokenCommands.Build(context);
         yield return Commands.GraphCommand.Build(context);

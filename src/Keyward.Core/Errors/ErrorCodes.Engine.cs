@@ -8,7 +8,7 @@ public static partial class ErrorCodes
     public static readonly ErrorCode ManifestInvalid = new("KW0022", ErrorKind.BadInput, "the manifest has errors", "fix the errors listed above and run the command again");
     public static readonly ErrorCode UnknownCredential = new("KW0023", ErrorKind.BadInput, "no such credential", "run `keyward list` to see the stored credentials");
     public static readonly ErrorCode NoValueYet = new("KW0024", ErrorKind.Failed, "credential has no stored value", "run `keyward apply` (or `keyward bootstrap` for bootstrap-managed tokens)");
-    public static readonly ErrorCode HookFailed = new("KW0025", ErrorKind.Failed, "an onChange hook failed", "the files were written; fix the unit or command and run `keyward apply` again to retry the hook");
+    public static readonly ErrorCode HookFailed = new("KW0025", ErrorKind.Failed, "an onChange hook failed", "the files were written; fix the unit or command and run it by hand (apply re-runs hooks only when a file changes)");
     public static readonly ErrorCode TokenPatternShadowed = new("KW0027", ErrorKind.BadInput, "a wildcard cache pattern shadows a later pattern", "Attic uses the first matching pattern: list specific patterns before wildcards");
     public static readonly ErrorCode SignerMissing = new("KW0026", ErrorKind.Failed, "signing credential has no value", "apply the signing credential first (it is normally created in the same apply)");
 }

@@ -1,0 +1,184 @@
+using System.CommandLine;
+using System.Text.Json;
+using Keyward.Core.Errors;
+using Keyward.Engine;
+using Keyward.Engine.Apply;
+
+namespace Keyward.Cli.Commands;
+
+/// <summary><c>keyward plan -f FILE</c> and <c>keyward apply -f FILE [--dry-run]</c>.</summary>
+internal static class ApplyCommand
+{
+    public static Command BuildPlan(CliContext context)
+    {
+        var file = CliOptions.ManifestFile();
+        var root = RootOption();
+        var json = CliOptions.Json();
+        var cmd = new Command("plan", "Show what `apply` would create, update or leave unchanged, and why (writes nothing)") { file, root, json };
+        foreach (var sub in PlanSubcommands.Build(context)) cmd.Subcommands.Add(sub);
+        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, dryRun: true, noHooks: true, ct));
+        return cmd;
+    }
+
+    public static Command BuildApply(CliContext context)
+    {
+        var file = CliOptions.ManifestFile();
+        var root = RootOption();
+        var json = CliOptions.Json();
+        var dryRun = new Option<bool>("--dry-run") { Description = "Stop after printing the plan" };
+        var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks" };
+        var cmd = new Command("apply", "Make the store and every sink match the manifest: generate, mint, import, render") { file, root, json, dryRun, noHooks };
+        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, parse.GetValue(dryRun), parse.GetValue(noHooks), ct));
+        return cmd;
+    }
+
+    private static Option<string?> RootOption() => new("--root")
+    {
+        Description = "Prefix every sink path with DIR (for disk images and tests)",
+    };
+
+    private static async Task<int> RunAsync(CliContext context, ParseResult parse, Option<string> file, Option<string?> rootOption, Option<bool> jsonOption,
+        bool dryRun, bool noHooks, CancellationToken ct)
+    {
+        var manifest = ManifestInput.Load(context, parse, file);
+        var root = parse.GetValue(rootOption);
+        var json = parse.GetValue(jsonOption);
+        var progress = new ProgressLine(context.Console);
+        var options = new EngineOptions
+        {
+            Root = string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root),
+            Time = context.Time,
+            GetEnv = context.Console.GetEnv,
+            Warn = context.Warn,
+            Progress = dryRun ? null : progress.Report,
+            RunHooks = !noHooks,
+        };
+        string? scratch = null;
+        if (dryRun && !Store.StateDirectory.IsInitialised(context.StateDirectory(parse)))
+            scratch = Path.Combine(Path.GetTempPath(), "keyward-plan-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var state = scratch is not null
+                // `plan` on a state that does not exist yet: plan against a throwaway empty store, create nothing.
+                ? await Store.StateDirectory.InitAsync(scratch, [], context.Time, ct).ConfigureAwait(false)
+                : await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, ct).ConfigureAwait(false);
+            return await RunOnStateAsync(context, manifest, state, options, progress, json, dryRun, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (scratch is not null && Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    private static async Task<int> RunOnStateAsync(CliContext context, Core.Manifest.KeywardManifest manifest, Store.OpenedState state, EngineOptions options,
+        ProgressLine progress, bool json, bool dryRun, CancellationToken ct)
+    {
+        var engine = new ApplyEngine(state.Store, options);
+        var plan = await engine.PlanAsync(manifest, ct).ConfigureAwait(false);
+        if (dryRun)
+        {
+            if (json) PlanPrinter.Json(context.Console.Out, plan, null);
+            else PlanPrinter.Text(context.Console.Out, plan, dryRun: true);
+            return 0;
+        }
+        if (!json) PlanPrinter.Text(context.Console.Out, plan, dryRun: false);
+        var report = await engine.ExecuteAsync(plan, ct).ConfigureAwait(false);
+        progress.Done();
+        if (json) PlanPrinter.Json(context.Console.Out, plan, report);
+        else PlanPrinter.Report(context.Console.Out, report);
+        foreach (var h in report.Hooks.Where(h => !h.Success))
+            ErrorPrinter.Print(context.Console.Err, ErrorCodes.HookFailed.With($"sink '{h.Sink}': {h.Hook} failed: {h.Message}"), warning: false);
+        return report.Failed ? 1 : 0;
+    }
+
+}
+
+/// <summary>Progress for long operations: one rewritten line on a terminal, plain lines otherwise.</summary>
+internal sealed class ProgressLine(CliConsole console)
+{
+    private bool _dirty;
+
+    public void Report(string line)
+    {
+        if (console.ErrIsTerminal)
+        {
+            console.Err.Write("\r\u001b[2K" + line);
+            _dirty = true;
+        }
+        else
+        {
+            console.Err.WriteLine(line);
+        }
+    }
+
+    public void Done()
+    {
+        if (_dirty) console.Err.Write("\r\u001b[2K");
+        _dirty = false;
+    }
+}
+
+internal static class PlanPrinter
+{
+    private static string Symbol(ChangeAction a) => a switch
+    {
+        ChangeAction.Create => "+",
+        ChangeAction.Update => "~",
+        ChangeAction.Pending => "?",
+        _ => "=",
+    };
+
+    private static string Word(ChangeAction a) => a switch
+    {
+        ChangeAction.Create => "create",
+        ChangeAction.Update => "update",
+        ChangeAction.Pending => "pending",
+        _ => "unchanged",
+    };
+
+    public static void Text(TextWriter o, ApplyPlan plan, bool dryRun)
+    {
+        o.WriteLine($"plan for {plan.Manifest.File}:");
+        o.WriteLine("credentials:");
+        var w = plan.Credentials.Select(c => c.Credential.Name.Length).DefaultIfEmpty(4).Max();
+        foreach (var c in plan.Credentials)
+            o.WriteLine($"  {Symbol(c.Action)} {c.Credential.Name.PadRight(w)}  {Word(c.Action),-9}  {c.Reason}");
+        o.WriteLine("sinks:");
+        var sw = plan.Sinks.Select(s => s.Sink.Name.Length).DefaultIfEmpty(4).Max();
+        foreach (var s in plan.Sinks)
+            o.WriteLine($"  {Symbol(s.Action)} {s.Sink.Name.PadRight(sw)}  {Word(s.Action),-9}  {s.TargetPath}: {s.Reason}");
+        if (plan.Upcoming.Count > 0)
+        {
+            o.WriteLine("due within 30 days:");
+            foreach (var u in plan.Upcoming.OrderBy(u => u.DueAt))
+                o.WriteLine($"  {u.Credential}: {u.DueAt:yyyy-MM-dd HH:mm}Z ({u.Reason})");
+        }
+        var all = plan.Credentials.Select(c => c.Action).Concat(plan.Sinks.Select(s => s.Action)).ToArray();
+        o.WriteLine($"{(dryRun ? "plan" : "applying")}: {all.Count(a => a == ChangeAction.Create)} to create, {all.Count(a => a == ChangeAction.Update)} to update, " +
+                    $"{all.Count(a => a == ChangeAction.Unchanged)} unchanged, {all.Count(a => a == ChangeAction.Pending)} pending");
+    }
+
+    public static void Report(TextWriter o, ApplyReport r) =>
+        o.WriteLine(r.CredentialsWritten == 0 && r.FilesWritten == 0
+            ? "done: everything was up to date; nothing written"
+            : $"done: {r.CredentialsWritten} credential version{(r.CredentialsWritten == 1 ? "" : "s")} stored, {r.FilesWritten} file{(r.FilesWritten == 1 ? "" : "s")} written" +
+              (r.Hooks.Count > 0 ? $", {r.Hooks.Count(h => h.Success)}/{r.Hooks.Count} hooks ok" : ""));
+
+    public static void Json(TextWriter o, ApplyPlan plan, ApplyReport? report)
+    {
+        var doc = new
+        {
+            manifest = plan.Manifest.File,
+            credentials = plan.Credentials.Select(c => new { name = c.Credential.Name, kind = c.Credential.Kind.ToString(), action = Word(c.Action), reason = c.Reason, version = c.CurrentVersion }),
+            sinks = plan.Sinks.Select(s => new { name = s.Sink.Name, path = s.TargetPath, action = Word(s.Action), reason = s.Reason }),
+            upcoming = plan.Upcoming.Select(u => new { credential = u.Credential, dueAt = u.DueAt, reason = u.Reason }),
+            applied = report is null ? null : new
+            {
+                credentialsWritten = report.CredentialsWritten,
+                filesWritten = report.FilesWritten,
+                hooks = report.Hooks.Select(h => new { sink = h.Sink, hook = h.Hook, success = h.Success, message = h.Message }),
+            },
+        };
+        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Options));
+    }
+}

@@ -1,0 +1,314 @@
+using System.Globalization;
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest;
+using Keyward.Core.Secrets;
+using Keyward.Core.Time;
+using Keyward.Engine.Delivery;
+using Keyward.Engine.Minting;
+using Keyward.Sinks;
+using Keyward.Sinks.Hooks;
+using Keyward.Store.Contract;
+
+namespace Keyward.Engine.Apply;
+
+/// <summary>
+/// <c>keyward plan</c> and <c>keyward apply</c>: compare the manifest with the store and the files on disk, say what
+/// will change and why, then make it so. Planning reads but never writes; execution is idempotent (a second run is
+/// all "unchanged" and writes nothing) and writes every file atomically.
+/// </summary>
+public sealed class ApplyEngine
+{
+    /// <summary>How far ahead apply reports renewals.</summary>
+    public static readonly TimeSpan LookAhead = TimeSpan.FromDays(30);
+
+    private readonly ICredentialStore _store;
+    private readonly EngineOptions _options;
+    private readonly CredentialMinter _minter;
+    private readonly SinkDelivery _delivery;
+
+    public ApplyEngine(ICredentialStore store, EngineOptions options)
+    {
+        _store = store;
+        _options = options;
+        _minter = new CredentialMinter(options.Time);
+        _delivery = new SinkDelivery(options, store.Fingerprint);
+    }
+
+    public SinkDelivery Delivery => _delivery;
+
+    public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken)
+    {
+        var now = _options.Time.GetUtcNow();
+        var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
+        var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv);
+        var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
+        var changes = new List<CredentialChange>(manifest.Credentials.Count);
+        var upcoming = new List<UpcomingRenewal>();
+        var byName = new Dictionary<string, CredentialChange>(StringComparer.Ordinal);
+
+        // Signers before the tokens they sign: tokens are signed by secrets or rsa keys, which depend on nothing.
+        foreach (var c in manifest.Credentials.OrderBy(c => c is AtticTokenCredential ? 1 : 0))
+        {
+            active.TryGetValue(c.Name, out var current);
+            var change = c switch
+            {
+                ExternalCredential e => PlanExternal(e, current, importer, imported),
+                AtticTokenCredential t => PlanToken(t, current, byName, active, now, upcoming),
+                _ => PlanGenerated(c, current, manifest, now, upcoming),
+            };
+            byName[c.Name] = change;
+            changes.Add(change);
+        }
+        // Keep manifest order in the report.
+        var order = manifest.Credentials.Select((c, i) => (c.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        changes.Sort((a, b) => order[a.Credential.Name].CompareTo(order[b.Credential.Name]));
+
+        var sinks = await PlanSinksAsync(manifest, byName, cancellationToken).ConfigureAwait(false);
+        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported };
+    }
+
+    private static CredentialChange PlanGenerated(Credential c, CredentialVersion? current, KeywardManifest manifest, DateTimeOffset now, List<UpcomingRenewal> upcoming)
+    {
+        if (current is null) return new(c, ChangeAction.Create, "no stored value yet: generate", null);
+        var spec = SpecFingerprint.Of(c);
+        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != spec)
+            return new(c, ChangeAction.Unchanged, $"declaration changed since version {current.Version} was made: run `keyward plan rotate {c.Name}` to see what re-keying touches", current.Version);
+        var maxAge = manifest.EffectivePolicy(c).MaxAge;
+        if (maxAge is { } age)
+        {
+            var due = current.CreatedAt + age.Value;
+            if (due <= now)
+                return new(c, ChangeAction.Unchanged, $"older than maxAge {age} (due {HumanDuration.InWords(due - now)}): run `keyward rotate {c.Name}`", current.Version);
+            if (due - now <= LookAhead) upcoming.Add(new UpcomingRenewal(c.Name, due, $"maxAge {age}"));
+        }
+        return new(c, ChangeAction.Unchanged, $"version {current.Version} is current", current.Version);
+    }
+
+    private static CredentialChange PlanToken(AtticTokenCredential t, CredentialVersion? current, Dictionary<string, CredentialChange> planned,
+        Dictionary<string, CredentialVersion> active, DateTimeOffset now, List<UpcomingRenewal> upcoming)
+    {
+        var signerChange = planned.GetValueOrDefault(t.SignedBy);
+        if (current is null)
+            return new(t, ChangeAction.Create, $"no token yet: mint, signed by {t.SignedBy}", null);
+        if (signerChange is { Action: ChangeAction.Create or ChangeAction.Update })
+            return new(t, ChangeAction.Update, $"signer {t.SignedBy} gets a new value: re-mint", current.Version);
+        if (active.TryGetValue(t.SignedBy, out var signer) &&
+            current.Metadata.TryGetValue("signedByVersion", out var sv) && sv != signer.Version.ToString(CultureInfo.InvariantCulture))
+            return new(t, ChangeAction.Update, $"signed by {t.SignedBy} version {sv}, now version {signer.Version}: re-mint", current.Version);
+        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != SpecFingerprint.Of(t))
+            return new(t, ChangeAction.Update, "subject, validity, permissions, issuer or audiences changed: re-mint", current.Version);
+        if (current.ExpiresAt is { } exp)
+        {
+            var renewAt = exp - t.EffectiveRenewBefore;
+            if (now >= renewAt)
+                return new(t, ChangeAction.Update, exp <= now
+                    ? $"expired {HumanDuration.InWords(exp - now)}: re-mint"
+                    : $"inside the renew-before window ({HumanDuration.Format(t.EffectiveRenewBefore)}), expires {HumanDuration.InWords(exp - now)}: re-mint", current.Version);
+            if (renewAt - now <= LookAhead) upcoming.Add(new UpcomingRenewal(t.Name, renewAt, $"renew {HumanDuration.Format(t.EffectiveRenewBefore)} before expiry"));
+        }
+        return new(t, ChangeAction.Unchanged, current.ExpiresAt is { } e ? $"version {current.Version} valid, expires {HumanDuration.InWords(e - now)}" : $"version {current.Version} is current", current.Version);
+    }
+
+    private CredentialChange PlanExternal(ExternalCredential e, CredentialVersion? current, ExternalImporter importer, Dictionary<string, Secret> imported)
+    {
+        var value = importer.Read(e);
+        if (value is null)
+            return current is null
+                ? new(e, ChangeAction.Pending, $"no source: waiting for `keyward bootstrap` or an import", null)
+                : new(e, ChangeAction.Unchanged, $"version {current.Version} (managed by bootstrap)", current.Version);
+        foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
+        imported[e.Name] = value;
+        if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);
+        return current.Fingerprint == _store.Fingerprint(value.Reveal())
+            ? new(e, ChangeAction.Unchanged, $"version {current.Version} matches {Describe(e.Source!)}", current.Version)
+            : new(e, ChangeAction.Update, $"{Describe(e.Source!)} holds a different value: import", current.Version);
+    }
+
+    private static string Describe(ExternalSource s) => s switch
+    {
+        FileSource f => $"file {f.Path}",
+        EnvSource v => $"${v.Variable}",
+        JsonMapSource m => $"{m.Path}[{m.Key}]",
+        _ => "source",
+    };
+
+    private async Task<List<SinkChange>> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials, CancellationToken cancellationToken)
+    {
+        var result = new List<SinkChange>(manifest.Sinks.Count);
+        // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
+        var stable = manifest.Sinks
+            .Where(s => s.Kubernetes?.Live != true)
+            .SelectMany(s => s.CredentialNames)
+            .Where(n => credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
+            .Distinct(StringComparer.Ordinal).ToArray();
+        var values = await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var resolved = SinkDelivery.ResolveAll(manifest, values);
+            foreach (var sink in manifest.Sinks)
+            {
+                var target = _delivery.TargetPath(sink);
+                var changing = sink.CredentialNames.Select(n => credentials.GetValueOrDefault(n)).Where(c => c is not null).Cast<CredentialChange>().ToArray();
+                if (changing.FirstOrDefault(c => c.Action == ChangeAction.Pending) is { } pending)
+                {
+                    result.Add(new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", target));
+                    continue;
+                }
+                var moving = changing.Where(c => c.Action is ChangeAction.Create or ChangeAction.Update).Select(c => c.Credential.Name).ToArray();
+                if (moving.Length > 0)
+                {
+                    result.Add(new SinkChange(sink, File.Exists(target) ? ChangeAction.Update : ChangeAction.Create,
+                        $"{string.Join(", ", moving)} {(moving.Length == 1 ? "changes" : "change")}", target));
+                    continue;
+                }
+                if (!SinkDelivery.Renderable(sink, resolved, out var missing))
+                {
+                    result.Add(new SinkChange(sink, ChangeAction.Pending, $"{missing} has no value", target));
+                    continue;
+                }
+                var request = _delivery.Request(sink, resolved);
+                result.Add(DescribeFileState(sink, request, target));
+            }
+        }
+        finally
+        {
+            foreach (var v in values.Values) v.Dispose();
+        }
+        return result;
+    }
+
+    private SinkChange DescribeFileState(Sink sink, FileWriteRequest request, string target)
+    {
+        if (!File.Exists(target)) return new SinkChange(sink, ChangeAction.Create, "file does not exist", target);
+        if (_delivery.IsCurrent(request)) return new SinkChange(sink, ChangeAction.Unchanged, "file matches", target);
+        var onDisk = File.ReadAllBytes(target);
+        var sameContent = _store.Fingerprint(onDisk) == _store.Fingerprint(request.Content);
+        Array.Clear(onDisk);
+        if (!sameContent) return new SinkChange(sink, ChangeAction.Update, "content on disk differs from the store", target);
+        var mode = (int)File.GetUnixFileMode(target);
+        if (mode != request.Mode) return new SinkChange(sink, ChangeAction.Update, $"mode {Octal(mode)} → {Octal(request.Mode)}", target);
+        return new SinkChange(sink, ChangeAction.Update, request.SymlinkFrom is null ? "owner or group differs" : "owner, group or runtime link differs", target);
+    }
+
+    private static string Octal(int mode) => "0" + Convert.ToString(mode, 8);
+
+    public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)
+    {
+        var manifest = plan.Manifest;
+        var now = _options.Time.GetUtcNow();
+        var fresh = new Dictionary<string, Secret>(StringComparer.Ordinal);
+        var written = 0;
+        try
+        {
+            await using (var tx = await _store.BeginAsync(cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var change in plan.Credentials.OrderBy(c => c.Credential is AtticTokenCredential ? 1 : 0))
+                {
+                    if (change.Action is not (ChangeAction.Create or ChangeAction.Update)) continue;
+                    var c = change.Credential;
+                    var nextVersion = (change.CurrentVersion ?? 0) + 1;
+                    MintResult minted = c switch
+                    {
+                        ExternalCredential e => Imported(e, plan.Imported[e.Name]),
+                        AtticTokenCredential t => _minter.MintToken(t, await SignerAsync(manifest, t, fresh, cancellationToken).ConfigureAwait(false), nextVersion, _store.Fingerprint),
+                        _ => _minter.Generate(c),
+                    };
+                    foreach (var w in minted.Warnings) _options.Warn(ErrorCodes.TokenPatternShadowed.At(c.Location, $"credential '{c.Name}': {w}"));
+                    var stored = await _store.PutAsync(new NewVersion(c.Name, c.Kind.Name(), minted.Value, VersionState.Active, now, minted.ExpiresAt, minted.Origin, minted.Metadata), cancellationToken).ConfigureAwait(false);
+                    if (minted.Ledger is not null)
+                        await _store.RecordTokenAsync(minted.Ledger with { Version = stored.Version }, cancellationToken).ConfigureAwait(false);
+                    await _store.AppendAuditAsync(new AuditEvent(now, _options.Actor, c is ExternalCredential ? "import" : "mint", c.Name, stored.Version, stored.Fingerprint,
+                        change.Reason), cancellationToken).ConfigureAwait(false);
+                    fresh[c.Name] = minted.Value;
+                    written++;
+                    _options.Progress?.Invoke($"{(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
+                }
+                await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            var (files, hooks) = await DeliverAsync(manifest, plan.Sinks.Where(s => s.Action is ChangeAction.Create or ChangeAction.Update).Select(s => s.Sink).ToArray(), cancellationToken).ConfigureAwait(false);
+            return new ApplyReport(plan, written, files, hooks);
+        }
+        finally
+        {
+            foreach (var v in fresh.Values) v.Dispose();
+            foreach (var v in plan.Imported.Values) v.Dispose();
+        }
+    }
+
+    private static MintResult Imported(ExternalCredential e, Secret value)
+    {
+        ExternalImporter.Recognise(e, value, out var detected);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [SpecFingerprint.MetadataKey] = SpecFingerprint.Of(e),
+            ["provider"] = e.Provider.Name(),
+            ["detected"] = detected,
+        };
+        if (e.Host is not null) metadata["host"] = e.Host;
+        // The store owns the value from here: hand it a copy so disposing the plan's copy is safe.
+        return new MintResult(Secret.FromBytes(value.Reveal()), e.Expires, "imported", metadata, null, []);
+    }
+
+    private async Task<SignerValue> SignerAsync(KeywardManifest manifest, AtticTokenCredential t, Dictionary<string, Secret> fresh, CancellationToken cancellationToken)
+    {
+        var spec = manifest.FindCredential(t.SignedBy) ?? throw ErrorCodes.SignerMissing.Exception($"'{t.Name}' names signer '{t.SignedBy}', which is not declared");
+        var active = await _store.GetActiveAsync(t.SignedBy, cancellationToken).ConfigureAwait(false)
+            ?? throw ErrorCodes.SignerMissing.Exception($"'{t.SignedBy}' (the signer of '{t.Name}') has no active version");
+        if (fresh.TryGetValue(t.SignedBy, out var value)) return new SignerValue(spec, value, active.Version);
+        var revealed = await _store.RevealAsync(t.SignedBy, active.Version, cancellationToken).ConfigureAwait(false);
+        fresh[t.SignedBy] = revealed; // disposed with the fresh values
+        return new SignerValue(spec, revealed, active.Version);
+    }
+
+    /// <summary>Renders and writes the given sinks from the store's active values, records them, and runs their hooks
+    /// when their content changed. Used by apply, and by bootstrap to deliver a newly obtained token.</summary>
+    public async Task<(int Files, IReadOnlyList<HookOutcome> Hooks)> DeliverAsync(KeywardManifest manifest, IReadOnlyList<Sink> sinks, CancellationToken cancellationToken)
+    {
+        if (sinks.Count == 0) return (0, []);
+        var names = sinks.SelectMany(s => s.CredentialNames).Distinct(StringComparer.Ordinal).Where(n => manifest.FindCredential(n) is not null).ToArray();
+        var values = await _store.RevealActiveAsync(names, cancellationToken).ConfigureAwait(false);
+        var hooks = new List<HookOutcome>();
+        var files = 0;
+        try
+        {
+            var resolved = SinkDelivery.ResolveAll(manifest, values);
+            // Under --root the files belong to another system (an image being built): its units are not ours to restart.
+            var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl") : null;
+            var now = _options.Time.GetUtcNow();
+            foreach (var sink in sinks)
+            {
+                if (!SinkDelivery.Renderable(sink, resolved, out var missing))
+                {
+                    _options.Warn(ErrorCodes.NoValueYet.At(sink.Location, $"sink '{sink.Name}' not written: {missing} has no value"));
+                    continue;
+                }
+                var request = _delivery.Request(sink, resolved);
+                var outcome = _delivery.Write(request);
+                if (outcome == FileWriteOutcome.Unchanged) continue;
+                files++;
+                await _store.PutSinkAsync(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now), cancellationToken).ConfigureAwait(false);
+                _options.Progress?.Invoke($"wrote {request.Path}");
+                if (runner is null) continue;
+                foreach (var hook in sink.OnChange)
+                {
+                    var r = await runner.RunAsync(hook, cancellationToken).ConfigureAwait(false);
+                    hooks.Add(new HookOutcome(sink.Name, HookText(hook), r.Success, r.Message));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var v in values.Values) v.Dispose();
+        }
+        return (files, hooks);
+    }
+
+    public static string HookText(Hook hook) => hook switch
+    {
+        RestartUnitHook r => $"restart {r.Unit}",
+        ReloadUnitHook r => $"reload {r.Unit}",
+        CommandHook c => $"run {string.Join(' ', c.Argv)}",
+        _ => "hook",
+    };
+}

@@ -1,0 +1,48 @@
+using Keyward.Core.Manifest;
+
+namespace Keyward.Engine.Apply;
+
+public enum ChangeAction
+{
+    Create,
+    Update,
+    Unchanged,
+    /// <summary>Nothing can be done now (e.g. a token waiting for bootstrap); reported, not an error.</summary>
+    Pending,
+}
+
+/// <summary>The planned change of one credential, with the reason a person reads.</summary>
+public sealed record CredentialChange(Credential Credential, ChangeAction Action, string Reason, int? CurrentVersion);
+
+/// <summary>The planned change of one sink file.</summary>
+public sealed record SinkChange(Sink Sink, ChangeAction Action, string Reason, string TargetPath);
+
+/// <summary>A credential that will become due within the look-ahead window.</summary>
+public sealed record UpcomingRenewal(string Credential, DateTimeOffset DueAt, string Reason);
+
+/// <summary>What <c>keyward plan</c> prints and <c>keyward apply</c> executes.</summary>
+public sealed record ApplyPlan(
+    KeywardManifest Manifest,
+    IReadOnlyList<CredentialChange> Credentials,
+    IReadOnlyList<SinkChange> Sinks,
+    IReadOnlyList<UpcomingRenewal> Upcoming)
+{
+    /// <summary>External values read while planning, reused by execution (so a source is read once).</summary>
+    internal IReadOnlyDictionary<string, Keyward.Core.Secrets.Secret> Imported { get; init; } = new Dictionary<string, Keyward.Core.Secrets.Secret>();
+
+    public bool HasChanges =>
+        Credentials.Any(c => c.Action is ChangeAction.Create or ChangeAction.Update) ||
+        Sinks.Any(s => s.Action is ChangeAction.Create or ChangeAction.Update);
+}
+
+/// <summary>What happened when a plan ran.</summary>
+public sealed record ApplyReport(
+    ApplyPlan Plan,
+    int CredentialsWritten,
+    int FilesWritten,
+    IReadOnlyList<HookOutcome> Hooks)
+{
+    public bool Failed => Hooks.Any(h => !h.Success);
+}
+
+public sealed record HookOutcome(string Sink, string Hook, bool Success, string Message);

@@ -1,0 +1,34 @@
+using Keyward.Core.Errors;
+
+namespace Keyward.Engine;
+
+/// <summary>What every engine operation needs from its host (CLI today, server later).</summary>
+public sealed class EngineOptions
+{
+    /// <summary>Prefix for every sink path (building disk images, tests); null writes the real paths.</summary>
+    public string? Root { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Who is acting, for the audit log (user@host).</summary>
+    public string Actor { get; init; } = DefaultActor();
+
+    /// <summary>Environment lookup for external sources (<c>source: { env: NAME }</c>).</summary>
+    public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
+
+    /// <summary>Receives warnings (never containing values).</summary>
+    public Action<KeywardError> Warn { get; init; } = _ => { };
+
+    /// <summary>Progress lines for long operations.</summary>
+    public Action<string>? Progress { get; init; }
+
+    /// <summary>Run onChange hooks (off for tests and image builds).</summary>
+    public bool RunHooks { get; init; } = true;
+
+    public string? SystemctlPath { get; init; }
+
+    public static string DefaultActor() => $"{Environment.UserName}@{Environment.MachineName}";
+
+    public string Rooted(string absolutePath) =>
+        Root is null ? absolutePath : Path.Join(Root, absolutePath.TrimStart('/'));
+}
