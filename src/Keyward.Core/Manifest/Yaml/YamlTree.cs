@@ -9,19 +9,24 @@ namespace Keyward.Core.Manifest.Yaml;
 // stops at one problem; the manifest must report every problem at once. Mappings here keep every pair in
 // document order (duplicates are reported, the first wins), aliases are resolved to their anchored node.
 
-internal abstract record YNode(SourceLocation Location);
+// Nodes keep line and column as numbers and make a SourceLocation only when asked: a 10,000-credential manifest
+// has a quarter of a million nodes, and most positions are never reported.
+internal abstract record YNode(string File, int Line, int Column)
+{
+    public SourceLocation Location => new(File, Line, Column);
+}
 
-internal sealed record YScalar(string Value, bool Plain, SourceLocation Location) : YNode(Location)
+internal sealed record YScalar(string Value, bool Plain, string File, int Line, int Column) : YNode(File, Line, Column)
 {
     /// <summary>A plain <c>~</c>, <c>null</c> or empty scalar.</summary>
     public bool IsNull => Plain && Value is "" or "~" or "null" or "Null" or "NULL";
 }
 
-internal sealed record YSequence(IReadOnlyList<YNode> Items, SourceLocation Location) : YNode(Location);
+internal sealed record YSequence(IReadOnlyList<YNode> Items, string File, int Line, int Column) : YNode(File, Line, Column);
 
 internal sealed record YPair(YScalar Key, YNode Value);
 
-internal sealed record YMapping(IReadOnlyList<YPair> Pairs, SourceLocation Location) : YNode(Location)
+internal sealed record YMapping(IReadOnlyList<YPair> Pairs, string File, int Line, int Column) : YNode(File, Line, Column)
 {
     public YPair? Find(string key)
     {
@@ -89,15 +94,16 @@ internal static class YamlTree
             case AnchorAlias alias:
             {
                 parser.MoveNext();
-                var loc = Loc(file, alias.Start);
-                if (anchors.TryGetValue(alias.Value.Value, out var target)) return Relocate(target, loc);
-                problems.Add(Diagnostic.Fail(ErrorCodes.ManifestAnchor.At(loc, $"alias '*{alias.Value.Value}' refers to no anchor defined before it")));
-                return new YScalar("", true, loc);
+                var (line, col) = Pos(alias.Start);
+                if (anchors.TryGetValue(alias.Value.Value, out var target)) return target with { Line = line, Column = col };
+                problems.Add(Diagnostic.Fail(ErrorCodes.ManifestAnchor.At(Loc(file, alias.Start), $"alias '*{alias.Value.Value}' refers to no anchor defined before it")));
+                return new YScalar("", true, file, line, col);
             }
             case Scalar scalar:
             {
                 parser.MoveNext();
-                var node = new YScalar(scalar.Value, scalar.Style == ScalarStyle.Plain && scalar.Tag.IsEmpty, Loc(file, scalar.Start));
+                var (line, col) = Pos(scalar.Start);
+                var node = new YScalar(scalar.Value, scalar.Style == ScalarStyle.Plain && scalar.Tag.IsEmpty, file, line, col);
                 Remember(scalar.Anchor, node, anchors);
                 return node;
             }
@@ -107,7 +113,8 @@ internal static class YamlTree
                 var items = new List<YNode>();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                     items.Add(ReadNode(parser, file, anchors, problems));
-                var node = new YSequence(items, Loc(file, start.Start));
+                var (line, col) = Pos(start.Start);
+                var node = new YSequence(items, file, line, col);
                 Remember(start.Anchor, node, anchors);
                 return node;
             }
@@ -115,7 +122,7 @@ internal static class YamlTree
             {
                 parser.MoveNext();
                 var pairs = new List<YPair>();
-                var seen = new Dictionary<string, YScalar>(StringComparer.Ordinal);
+                Dictionary<string, YScalar>? seen = null; // built only for large mappings; small ones are scanned
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
                     var keyNode = ReadNode(parser, file, anchors, problems);
@@ -125,16 +132,17 @@ internal static class YamlTree
                         problems.Add(Diagnostic.Fail(ErrorCodes.ManifestWrongType.At(keyNode.Location, "mapping keys must be plain text, not a list or mapping")));
                         continue;
                     }
-                    if (seen.TryGetValue(key.Value, out var first))
+                    var first = Duplicate(pairs, ref seen, key);
+                    if (first is not null)
                     {
                         problems.Add(Diagnostic.Fail(ErrorCodes.ManifestDuplicateKey.At(key.Location,
                             $"key '{key.Value}' appears twice in this mapping (first at line {first.Location.Line}); the first is used")));
                         continue;
                     }
-                    seen[key.Value] = key;
                     pairs.Add(new YPair(key, value));
                 }
-                var node = new YMapping(pairs, Loc(file, start.Start));
+                var (line, col) = Pos(start.Start);
+                var node = new YMapping(pairs, file, line, col);
                 Remember(start.Anchor, node, anchors);
                 return node;
             }
@@ -143,17 +151,28 @@ internal static class YamlTree
         }
     }
 
+    private static YScalar? Duplicate(List<YPair> pairs, ref Dictionary<string, YScalar>? seen, YScalar key)
+    {
+        if (seen is null && pairs.Count < 16)
+        {
+            foreach (var p in pairs)
+                if (p.Key.Value == key.Value) return p.Key;
+            return null;
+        }
+        if (seen is null)
+        {
+            seen = new Dictionary<string, YScalar>(pairs.Count * 2, StringComparer.Ordinal);
+            foreach (var p in pairs) seen[p.Key.Value] = p.Key;
+        }
+        if (seen.TryGetValue(key.Value, out var first)) return first;
+        seen[key.Value] = key;
+        return null;
+    }
+
+    private static (int Line, int Column) Pos(Mark mark) => ((int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
+
     private static void Remember(YamlDotNet.Core.AnchorName anchor, YNode node, Dictionary<string, YNode> anchors)
     {
         if (!anchor.IsEmpty) anchors[anchor.Value] = node;
     }
-
-    // An alias is reported where it is used; its content keeps the anchored node's inner positions.
-    private static YNode Relocate(YNode node, SourceLocation at) => node switch
-    {
-        YScalar s => s with { Location = at },
-        YSequence s => s with { Location = at },
-        YMapping m => m with { Location = at },
-        _ => node,
-    };
 }
