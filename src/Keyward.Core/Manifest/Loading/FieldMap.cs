@@ -49,14 +49,14 @@ internal sealed class FieldMap
             if (field is null)
             {
                 var suggestion = Suggest.Closest(key, spec.Fields.Select(f => f.Name));
-                problems.Fail(ErrorCodes.ManifestUnknownKey, pair.Key.Location, $"unknown key '{key}' in {what}",
+                problems.Fail(ErrorCodes.ManifestUnknownKey, pair.Key.Location, $"unknown key '{Clip(key)}' in {what}",
                     suggestion is null ? $"{what} takes: {string.Join(", ", spec.Fields.Where(f => f.AppliesToValue(discriminatorValue)).Select(f => f.Name))}" : $"did you mean '{suggestion}'?");
                 continue;
             }
             if (!field.AppliesToValue(discriminatorValue))
             {
                 problems.Fail(ErrorCodes.ManifestFieldNotApplicable, pair.Key.Location,
-                    $"'{key}' does not apply to {spec.Discriminator ?? "format"} {discriminatorValue} ({what}); it belongs to {string.Join(", ", field.AppliesTo!)}");
+                    $"'{Clip(key)}' does not apply to {spec.Discriminator ?? "format"} {discriminatorValue} ({what}); it belongs to {string.Join(", ", field.AppliesTo!)}");
                 continue;
             }
             if (pair.Value is YScalar { IsNull: true } && !field.Required) continue; // `key:` with no value = absent
@@ -146,8 +146,8 @@ internal sealed class FieldMap
 
     public void InvalidChoice(string name, YScalar s, IReadOnlyList<string> choices)
     {
-        var suggestion = Suggest.Closest(s.Value, choices);
-        _problems.Fail(ErrorCodes.ManifestInvalidValue, s.Location, $"'{s.Value}' is not a valid {name} of {What}; use one of: {string.Join(", ", choices)}",
+        var suggestion = LooksLikeToken(s.Value) ? null : Suggest.Closest(s.Value, choices);
+        _problems.Fail(ErrorCodes.ManifestInvalidValue, s.Location, $"'{Clip(s.Value)}' is not a valid {name} of {What}; use one of: {string.Join(", ", choices)}",
             suggestion is null ? null : $"did you mean '{suggestion}'?");
     }
 
@@ -190,7 +190,7 @@ internal sealed class FieldMap
         if (s is null) return null;
         if (!HumanDuration.TryParse(s.Value, out var d, out var error))
         {
-            _problems.Fail(ErrorCodes.ManifestInvalidDuration, s.Location, $"'{name}' of {What}: {error}");
+            _problems.Fail(ErrorCodes.ManifestInvalidDuration, s.Location, LooksLikeToken(s.Value) ? $"'{name}' of {What} is not a duration" : $"'{name}' of {What}: {error}");
             return null;
         }
         return d;
@@ -211,7 +211,7 @@ internal sealed class FieldMap
         var value = Convert.ToInt32(digits, 8);
         if (value > 0xFFF)
         {
-            _problems.Fail(ErrorCodes.ManifestInvalidMode, s.Location, $"{name} '{text}' of {What} is larger than 07777");
+            _problems.Fail(ErrorCodes.ManifestInvalidMode, s.Location, $"{name} '{Clip(text)}' of {What} is larger than 07777");
             return null;
         }
         return value;
@@ -279,8 +279,26 @@ internal sealed class FieldMap
         _ => "something else",
     };
 
-    // Values echoed in messages are manifest text (names, modes, dates), never secret values: the manifest holds none.
-    public static string Clip(string s) => s.Length <= 60 ? s : s[..57] + "…";
+    /// <summary>Manifest text echoed in a message (a name, a mode, a path). The manifest holds no secrets, but a token
+    /// pasted where a name or variable belongs by mistake must not be printed back: values that look like one are withheld.</summary>
+    public static string Clip(string s)
+    {
+        if (LooksLikeToken(s)) return "[a value that looks like a token; not shown]";
+        return s.Length <= 60 ? s : s[..57] + "…";
+    }
+
+    private static readonly string[] TokenPrefixes =
+        ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glrt-", "ops_", "eyJ", "AGE-SECRET-KEY-", "-----BEGIN", "sk-", "xox"];
+
+    internal static bool LooksLikeToken(string s)
+    {
+        var t = s.Trim();
+        if (TokenPrefixes.Any(p => t.StartsWith(p, StringComparison.Ordinal)) && t.Length >= 16) return true;
+        if (t.Length >= 32 && t.All(char.IsAsciiHexDigit)) return true;
+        // Long base64/base62 runs: no separators people put in names and paths, letters and digits mixed.
+        return t.Length >= 32 && t.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '/' or '=' or '_')
+            && t.Any(char.IsAsciiDigit) && t.Any(char.IsAsciiLetterUpper) && t.Any(char.IsAsciiLetterLower);
+    }
 }
 
 /// <summary>"Did you mean": the closest candidate by edit distance, if close enough to be a likely typo.</summary>

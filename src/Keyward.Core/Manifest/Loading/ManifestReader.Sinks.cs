@@ -12,7 +12,7 @@ internal sealed partial class ManifestReader
     private Sink? ReadSink(YScalar key, YNode value)
     {
         var name = key.Value;
-        var what = $"sink '{name}'";
+        var what = $"sink '{FieldMap.Clip(name)}'";
         if (AsMapping(value, what) is not { } map) return null;
         var disc = Discriminator(map, ManifestFields.Sink);
         var fm = new FieldMap(map, ManifestFields.Sink, what, key.Location, problems, disc);
@@ -124,7 +124,7 @@ internal sealed partial class ManifestReader
             if (format == SinkFormat.AtticConfig)
             {
                 problems.Fail(ErrorCodes.ManifestMissingField, shorthand.Location, $"server '{FieldMap.Clip(key)}' of {what} needs an endpoint",
-                    $"write it as {key}: {{ credential: {shorthand.Value}, endpoint: https://… }}");
+                    $"write it as {FieldMap.Clip(key)}: {{ credential: {FieldMap.Clip(shorthand.Value)}, endpoint: https://… }}");
                 return null;
             }
             entry = new SinkEntry(key, shorthand.Value, ValueEncoding.Raw, EntryValue.Value, null, null, null, at);
@@ -376,7 +376,7 @@ internal sealed partial class ManifestReader
     private Service? ReadService(YScalar key, YNode value)
     {
         var name = key.Value;
-        var what = $"service '{name}'";
+        var what = $"service '{FieldMap.Clip(name)}'";
         if (AsMapping(value, what) is not { } map) return null;
         var disc = Discriminator(map, ManifestFields.Service);
         var fm = new FieldMap(map, ManifestFields.Service, what, key.Location, problems, disc);

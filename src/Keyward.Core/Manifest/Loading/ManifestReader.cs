@@ -123,7 +123,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
     private void ReadCredential(YScalar key, YNode value)
     {
         var name = key.Value;
-        var what = $"credential '{name}'";
+        var what = $"credential '{FieldMap.Clip(name)}'";
         _declared.Add(name);
         if (AsMapping(value, what) is not { } map) return;
         var disc = Discriminator(map, ManifestFields.Credential);
@@ -240,7 +240,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             }
             if (!AtticPermissions.TryParseName(s.Value, out var p))
             {
-                var suggestion = Suggest.Closest(s.Value, ManifestFields.PermissionNames);
+                var suggestion = FieldMap.LooksLikeToken(s.Value) ? null : Suggest.Closest(s.Value, ManifestFields.PermissionNames);
                 problems.Fail(ErrorCodes.ManifestInvalidPermission, s.Location, $"'{FieldMap.Clip(s.Value)}' is not an Attic permission ({what})",
                     suggestion is null ? null : $"did you mean '{suggestion}'?");
                 continue;
@@ -328,7 +328,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
     {
         if (_credentials.TryGetValue(name, out var c)) return c;
         if (_declared.Contains(name)) return null; // declared but broken: already reported
-        var suggestion = Suggest.Closest(name, _declared);
+        var suggestion = FieldMap.LooksLikeToken(name) ? null : Suggest.Closest(name, _declared);
         problems.Fail(ErrorCodes.ManifestDanglingReference, at, $"{what} refers to '{FieldMap.Clip(name)}', which is not declared under credentials",
             suggestion is null ? null : $"did you mean '{suggestion}'?");
         return null;

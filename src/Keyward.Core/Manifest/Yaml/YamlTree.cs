@@ -96,7 +96,7 @@ internal static class YamlTree
                 parser.MoveNext();
                 var (line, col) = Pos(alias.Start);
                 if (anchors.TryGetValue(alias.Value.Value, out var target)) return target with { Line = line, Column = col };
-                problems.Add(Diagnostic.Fail(ErrorCodes.ManifestAnchor.At(Loc(file, alias.Start), $"alias '*{alias.Value.Value}' refers to no anchor defined before it")));
+                problems.Add(Diagnostic.Fail(ErrorCodes.ManifestAnchor.At(Loc(file, alias.Start), $"alias '*{Keyward.Core.Manifest.Loading.FieldMap.Clip(alias.Value.Value)}' refers to no anchor defined before it")));
                 return new YScalar("", true, file, line, col);
             }
             case Scalar scalar:
@@ -136,7 +136,7 @@ internal static class YamlTree
                     if (first is not null)
                     {
                         problems.Add(Diagnostic.Fail(ErrorCodes.ManifestDuplicateKey.At(key.Location,
-                            $"key '{key.Value}' appears twice in this mapping (first at line {first.Location.Line}); the first is used")));
+                            $"key '{Keyward.Core.Manifest.Loading.FieldMap.Clip(key.Value)}' appears twice in this mapping (first at line {first.Location.Line}); the first is used")));
                         continue;
                     }
                     pairs.Add(new YPair(key, value));
