@@ -9,6 +9,8 @@ internal static class Program
 {
     private static readonly Dictionary<string, Func<string[], Task<int>>> Areas = new(StringComparer.Ordinal)
     {
+        ["jwt"] = JwtBench.Run,
+        ["narinfo"] = NarInfoBench.Run,
         ["sinks"] = SinksBench.Run,
         ["store"] = StoreBench.Run,
     };

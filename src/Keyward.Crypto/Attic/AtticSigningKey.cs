@@ -19,6 +19,9 @@ public sealed class AtticSigningKey : IDisposable
     private readonly byte[]? _hmacKey;
     private readonly RSA? _rsa;
 
+    // Keyed HMAC states, reused across verifications (the ipad/opad key setup is done once per state, not per token).
+    private readonly System.Collections.Concurrent.ConcurrentBag<IncrementalHash> _hmacPool = [];
+
     private AtticSigningKey(byte[]? hmacKey, RSA? rsa, bool canSign)
     {
         _hmacKey = hmacKey;
@@ -184,7 +187,10 @@ public sealed class AtticSigningKey : IDisposable
         {
             if (signature.Length != 32) return false;
             Span<byte> mac = stackalloc byte[32];
-            HMACSHA256.HashData(_hmacKey, signingInput, mac);
+            if (!_hmacPool.TryTake(out var hmac)) hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _hmacKey);
+            hmac.AppendData(signingInput);
+            hmac.GetHashAndReset(mac);
+            _hmacPool.Add(hmac);
             return CryptographicOperations.FixedTimeEquals(mac, signature);
         }
         return _rsa!.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -193,6 +199,7 @@ public sealed class AtticSigningKey : IDisposable
     public void Dispose()
     {
         if (_hmacKey is not null) CryptographicOperations.ZeroMemory(_hmacKey);
+        while (_hmacPool.TryTake(out var h)) h.Dispose();
         _rsa?.Dispose();
     }
 

@@ -154,7 +154,7 @@ public static class AtticTokens
     {
         ArgumentNullException.ThrowIfNull(jwt);
         var parts = Split(jwt.AsSpan().Trim());
-        var header = DecodeHeader(parts.Header, out var headerJson);
+        var header = DecodeHeader(parts.Header, keepJson: true, out var headerJson);
         var claims = DecodePayload(parts.Payload, keepJson: true, out var payloadJson);
         return new DecodedAtticToken(header, claims, false, headerJson, payloadJson);
     }
@@ -168,7 +168,7 @@ public static class AtticTokens
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(time);
         var parts = Split(jwt.AsSpan());
-        var header = DecodeHeader(parts.Header, out _);
+        var header = DecodeHeader(parts.Header, keepJson: false, out _);
         CheckAlgorithm(header, key);
 
         // Signature over the ASCII bytes of "header.payload" (Split checked every character is base64url).
@@ -273,7 +273,7 @@ public static class AtticTokens
         if (part.Length % 4 == 1) throw ErrorCodes.AtticTokenMalformed.Exception($"the JWT {what} has an impossible base64url length ({part.Length})");
     }
 
-    private static AtticJwtHeader DecodeHeader(ReadOnlySpan<char> b64, out string? json)
+    private static AtticJwtHeader DecodeHeader(ReadOnlySpan<char> b64, bool keepJson, out string? json)
     {
         Span<byte> buffer = stackalloc byte[Base64Url.GetMaxDecodedLength(b64.Length)];
         if (!Base64Url.TryDecodeFromChars(b64, buffer, out var n))
@@ -291,13 +291,15 @@ public static class AtticTokens
                 {
                     r.Read();
                     if (alg is not null) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header has two alg fields");
-                    alg = r.TokenType == JsonTokenType.String ? r.GetString() : throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header's alg is not a string");
+                    if (r.TokenType != JsonTokenType.String) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header's alg is not a string");
+                    alg = r.ValueTextEquals("HS256"u8) ? "HS256" : r.ValueTextEquals("RS256"u8) ? "RS256" : r.GetString();
                 }
                 else if (r.ValueTextEquals("typ"u8))
                 {
                     r.Read();
                     typ = r.TokenType switch
                     {
+                        JsonTokenType.String when r.ValueTextEquals("JWT"u8) => "JWT",
                         JsonTokenType.String => r.GetString(),
                         JsonTokenType.Null => null,
                         _ => throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header's typ is not a string"),
@@ -316,7 +318,7 @@ public static class AtticTokens
             throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header is not valid JSON");
         }
         if (alg is null) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header has no alg");
-        json = Encoding.UTF8.GetString(bytes);
+        if (keepJson) json = Encoding.UTF8.GetString(bytes);
         return new AtticJwtHeader(alg, typ);
     }
 
@@ -436,6 +438,24 @@ public static class AtticTokens
         return grants ?? throw Claims($"the \"{ClaimNamespace}\" claim has no \"caches\" object (it may be empty, but must be present)");
     }
 
+    // Every subset of the seven permissions as an ordered list, indexed by bit mask (bit i = AtticPermissions.All[i]),
+    // so decoding a grant allocates nothing but the pattern.
+    private static readonly AtticPermission[][] PermissionSets = Enumerable.Range(0, 128)
+        .Select(mask => AtticPermissions.All.Where((_, i) => (mask & (1 << i)) != 0).ToArray())
+        .ToArray();
+
+    private static int FlagBit(ReadOnlySpan<byte> key) => key switch
+    {
+        [(byte)'r'] => 0,
+        [(byte)'w'] => 1,
+        [(byte)'d'] => 2,
+        [(byte)'c', (byte)'c'] => 3,
+        [(byte)'c', (byte)'r'] => 4,
+        [(byte)'c', (byte)'q'] => 5,
+        [(byte)'c', (byte)'d'] => 6,
+        _ => -1,
+    };
+
     private static List<AtticGrant> ReadCaches(ref Utf8JsonReader r)
     {
         if (r.TokenType != JsonTokenType.StartObject) throw Claims("\"caches\" is not an object");
@@ -447,26 +467,30 @@ public static class AtticTokens
                 throw Claims($"'{Printable(key)}' is not a valid cache name pattern (letters, digits, '-', '_', '+' and '*', at most 50 characters), so atticd rejects the whole token");
             r.Read();
             if (r.TokenType != JsonTokenType.StartObject) throw Claims($"the permissions of '{key}' are not an object");
-            var perms = new List<AtticPermission>(7);
+            int mask = 0, seen = 0;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
-                var known = AtticPermissions.TryParseJwtKey(r.GetString()!, out var p);
-                var flag = known ? r.GetString()! : null;
+                var bit = r.ValueIsEscaped ? FlagBit(Encoding.UTF8.GetBytes(r.GetString()!)) : FlagBit(r.ValueSpan);
+                if (bit < 0) { r.Read(); r.Skip(); continue; } // unknown keys are ignored (no deny_unknown_fields)
+                var flag = AtticPermissions.All[bit].JwtKey();
                 r.Read();
-                if (!known) { r.Skip(); continue; } // unknown keys are ignored (no deny_unknown_fields)
-                bool on;
-                if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) && v is 0 or 1) on = v == 1;
+                if ((seen & (1 << bit)) != 0) throw Claims($"the flag \"{flag}\" of '{key}' appears twice");
+                seen |= 1 << bit;
+                if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) && v is 0 or 1)
+                {
+                    if (v == 1) mask |= 1 << bit;
+                }
                 else if (r.TokenType is JsonTokenType.True or JsonTokenType.False)
                     throw Claims($"the flag \"{flag}\" of '{key}' is a boolean; Attic requires the integer 0 or 1 (serde_with BoolFromInt, strict), so atticd rejects the whole token");
                 else
                     throw Claims($"the flag \"{flag}\" of '{key}' is not the integer 0 or 1");
-                if (perms.Contains(p)) throw Claims($"the flag \"{flag}\" of '{key}' appears twice");
-                if (on) perms.Add(p);
             }
-            var ordered = AtticPermissions.All.Where(perms.Contains).ToArray();
-            var existing = grants.FindIndex(g => g.Pattern.Text == key);
-            if (existing >= 0) grants[existing] = new AtticGrant(pattern, ordered); // map insert: the value is replaced in place
-            else grants.Add(new AtticGrant(pattern, ordered));
+            var grant = new AtticGrant(pattern, PermissionSets[mask]);
+            var existing = -1;
+            for (var i = 0; i < grants.Count; i++)
+                if (grants[i].Pattern.Text == key) { existing = i; break; }
+            if (existing >= 0) grants[existing] = grant; // map insert: the value is replaced in place
+            else grants.Add(grant);
         }
         return grants;
     }
