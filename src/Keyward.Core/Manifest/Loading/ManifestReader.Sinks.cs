@@ -255,7 +255,8 @@ internal sealed partial class ManifestReader
         var substituters = new List<string>();
         foreach (var s in fm.ScalarList("substituters") ?? [])
         {
-            if (Uri.TryCreate(s.Value, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" or "file" or "s3" or "ssh" or "ssh-ng" or "daemon" or "local")
+            if (!s.Value.Any(c => char.IsWhiteSpace(c) || c == '#') && Uri.TryCreate(s.Value, UriKind.Absolute, out var u)
+                && u.Scheme is "http" or "https" or "file" or "s3" or "ssh" or "ssh-ng" or "daemon" or "local")
                 substituters.Add(s.Value);
             else problems.Fail(ErrorCodes.ManifestInvalidUrl, s.Location, $"substituter '{FieldMap.Clip(s.Value)}' of {fm.What} is not a store URL");
         }
@@ -277,7 +278,9 @@ internal sealed partial class ManifestReader
         }
         var netrc = fm.String("netrcFile");
         if (netrc is not null && !IsNormalAbsolute(netrc, fm.At("netrcFile"), $"netrcFile of {fm.What}")) netrc = null;
-        var includes = fm.ScalarList("include")?.Select(s => s.Value).ToList() ?? [];
+        var includes = new List<string>();
+        foreach (var s in fm.ScalarList("include") ?? [])
+            if (IsNormalAbsolute(s.Value, s.Location, $"include of {fm.What}")) includes.Add(s.Value);
         return new NixConfOptions(substituters, keys, netrc, includes);
     }
 
