@@ -21,6 +21,9 @@ internal static class CommandRegistry
         yield return Commands.AgeCommands.BuildEncrypt(context);
         yield return Commands.AgeCommands.BuildDecrypt(context);
         yield return Commands.AgeCommands.BuildKeygen(context);
+        yield return Commands.CheckCommand.Build(context);
+        yield return Commands.ReconcileCommand.Build(context);
+        yield return Commands.BootstrapCommand.Build(context);
         yield return Commands.ErrorsCommand.Build(context);
         yield return Commands.SchemaCommand.Build(context);
     }

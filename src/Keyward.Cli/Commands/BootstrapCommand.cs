@@ -1,0 +1,95 @@
+using System.CommandLine;
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest;
+using Keyward.Core.Secrets;
+using Keyward.Core.Time;
+using Keyward.Engine;
+using Keyward.Engine.Apply;
+using Keyward.Services.Bootstrap;
+using Keyward.Services.Checks;
+using Keyward.Services.Http;
+
+namespace Keyward.Cli.Commands;
+
+/// <summary><c>keyward bootstrap coder|gitea NAME [--wait] [--deadline 30m]</c>: obtain the first API token of a service
+/// that needs a human first, store it and deliver it to its sinks. The token is never printed.</summary>
+internal static class BootstrapCommand
+{
+    public static Command Build(CliContext context)
+    {
+        var cmd = new Command("bootstrap", "Obtain the first API token of Coder or Gitea (placeholder and instructions until a human acts)");
+        cmd.Subcommands.Add(Sub(context, ServiceKind.Coder));
+        cmd.Subcommands.Add(Sub(context, ServiceKind.Gitea));
+        return cmd;
+    }
+
+    private static Command Sub(CliContext context, ServiceKind kind)
+    {
+        var file = CliOptions.ManifestFile();
+        var name = new Argument<string>("name") { Description = "The service (or its token credential) in the manifest" };
+        var wait = new Option<bool>("--wait") { Description = "Keep probing with exponential back-off until a valid token appears" };
+        var deadline = new Option<string>("--deadline") { Description = "Give up waiting after this long", DefaultValueFactory = _ => "30m" };
+        var root = new Option<string?>("--root") { Description = "Prefix for sink and placeholder paths" };
+        var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks of the delivered sinks" };
+        var label = kind == ServiceKind.Coder ? "coder" : "gitea";
+        var cmd = new Command(label, $"Bootstrap the admin API token of a {(kind == ServiceKind.Coder ? "Coder" : "Gitea/Forgejo")} service") { file, name, wait, deadline, root, noHooks };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var manifest = ManifestInput.Load(context, parse, file);
+            var wanted = parse.GetValue(name)!;
+            var service = manifest.Services.FirstOrDefault(s => s.Kind == kind && (s.Name == wanted || s.Token == wanted))
+                ?? throw ErrorCodes.ServiceNotDeclared.Exception($"no {label} service named '{wanted}' (or with token '{wanted}') in {manifest.File}");
+            if (service.Token is null || manifest.FindCredential(service.Token) is not ExternalCredential credential)
+                throw ErrorCodes.BootstrapUnsupported.Exception($"service '{service.Name}' needs `token:` naming an external credential to bootstrap into");
+            if (!HumanDuration.TryParse(parse.GetValue(deadline), out var limit, out var error))
+                throw ErrorCodes.InvalidArgument.Exception($"--deadline: {error}");
+            var rootDir = parse.GetValue(root) is { } r ? context.Console.ResolvePath(r) : null;
+
+            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            Secret? password = null;
+            if (service.AdminPassword is { } pw)
+            {
+                var values = await state.Store.RevealActiveAsync([pw], ct).ConfigureAwait(false);
+                password = values.GetValueOrDefault(pw);
+                if (password is null) context.Warn(ErrorCodes.ServiceCredentialMissing.With($"admin password credential '{pw}' has no active version; falling back to instructions"));
+            }
+            using var http = ServiceHttp.CreateClient();
+            var clients = new ServiceClients(http, ServiceHttpOptions.Default, context.Time);
+            IBootstrapTarget target = kind == ServiceKind.Coder
+                ? new CoderBootstrapTarget(service, clients.Coder(service), password,
+                    manifest.EffectivePolicy(credential).MaxAge?.Value ?? TimeSpan.FromDays(30), context.Time)
+                : new GiteaBootstrapTarget(service, clients.Gitea(service), password, context.Time);
+            var engineOptions = new EngineOptions { Root = rootDir, Time = context.Time, Warn = context.Warn, RunHooks = !parse.GetValue(noHooks) };
+            var delivery = new EngineDelivery(manifest, new ApplyEngine(state.Store, engineOptions));
+            var store = new StoreBootstrapStore(state.Store, credential, state.Directory, context.Time, rootDir);
+            var machine = new BootstrapMachine(target, store, delivery, context.Time, new BootstrapOptions { Wait = parse.GetValue(wait), Deadline = limit.Value });
+
+            var outcome = await machine.RunAsync(ct).ConfigureAwait(false);
+            var o = context.Console.Out;
+            foreach (var t in outcome.Transitions) o.WriteLine($"{service.Name}: {t.From.Name()} -> {t.To.Name()}: {t.Why}");
+            if (outcome.State == BootstrapState.Valid)
+            {
+                o.WriteLine($"{service.Name}: token stored as the active version of {credential.Name}; {outcome.Delivery}");
+                return 0;
+            }
+            o.WriteLine();
+            o.WriteLine(outcome.Instructions);
+            o.WriteLine();
+            o.WriteLine($"(also written to {store.PlaceholderPath})");
+            throw ErrorCodes.BootstrapNeedsHuman.Exception($"{service.Name} is '{outcome.State.Name()}': a human must act before a token exists");
+        });
+        return cmd;
+    }
+
+    /// <summary>Delivers the freshly stored token through the apply engine, to every sink that uses it.</summary>
+    private sealed class EngineDelivery(KeywardManifest manifest, ApplyEngine engine) : ITokenDelivery
+    {
+        public async Task<string> DeliverAsync(string credential, CancellationToken cancellationToken)
+        {
+            var sinks = manifest.Sinks.Where(s => s.CredentialNames.Contains(credential, StringComparer.Ordinal)).ToArray();
+            if (sinks.Length == 0) return "no sink uses it";
+            var (files, hooks) = await engine.DeliverAsync(manifest, sinks, cancellationToken).ConfigureAwait(false);
+            return $"delivered to {sinks.Length} sink(s) ({files} file(s) written, {hooks.Count} hook(s))";
+        }
+    }
+}
