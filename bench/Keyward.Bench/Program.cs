@@ -10,6 +10,7 @@ internal static class Program
     private static readonly Dictionary<string, Func<string[], Task<int>>> Areas = new(StringComparer.Ordinal)
     {
         ["jwt"] = JwtBench.Run,
+        ["manifest"] = ManifestBench.Run,
         ["narinfo"] = NarInfoBench.Run,
         ["sinks"] = SinksBench.Run,
         ["store"] = StoreBench.Run,
