@@ -201,8 +201,13 @@ public sealed class AtomicFileWriter
     {
         var status = Posix.LStat(link);
         return status is not null && status.Type == Posix.TypeSymlink
-            && string.Equals(new FileInfo(link).LinkTarget, target, StringComparison.Ordinal);
+            && string.Equals(new FileInfo(link).LinkTarget, LinkText(link, target), StringComparison.Ordinal);
     }
+
+    /// <summary>Links are relative (<c>../../../persist/root/.config/op/token</c>) so they stay right when the tree is
+    /// built under --root and later mounted at /.</summary>
+    private static string LinkText(string link, string target) =>
+        System.IO.Path.GetRelativePath(System.IO.Path.GetDirectoryName(link)!, target);
 
     /// <summary>Makes <c>SymlinkFrom</c> a symlink to <c>Path</c>, replacing anything but a directory atomically.</summary>
     private static bool EnsureLink(FileWriteRequest request, uint? uid, uint? gid)
@@ -217,7 +222,7 @@ public sealed class AtomicFileWriter
         try
         {
             EnsureDirectory(directory, request.DirectoryMode, uid, gid);
-            File.CreateSymbolicLink(temp, request.Path);
+            File.CreateSymbolicLink(temp, LinkText(link, request.Path));
             Posix.Rename(temp, link);
             Posix.FsyncDirectory(directory);
         }

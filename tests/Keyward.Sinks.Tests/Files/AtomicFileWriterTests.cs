@@ -151,7 +151,8 @@ public sealed class AtomicFileWriterTests : IDisposable
     {
         var request = Request("persist/root/.config/op/token", "ops_x", link: "root/.config/op/token");
         Assert.Equal(FileWriteOutcome.Created, _writer.Write(request));
-        Assert.Equal(request.Path, new FileInfo(request.SymlinkFrom!).LinkTarget);
+        // Relative, so the link survives building under --root and mounting the tree at /.
+        Assert.Equal("../../../persist/root/.config/op/token", new FileInfo(request.SymlinkFrom!).LinkTarget);
         Assert.Equal("ops_x", File.ReadAllText(request.SymlinkFrom!));
         Assert.Equal(0x1C0, ModeOf(_dir["root/.config/op"]));
         Assert.True(_writer.IsCurrent(request));
@@ -165,13 +166,13 @@ public sealed class AtomicFileWriterTests : IDisposable
         Directory.CreateDirectory(_dir["run"]);
         File.CreateSymbolicLink(_dir["run/token"], _dir["somewhere-else"]);
         _writer.Write(request);
-        Assert.Equal(request.Path, new FileInfo(request.SymlinkFrom!).LinkTarget);
+        Assert.Equal("../persist/token", new FileInfo(request.SymlinkFrom!).LinkTarget);
 
         File.Delete(request.SymlinkFrom!);
         File.WriteAllText(request.SymlinkFrom!, "stale plaintext copy");
         Assert.False(_writer.IsCurrent(request));
         Assert.Equal(FileWriteOutcome.Updated, _writer.Write(request)); // content unchanged, link fixed
-        Assert.Equal(request.Path, new FileInfo(request.SymlinkFrom!).LinkTarget);
+        Assert.Equal("../persist/token", new FileInfo(request.SymlinkFrom!).LinkTarget);
         Assert.DoesNotContain(Directory.GetFileSystemEntries(_dir["run"]), p => Path.GetFileName(p).StartsWith('.'));
     }
 
