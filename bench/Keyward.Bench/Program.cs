@@ -9,11 +9,14 @@ internal static class Program
 {
     private static readonly Dictionary<string, Func<string[], Task<int>>> Areas = new(StringComparer.Ordinal)
     {
+        ["apply"] = ApplyBench.Run,
+        ["check"] = CheckBench.Run,
         ["jwt"] = JwtBench.Run,
         ["manifest"] = ManifestBench.Run,
         ["narinfo"] = NarInfoBench.Run,
-        ["sinks"] = SinksBench.Run,
         ["store"] = StoreBench.Run,
+        ["sinks"] = SinksBench.Run,
+        ["plan"] = PlanBench.Run,
     };
 
     public static async Task<int> Main(string[] args)
