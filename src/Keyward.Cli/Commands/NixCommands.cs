@@ -117,13 +117,24 @@ internal static class NixCommands
             var hashes = wanted.Select(HashPartOf).Distinct(StringComparer.Ordinal).ToList();
 
             var cacheArg = parse.GetValue(source)!;
-            var results = new List<(string Name, NarInfoVerification Result)>();
-            await foreach (var (name, text) in ReadNarInfosAsync(context, cacheArg, hashes, ct).ConfigureAwait(false))
+            var (names, fetch, parallelism, dispose) = OpenCache(context, cacheArg, hashes);
+            var slots = new (string Name, NarInfoVerification Result)[names.Count];
+            try
             {
-                if (text is null) { results.Add((name, new NarInfoVerification(name, NarInfoStatus.Unsigned, null, "narinfo not found in the cache"))); continue; }
-                try { results.Add((name, NarInfoVerifier.Verify(NarInfo.Parse(text), trusted))); }
-                catch (KeywardException e) { results.Add((name, new NarInfoVerification(name, NarInfoStatus.BadSignature, null, e.First.Message))); }
+                if (names.Count > 0 && fetch is HttpFetch http) await http.CheckCacheInfoAsync(ct).ConfigureAwait(false);
+                // Verification is CPU-bound (Ed25519) and fetching is I/O-bound: both run in parallel, results keep order.
+                await Parallel.ForEachAsync(Enumerable.Range(0, names.Count), new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = ct },
+                    async (i, token) =>
+                    {
+                        var name = names[i];
+                        var text = await fetch.GetAsync(name, token).ConfigureAwait(false);
+                        if (text is null) { slots[i] = (name, new NarInfoVerification(name, NarInfoStatus.Unsigned, null, "narinfo not found in the cache")); return; }
+                        try { slots[i] = (name, NarInfoVerifier.Verify(NarInfo.Parse(text), trusted)); }
+                        catch (KeywardException e) when (e.First.Code == ErrorCodes.NarInfoInvalid) { slots[i] = (name, new NarInfoVerification(name, NarInfoStatus.BadSignature, null, e.First.Message)); }
+                    }).ConfigureAwait(false);
             }
+            finally { dispose?.Dispose(); }
+            var results = slots.ToList();
             if (results.Count == 0)
                 throw ErrorCodes.NixCacheNoPaths.Exception($"'{cacheArg}' holds no .narinfo files");
 
@@ -189,30 +200,45 @@ internal static class NixCommands
         return s;
     }
 
-    private static async IAsyncEnumerable<(string Name, string? Text)> ReadNarInfosAsync(CliContext context, string cache, IReadOnlyList<string> hashes,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    private interface INarInfoFetch
+    {
+        Task<string?> GetAsync(string narinfoName, CancellationToken ct);
+    }
+
+    private sealed class DirectoryFetch(string dir) : INarInfoFetch
+    {
+        public async Task<string?> GetAsync(string narinfoName, CancellationToken ct)
+        {
+            var file = Path.Combine(dir, narinfoName);
+            return File.Exists(file) ? await ReadTextFileAsync(file, ct).ConfigureAwait(false) : null;
+        }
+    }
+
+    private sealed class HttpFetch(HttpClient http, Uri baseUri) : INarInfoFetch
+    {
+        public Task CheckCacheInfoAsync(CancellationToken ct) => GetTextAsync(http, new Uri(baseUri, "nix-cache-info"), required: true, ct);
+
+        public Task<string?> GetAsync(string narinfoName, CancellationToken ct) => GetTextAsync(http, new Uri(baseUri, narinfoName), required: false, ct);
+    }
+
+    /// <summary>The narinfo names to check and how to read them: a directory (listed unless paths are given) or an
+    /// HTTP cache (which has no listing, so paths are required).</summary>
+    private static (IReadOnlyList<string> Names, INarInfoFetch Fetch, int Parallelism, IDisposable? Dispose) OpenCache(CliContext context, string cache, IReadOnlyList<string> hashes)
     {
         if (cache.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || cache.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {
             if (hashes.Count == 0) throw ErrorCodes.NixCacheNoPaths.Exception($"'{cache}' is an HTTP binary cache, which cannot be listed");
             var baseUri = new Uri(cache.EndsWith('/') ? cache : cache + "/");
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
             http.DefaultRequestHeaders.UserAgent.ParseAdd("keyward");
-            await GetTextAsync(http, new Uri(baseUri, "nix-cache-info"), required: true, ct).ConfigureAwait(false);
-            foreach (var h in hashes)
-                yield return (h + ".narinfo", await GetTextAsync(http, new Uri(baseUri, h + ".narinfo"), required: false, ct).ConfigureAwait(false));
-            yield break;
+            return (hashes.Select(h => h + ".narinfo").ToList(), new HttpFetch(http, baseUri), 8, http);
         }
         var dir = cache.StartsWith("file://", StringComparison.OrdinalIgnoreCase) ? new Uri(cache).LocalPath : context.Console.ResolvePath(cache);
         if (!Directory.Exists(dir)) throw ErrorCodes.NixCacheUnreachable.Exception($"'{cache}' is not a directory or an http(s):// or file:// URL");
-        IEnumerable<string> names = hashes.Count > 0
-            ? hashes.Select(h => h + ".narinfo")
-            : Directory.EnumerateFiles(dir, "*.narinfo").Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
-        foreach (var n in names)
-        {
-            var file = Path.Combine(dir, n);
-            yield return (n, File.Exists(file) ? await ReadTextFileAsync(file, ct).ConfigureAwait(false) : null);
-        }
+        var names = hashes.Count > 0
+            ? hashes.Select(h => h + ".narinfo").ToList()
+            : Directory.EnumerateFiles(dir, "*.narinfo").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToList();
+        return (names, new DirectoryFetch(dir), Environment.ProcessorCount, null);
     }
 
     private static async Task<string?> GetTextAsync(HttpClient http, Uri uri, bool required, CancellationToken ct)
