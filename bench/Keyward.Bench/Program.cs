@@ -9,7 +9,6 @@ internal static class Program
 {
     private static readonly Dictionary<string, Func<string[], Task<int>>> Areas = new(StringComparer.Ordinal)
     {
-        ["check"] = CheckBench.Run,
         ["apply"] = ApplyBench.Run,
         ["check"] = CheckBench.Run,
         ["jwt"] = JwtBench.Run,
