@@ -213,6 +213,25 @@ public sealed class ManifestValidationTests
     }
 
     [Fact]
+    public void EntryWithoutEncoding_TakesTheSecretsDeclaredEncoding()
+    {
+        var result = Parse("""
+            apiVersion: keyward/v1
+            credentials:
+              hex: { kind: secret, bytes: 16, encoding: hex, owner: o, purpose: p }
+            sinks:
+              a: { path: /run/keyward/a, format: raw, credential: hex }
+              b: { path: /run/keyward/b, format: raw, credential: hex, encoding: raw }
+              c: { path: /run/keyward/c.env, format: env, entries: { A: hex, B: { credential: hex, encoding: base64 } } }
+            """);
+        Assert.False(result.HasErrors, Report(result));
+        var m = result.Manifest!;
+        Assert.Equal(ValueEncoding.Hex, m.FindSink("a")!.Entries[0].Encoding);
+        Assert.Equal(ValueEncoding.Raw, m.FindSink("b")!.Entries[0].Encoding);
+        Assert.Equal([ValueEncoding.Hex, ValueEncoding.Base64], m.FindSink("c")!.Entries.Select(e => e.Encoding));
+    }
+
+    [Fact]
     public void FieldOfAnotherKind_NamesTheKindItBelongsTo()
     {
         var result = Parse("""

@@ -48,8 +48,8 @@ internal sealed partial class ManifestReader
         {
             if (fm.String("credential") is { } credName)
             {
-                var entry = new SinkEntry("", credName, ParseEncoding(fm.String("encoding")), fm.Bool("public") == true ? EntryValue.PublicKey : EntryValue.Value,
-                    null, null, null, fm.KeyAt("credential"));
+                var entry = WithCredentialEncoding(new SinkEntry("", credName, ParseEncoding(fm.String("encoding")), fm.Bool("public") == true ? EntryValue.PublicKey : EntryValue.Value,
+                    null, null, null, fm.KeyAt("credential")), fm.Has("encoding"));
                 if (CheckEntryCredential(entry, fm.At("credential"), format, what)) Add(entry, fm.At("credential"));
             }
             else if (!fm.Has("credential"))
@@ -127,7 +127,7 @@ internal sealed partial class ManifestReader
                     $"write it as {FieldMap.Clip(key)}: {{ credential: {FieldMap.Clip(shorthand.Value)}, endpoint: https://… }}");
                 return null;
             }
-            entry = new SinkEntry(key, shorthand.Value, ValueEncoding.Raw, EntryValue.Value, null, null, null, at);
+            entry = WithCredentialEncoding(new SinkEntry(key, shorthand.Value, ValueEncoding.Raw, EntryValue.Value, null, null, null, at), given: false);
             credAt = shorthand.Location;
         }
         else if (pair.Value is YMapping m)
@@ -143,7 +143,7 @@ internal sealed partial class ManifestReader
             var tokenFile = efm.String("tokenFile");
             if (tokenFile is not null && !IsNormalAbsolute(tokenFile, efm.At("tokenFile"), $"tokenFile of {efm.What}")) tokenFile = null;
             if (credential is null) return null;
-            entry = new SinkEntry(key, credential, encoding, take, username, endpoint?.ToString(), tokenFile, at);
+            entry = WithCredentialEncoding(new SinkEntry(key, credential, encoding, take, username, endpoint?.ToString(), tokenFile, at), efm.Has("encoding"));
             credAt = efm.At("credential");
         }
         else
@@ -156,6 +156,14 @@ internal sealed partial class ManifestReader
             entry = entry with { Username = u };
         return CheckEntryCredential(entry, credAt, format, what) ? entry : null;
     }
+
+    /// <summary>An entry without its own <c>encoding</c> delivers a secret in the secret's declared text encoding
+    /// (<c>kind: secret, encoding: hex</c> is written as hex unless the entry says otherwise).</summary>
+    private SinkEntry WithCredentialEncoding(SinkEntry entry, bool given) =>
+        !given && entry.Take == EntryValue.Value
+        && _credentials.GetValueOrDefault(entry.Credential) is SecretCredential { Encoding: ValueEncoding.Base64 or ValueEncoding.Base64Url or ValueEncoding.Hex } secret
+            ? entry with { Encoding = secret.Encoding }
+            : entry;
 
     private void CheckEntryKey(string key, SourceLocation at, SinkFormat format, string what)
     {

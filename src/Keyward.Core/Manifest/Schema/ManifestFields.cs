@@ -93,7 +93,7 @@ internal static class ManifestFields
     public static readonly ObjectSpec Entry = new("entry", "One entry of a sink: its key is an environment variable (env), JSON key (json), host (nix-access-tokens, netrc, git-credentials), server name (attic-config) or data key (kubernetes-secret).",
     [
         new("credential", Str(NamePattern), "The credential whose value the entry takes.", Required: true),
-        new("encoding", Choice(EntryEncodings), "Text encoding of the value.", Default: "\"raw\""),
+        new("encoding", Choice(EntryEncodings), "Text encoding of the value (default: a secret's declared encoding, else raw)."),
         new("public", Bool, "Take the public half (nix-signing-key: name:base64, rsa-key: PEM public key).", Default: "false"),
         new("username", Text, "User name (netrc, git-credentials); default: the credential's username.", AppliesTo: ["netrc", "git-credentials"]),
         new("endpoint", new ScalarShape(ScalarType.Url), "The server's API endpoint (attic-config, required there).", AppliesTo: ["attic-config"]),
@@ -113,7 +113,7 @@ internal static class ManifestFields
         new("persist", Text, "Persistence root: the file is written under it (e.g. /persist + path) and path links to it."),
         new("onChange", Hooks, "Hooks run after the file changed."),
         new("credential", Str(NamePattern), "raw: the credential written to the file.", AppliesTo: ["raw"]),
-        new("encoding", Choice(EntryEncodings), "raw: text encoding of the value.", Default: "\"raw\"", AppliesTo: ["raw"]),
+        new("encoding", Choice(EntryEncodings), "raw: text encoding of the value (default: a secret's declared encoding, else raw).", AppliesTo: ["raw"]),
         new("public", Bool, "raw: write the public half of a nix-signing-key or rsa-key.", Default: "false", AppliesTo: ["raw"]),
         new("entries", new MapShape(new AnyOfShape([Str(NamePattern), new ObjectShape(Entry)])),
             "Entries in order: KEY: credential-name, or KEY: { credential, encoding, public, … }.",
