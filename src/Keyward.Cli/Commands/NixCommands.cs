@@ -321,7 +321,7 @@ internal static class NixCommands
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             await using var fs = new FileStream(path, options);
-            await fs.WriteAsync(value.Reveal().ToArray(), ct).ConfigureAwait(false);
+            fs.Write(value.Reveal());
             fs.Flush(flushToDisk: true);
         }
         catch (IOException) when (File.Exists(path))

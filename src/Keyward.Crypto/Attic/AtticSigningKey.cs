@@ -143,7 +143,12 @@ public sealed class AtticSigningKey : IDisposable
     private static AtticSigningKey FromPem(ReadOnlySpan<byte> pemBytes, bool allowPublic)
     {
         char[] chars;
-        try { chars = new UTF8Encoding(false, true).GetChars(pemBytes.ToArray()); }
+        try
+        {
+            var strict = new UTF8Encoding(false, true);
+            chars = new char[strict.GetCharCount(pemBytes)];
+            strict.GetChars(pemBytes, chars);
+        }
         catch (DecoderFallbackException) { throw ErrorCodes.AtticSigningKeyInvalid.Exception("the RS256 key is not UTF-8 PEM text"); }
         try
         {

@@ -23,7 +23,8 @@ public static class RsaKeys
     public static string PublicPem(Secret privatePem)
     {
         ArgumentNullException.ThrowIfNull(privatePem);
-        var chars = Encoding.UTF8.GetChars(privatePem.Reveal().ToArray());
+        var chars = new char[Encoding.UTF8.GetCharCount(privatePem.Reveal())];
+        Encoding.UTF8.GetChars(privatePem.Reveal(), chars);
         try
         {
             using var rsa = RSA.Create();
