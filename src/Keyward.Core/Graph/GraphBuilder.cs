@@ -64,13 +64,14 @@ public static class GraphBuilder
             }
         }
 
+        ILookup<string, string>? endpoints = null;
         foreach (var c in manifest.Credentials)
         {
             switch (c)
             {
                 case AtticTokenCredential t:
                     Check(b, t.Name, $"signature {t.Name}", $"verifies against the active {t.SignedBy} and is not expired");
-                    foreach (var svc in AtticServicesFor(manifest, attic, t))
+                    foreach (var svc in AtticServicesFor(manifest, attic, t, ref endpoints))
                     {
                         b.Edge(NodeKind.Credential, t.Name, NodeKind.Service, svc.Name, EdgeKind.BelongsTo);
                         if (manifest.FindCredential(t.SignedBy) is not null)
@@ -112,14 +113,14 @@ public static class GraphBuilder
         b.Edge(NodeKind.Credential, credential, NodeKind.Check, name, EdgeKind.VerifiedBy);
     }
 
-    private static IEnumerable<Service> AtticServicesFor(KeywardManifest manifest, Service[] attic, AtticTokenCredential t)
+    private static IEnumerable<Service> AtticServicesFor(KeywardManifest manifest, Service[] attic, AtticTokenCredential t, ref ILookup<string, string>? endpoints)
     {
-        if (attic.Length == 1) return attic;
-        // Several Attic servers: a token belongs to the ones its attic-config sink entries point at.
-        var hosts = manifest.Sinks.SelectMany(s => s.Entries)
-            .Where(e => e.Credential == t.Name && e.Endpoint is not null)
-            .Select(e => Uri.TryCreate(e.Endpoint, UriKind.Absolute, out var u) ? u.Host : null)
-            .Where(h => h is not null).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (attic.Length <= 1) return attic;
+        // Several Attic servers: a token belongs to the ones its attic-config sink entries point at (index built once).
+        endpoints ??= manifest.Sinks.SelectMany(s => s.Entries)
+            .Where(e => e.Endpoint is not null && Uri.TryCreate(e.Endpoint, UriKind.Absolute, out _))
+            .ToLookup(e => e.Credential, e => new Uri(e.Endpoint!).Host, StringComparer.Ordinal);
+        var hosts = endpoints[t.Name].ToHashSet(StringComparer.OrdinalIgnoreCase);
         return attic.Where(s => hosts.Contains(s.Url.Host));
     }
 

@@ -278,9 +278,10 @@ public static class RotationPlanner
     private static List<string> Unchanged(KeywardManifest manifest, CredentialGraph graph, List<PlannedRotation> rotations, HashSet<string> changing)
     {
         var list = new List<string>();
-        foreach (var k in manifest.Credentials.OfType<NixSigningKeyCredential>())
-            if (!changing.Contains(k.Name))
-                list.Add($"the cache public key of {k.Name} ({k.KeyName}) is unchanged");
+        var keys = manifest.Credentials.OfType<NixSigningKeyCredential>().Where(k => !changing.Contains(k.Name)).ToList();
+        foreach (var k in keys.Take(10))
+            list.Add($"the cache public key of {k.Name} ({k.KeyName}) is unchanged");
+        if (keys.Count > 10) list.Add($"the public keys of {keys.Count - 10} other cache signing keys are unchanged");
         var signers = new List<string>();
         foreach (var r in rotations)
             if (manifest.FindCredential(r.Credential) is AtticTokenCredential t && !changing.Contains(t.SignedBy) && !signers.Contains(t.SignedBy))
