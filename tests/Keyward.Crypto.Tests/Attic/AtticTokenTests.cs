@@ -33,6 +33,10 @@ public sealed class AtticTokenTests
     private static string Payload(string caches, string extra = "") =>
         "{\"exp\":" + Now.AddDays(1).ToUnixTimeSeconds() + ",\"nbf\":" + Now.AddDays(-1).ToUnixTimeSeconds() + ",\"sub\":\"t\"" + extra + ",\"" + Ns + "\":{\"caches\":" + caches + "}}";
 
+    // RSA key generation is slow: one PKCS#1 and one PKCS#8 key shared by every test here (never disposed: shared).
+    private static readonly Lazy<Secret> Pkcs1 = new(() => RsaKeys.Generate(2048, pkcs8: false));
+    private static readonly Lazy<Secret> Pkcs8 = new(() => RsaKeys.Generate(2048, pkcs8: true));
+
     private static AtticSigningKey Key() => AtticSigningKey.Hs256(Secret.FromBytes(SecretBytes));
 
     [Fact]
@@ -156,7 +160,7 @@ public sealed class AtticTokenTests
     [Fact]
     public void Verify_Hs256TokenSignedWithTheRsaPublicKeyBytes_IsRefusedAsAlgorithmConfusion()
     {
-        using var pem = RsaKeys.Generate(2048, pkcs8: false);
+        var pem = Pkcs1.Value;
         var publicPem = RsaKeys.PublicPem(pem);
         using var rsaKey = AtticSigningKey.Rs256PublicOnly(publicPem);
         // The classic attack: HMAC keyed with the public key PEM, header claims HS256.
@@ -169,7 +173,7 @@ public sealed class AtticTokenTests
     [Fact]
     public void Verify_Rs256TokenAgainstHs256Key_IsRefused()
     {
-        using var pem = RsaKeys.Generate(2048, pkcs8: true);
+        var pem = Pkcs8.Value;
         using var rsa = AtticSigningKey.Rs256(pem);
         var jwt = AtticTokens.Mint(new AtticTokenRequest("a", Now.AddHours(1), Now, []), rsa).Jwt.RevealString();
         Assert.Equal(ErrorCodes.AtticTokenAlgorithm, Refused(jwt).First.Code);
@@ -298,7 +302,7 @@ public sealed class AtticTokenTests
     [Fact]
     public void Mint_PublicOnlyKey_IsRefused()
     {
-        using var pem = RsaKeys.Generate(2048, pkcs8: false);
+        var pem = Pkcs1.Value;
         using var pub = AtticSigningKey.Rs256PublicOnly(RsaKeys.PublicPem(pem));
         Assert.Equal(ErrorCodes.AtticSigningKeyPublicOnly,
             Assert.Throws<KeywardException>(() => AtticTokens.Mint(new AtticTokenRequest("a", Now.AddHours(1), Now, []), pub)).First.Code);
@@ -315,7 +319,7 @@ public sealed class AtticTokenTests
     [Fact]
     public void SigningKey_FromEnvironment_FollowsAtticdPrecedence()
     {
-        using var pem = RsaKeys.Generate(2048, pkcs8: false);
+        var pem = Pkcs1.Value;
         var rsB64 = Convert.ToBase64String(pem.Reveal());
         var pubB64 = Convert.ToBase64String(Encoding.UTF8.GetBytes(RsaKeys.PublicPem(pem)));
         var hsB64 = Convert.ToBase64String(SecretBytes);
@@ -334,7 +338,7 @@ public sealed class AtticTokenTests
     [Fact]
     public void SigningKey_FromBase64ValueDetect_TellsPemFromBytes()
     {
-        using var pem = RsaKeys.Generate(2048, pkcs8: true);
+        var pem = Pkcs8.Value;
         using var rsa = AtticSigningKey.FromBase64ValueDetect(Secret.FromUtf8(Convert.ToBase64String(pem.Reveal()) + "\n"));
         Assert.Equal("RS256", rsa.Algorithm);
         using var hs = AtticSigningKey.FromBase64ValueDetect(Secret.FromUtf8("wyggPC0gaW52YWxpZCB1dGY4\n"));
