@@ -26,5 +26,8 @@ internal static class CommandRegistry
         yield return Commands.BootstrapCommand.Build(context);
         yield return Commands.ErrorsCommand.Build(context);
         yield return Commands.SchemaCommand.Build(context);
+        yield return Commands.AgenixCommands.BuildExport(context);
+        yield return Commands.AgenixCommands.BuildImport(context);
+        yield return Commands.StoreCommands.Build(context);
     }
 }

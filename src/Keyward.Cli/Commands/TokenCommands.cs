@@ -45,9 +45,10 @@ internal static class TokenCommands
         var audience = new Option<string[]>("--audience") { Description = "aud value (needed when atticd sets token-bound-audiences); repeatable" };
         var secretFile = SecretFileOption();
         var reveal = new Option<bool>("--reveal") { Description = "Allow printing the token to a terminal" };
+        var signedBy = new Option<string?>("--signed-by") { Description = "Sign with this credential's active version from the store (secret: HS256, rsa-key: RS256); recorded in the ledger and audit" };
         var cmd = new Command("mint", "Mint an Attic JWT like atticadm make-token, signed with atticd's key (environment or --secret-base64-file)")
         {
-            sub, validity, issuer, audience, secretFile, reveal,
+            sub, validity, issuer, audience, secretFile, reveal, signedBy,
         };
         foreach (var o in perms.Values) cmd.Options.Add(o);
         cmd.SetAction(async (parse, ct) =>
@@ -68,14 +69,19 @@ internal static class TokenCommands
                     grants.Add(new AtticGrant(pattern, [permission]));
                 }
 
-            using var key = await LoadKeyAsync(context, parse.GetValue(secretFile), required: true, ct).ConfigureAwait(false);
+            await using var stored = parse.GetValue(signedBy) is { } signer
+                ? await StoredSigner.OpenAsync(context, parse, signer, parse.GetValue(secretFile) is not null, ct).ConfigureAwait(false) : null;
+            using var key = stored is null ? await LoadKeyAsync(context, parse.GetValue(secretFile), required: true, ct).ConfigureAwait(false) : null;
             var now = context.Time.GetUtcNow();
             var request = new AtticTokenRequest(parse.GetValue(sub)!, now + duration.Value, now, grants,
                 parse.GetValue(issuer), parse.GetValue(audience) is { Length: > 0 } aud ? aud : null);
-            var minted = AtticTokens.Mint(request, key!);
+            var minted = AtticTokens.Mint(request, stored?.Key ?? key!);
             foreach (var warning in AtticTokens.CheckGrantOrder(grants)) context.Warn(warning);
             using (minted.Jwt)
+            {
+                if (stored is not null) await stored.RecordAsync(request, minted.Jwt, ct).ConfigureAwait(false);
                 await context.Console.Out.WriteLineAsync(minted.Jwt.RevealString()).ConfigureAwait(false);
+            }
             return 0;
         });
         return cmd;
