@@ -28,6 +28,9 @@ public static class AtticTokens
 
     private static readonly byte[] NamespaceUtf8 = Encoding.UTF8.GetBytes(ClaimNamespace);
 
+    private static readonly AtticJwtHeader Hs256Header = new("HS256", "JWT");
+    private static readonly AtticJwtHeader Rs256Header = new("RS256", "JWT");
+
     // ---------------------------------------------------------------- minting
 
     /// <summary>Mints a token: header <c>{"alg":…,"typ":"JWT"}</c>, payload <c>exp, nbf, [iss], sub, [aud], namespace</c>
@@ -319,7 +322,12 @@ public static class AtticTokens
         }
         if (alg is null) throw ErrorCodes.AtticTokenMalformed.Exception("the JWT header has no alg");
         if (keepJson) json = Encoding.UTF8.GetString(bytes);
-        return new AtticJwtHeader(alg, typ);
+        return (alg, typ) switch
+        {
+            ("HS256", "JWT") => Hs256Header,
+            ("RS256", "JWT") => Rs256Header,
+            _ => new AtticJwtHeader(alg, typ),
+        };
     }
 
     private static AtticClaims DecodePayload(ReadOnlySpan<char> b64, bool keepJson, out string? json)
