@@ -164,6 +164,17 @@ public sealed class NixCommandTests : IDisposable
         Assert.Equal(1, missing.Exit);
         Assert.Contains("not found", missing.Out, StringComparison.Ordinal);
 
+        // A correctly signed narinfo served under another path's name does not pass.
+        using var swapped = new TinyHttpServer(path => path switch
+        {
+            "/nix-cache-info" => (200, "StoreDir: /nix/store\n"),
+            "/1111111111111111111111111111111a.narinfo" => (200, signed),
+            _ => (404, "not found"),
+        });
+        var substituted = await CliRun.RunAsync(["nix", "verify-cache", swapped.Url, "--trusted-public-keys", key.PublicKey.ToString(), "--path", "1111111111111111111111111111111a"]);
+        Assert.Equal(1, substituted.Exit);
+        Assert.Contains("describes another store path", substituted.Out, StringComparison.Ordinal);
+
         var noPaths = await CliRun.RunAsync(["nix", "verify-cache", server.Url, "--trusted-public-keys", key.PublicKey.ToString()]);
         Assert.Equal(2, noPaths.Exit);
         Assert.Contains("KW0506", noPaths.Err, StringComparison.Ordinal);

@@ -129,7 +129,14 @@ internal static class NixCommands
                         var name = names[i];
                         var text = await fetch.GetAsync(name, token).ConfigureAwait(false);
                         if (text is null) { slots[i] = (name, new NarInfoVerification(name, NarInfoStatus.Unsigned, null, "narinfo not found in the cache")); return; }
-                        try { slots[i] = (name, NarInfoVerifier.Verify(NarInfo.Parse(text), trusted)); }
+                        try
+                        {
+                            var info = NarInfo.Parse(text);
+                            // A validly signed narinfo served under another path's name is a substitution attack, not a pass.
+                            slots[i] = name == info.HashPart + ".narinfo"
+                                ? (name, NarInfoVerifier.Verify(info, trusted))
+                                : (name, new NarInfoVerification(info.StorePath, NarInfoStatus.BadSignature, null, $"served as {name} but describes another store path"));
+                        }
                         catch (KeywardException e) when (e.First.Code == ErrorCodes.NarInfoInvalid) { slots[i] = (name, new NarInfoVerification(name, NarInfoStatus.BadSignature, null, e.First.Message)); }
                     }).ConfigureAwait(false);
             }
