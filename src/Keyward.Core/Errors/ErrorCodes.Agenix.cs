@@ -11,8 +11,6 @@ public static partial class ErrorCodes
         "pass the identity (-i) the file was encrypted to: an age identity file or the host's ssh-ed25519 private key; --skip-foreign skips files meant for other hosts");
     public static readonly ErrorCode AgenixKindMismatch = new("KW0453", ErrorKind.BadInput, "imported value does not fit the declared credential",
         "the file's content must be what the manifest declares (a secret of the declared length, a PEM for rsa-key, NAME:base64 for nix-signing-key, a JWT for attic-token)");
-    public static readonly ErrorCode AgenixFileName = new("KW0454", ErrorKind.BadInput, "agenix file name is not a credential name",
-        "rename the file to NAME.age where NAME matches ^[a-z0-9][a-z0-9-]{0,62}$, or leave it out of the directory");
     public static readonly ErrorCode AgenixNothingToImport = new("KW0455", ErrorKind.BadInput, "no agenix files to import",
         "the directory holds no *.age files (or -f declares none of them)");
     public static readonly ErrorCode StoreRecipientsUnchanged = new("KW0456", ErrorKind.BadInput, "no recipient given",
