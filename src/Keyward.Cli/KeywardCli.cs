@@ -7,9 +7,13 @@ namespace Keyward.Cli;
 /// (manifest → graph → plan → execute → report); see docs/commands.md.</summary>
 public static class KeywardCli
 {
-    public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default) =>
+        RunAsync(args, console, TimeProvider.System, cancellationToken);
+
+    /// <summary>With a clock of the caller's choosing (tests move it forward to make policies due).</summary>
+    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, CancellationToken cancellationToken)
     {
-        var context = new CliContext(console);
+        var context = new CliContext(console) { Time = time };
         var root = new RootCommand("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
         root.Options.Add(CliOptions.State);
         root.Options.Add(CliOptions.Debug);

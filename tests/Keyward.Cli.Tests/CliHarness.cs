@@ -23,6 +23,7 @@ internal sealed class CliHarness
     public Dictionary<string, string> Env { get; } = new(StringComparer.Ordinal);
     public bool OutIsTerminal { get; init; }
     public string CurrentDirectory { get; init; } = RepoRoot;
+    public TimeProvider? Time { get; init; }
 
     /// <summary>Everything printed by every run, for leak scans.</summary>
     public StringBuilder AllOutput { get; } = new();
@@ -42,7 +43,7 @@ internal sealed class CliHarness
             GetEnv = n => Env.TryGetValue(n, out var v) ? v : null,
             CurrentDirectory = CurrentDirectory,
         };
-        var code = await KeywardCli.RunAsync(args, console, TestContext.Current.CancellationToken);
+        var code = await KeywardCli.RunAsync(args, console, Time ?? TimeProvider.System, TestContext.Current.CancellationToken);
         var bytes = stdout.ToArray();
         var result = new CliResult(code, o.ToString() + Encoding.UTF8.GetString(bytes), e.ToString(), bytes);
         AllOutput.Append(result.Out).Append(result.Err);

@@ -83,6 +83,24 @@ internal static class ApplyCommand
         }
         if (!json) PlanPrinter.Text(context.Console.Out, plan, dryRun: false);
         var report = await engine.ExecuteAsync(plan, ct).ConfigureAwait(false);
+        var due = plan.DueRotations.ToArray();
+        if (due.Length > 0)
+        {
+            // What policy says is due goes through the same journaled executor as `keyward rotate`.
+            var executor = new Engine.Rotation.RotationExecutor(state.Store, new Engine.Rotation.RotationExecutorOptions
+            {
+                Manifest = manifest,
+                Root = options.Root,
+                Time = context.Time,
+                GetEnv = context.Console.GetEnv,
+                Progress = options.Progress,
+                Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
+                RunHook = options.RunHooks && options.Root is null ? new Sinks.Hooks.HookRunner().RunAsync
+                    : (_, _) => Task.FromResult(new Sinks.Hooks.HookResult(true, null, "not run")),
+            });
+            var outcome = await executor.StartAsync(new Core.Rotation.RotationIntent(due, Core.Rotation.RotationReason.Scheduled), ct).ConfigureAwait(false);
+            if (!json) context.Console.Out.WriteLine($"rotated what policy says is due: {string.Join(", ", due)} ({outcome.State})");
+        }
         progress.Done();
         if (json) PlanPrinter.Json(context.Console.Out, plan, report);
         else PlanPrinter.Report(context.Console.Out, report);

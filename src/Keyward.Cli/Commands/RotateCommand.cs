@@ -19,7 +19,8 @@ internal static class RotateCommand
         var cont = new Option<bool>("--continue") { Description = "Run phase two of a waiting cache-key rollover" };
         var resume = new Option<bool>("--resume") { Description = "Complete an interrupted or failed rotation" };
         var abort = new Option<bool>("--abort") { Description = "Roll an open rotation back to the versions active before it" };
-        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort };
+        var rootOption = new Option<string?>("--root") { Description = "Prefix every sink path with DIR, as apply --root (hooks are not run)" };
+        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort, rootOption };
         cmd.SetAction(async (parse, ct) =>
         {
             var manifest = ManifestInput.Load(context, parse, file);
@@ -31,9 +32,14 @@ internal static class RotateCommand
             if (modes == 0 && list.Length == 0 && leaked.Length == 0) throw ErrorCodes.Usage.Exception("name the credentials to rotate, or what leaked with --exposed");
             var asJson = parse.GetValue(json);
             await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            var root = parse.GetValue(rootOption);
             var executor = new RotationExecutor(state.Store, new RotationExecutorOptions
             {
                 Manifest = manifest,
+                Root = string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root),
+                // Under --root the files belong to another system: its units are not ours to restart.
+                RunHook = string.IsNullOrEmpty(root) ? new Sinks.Hooks.HookRunner().RunAsync
+                    : (_, _) => Task.FromResult(new Sinks.Hooks.HookResult(true, null, "skipped under --root")),
                 Time = context.Time,
                 Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
                 GetEnv = context.Console.GetEnv,

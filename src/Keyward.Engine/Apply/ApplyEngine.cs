@@ -4,7 +4,9 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Core.Time;
 using Keyward.Engine.Delivery;
+using Keyward.Core.Rotation;
 using Keyward.Engine.Minting;
+using Keyward.Engine.Rotation;
 using Keyward.Sinks;
 using Keyward.Sinks.Hooks;
 using Keyward.Store.Contract;
@@ -18,9 +20,6 @@ namespace Keyward.Engine.Apply;
 /// </summary>
 public sealed class ApplyEngine
 {
-    /// <summary>How far ahead apply reports renewals.</summary>
-    public static readonly TimeSpan LookAhead = TimeSpan.FromDays(30);
-
     private readonly ICredentialStore _store;
     private readonly EngineOptions _options;
     private readonly CredentialMinter _minter;
@@ -39,12 +38,19 @@ public sealed class ApplyEngine
     public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken)
     {
         var now = _options.Time.GetUtcNow();
+        var journals = await _store.OpenJournalsAsync(cancellationToken).ConfigureAwait(false);
+        var openRotation = journals.Count > 0 ? journals[0] : null;
+        var facts = await StoreFactsReader.ReadAsync(_store, cancellationToken).ConfigureAwait(false);
+        var due = DuePolicy.Evaluate(manifest, facts, now);
+        var dueNow = due.Due.Where(d => d.Rotatable).ToDictionary(d => d.Credential, StringComparer.Ordinal);
+        foreach (var d in due.Due.Where(d => !d.Rotatable))
+            _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
         var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
         var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv);
         var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var changes = new List<CredentialChange>(manifest.Credentials.Count);
-        var upcoming = new List<UpcomingRenewal>();
+        var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
         var byName = new Dictionary<string, CredentialChange>(StringComparer.Ordinal);
 
         // Signers before the tokens they sign: tokens are signed by secrets or rsa keys, which depend on nothing.
@@ -54,8 +60,8 @@ public sealed class ApplyEngine
             var change = c switch
             {
                 ExternalCredential e => PlanExternal(e, current, importer, imported),
-                AtticTokenCredential t => PlanToken(t, current, byName, active, now, upcoming),
-                _ => PlanGenerated(c, current, manifest, now, upcoming),
+                AtticTokenCredential t => PlanToken(t, current, byName, active, now),
+                _ => PlanGenerated(c, current, dueNow.GetValueOrDefault(c.Name)),
             };
             byName[c.Name] = change;
             changes.Add(change);
@@ -65,32 +71,28 @@ public sealed class ApplyEngine
         changes.Sort((a, b) => order[a.Credential.Name].CompareTo(order[b.Credential.Name]));
 
         var sinks = await PlanSinksAsync(manifest, byName, cancellationToken).ConfigureAwait(false);
-        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported };
+        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id };
     }
 
-    private static CredentialChange PlanGenerated(Credential c, CredentialVersion? current, KeywardManifest manifest, DateTimeOffset now, List<UpcomingRenewal> upcoming)
+    private static CredentialChange PlanGenerated(Credential c, CredentialVersion? current, DueItem? due)
     {
         if (current is null) return new(c, ChangeAction.Create, "no stored value yet: generate", null);
         var spec = SpecFingerprint.Of(c);
         if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != spec)
             return new(c, ChangeAction.Unchanged, $"declaration changed since version {current.Version} was made: run `keyward plan rotate {c.Name}` to see what re-keying touches", current.Version);
-        var maxAge = manifest.EffectivePolicy(c).MaxAge;
-        if (maxAge is { } age)
-        {
-            var due = current.CreatedAt + age.Value;
-            if (due <= now)
-                return new(c, ChangeAction.Unchanged, $"older than maxAge {age} (due {HumanDuration.InWords(due - now)}): run `keyward rotate {c.Name}`", current.Version);
-            if (due - now <= LookAhead) upcoming.Add(new UpcomingRenewal(c.Name, due, $"maxAge {age}"));
-        }
+        if (due is not null)
+            return new(c, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {c.Name}`)", current.Version) { ViaRotation = true };
         return new(c, ChangeAction.Unchanged, $"version {current.Version} is current", current.Version);
     }
 
     private static CredentialChange PlanToken(AtticTokenCredential t, CredentialVersion? current, Dictionary<string, CredentialChange> planned,
-        Dictionary<string, CredentialVersion> active, DateTimeOffset now, List<UpcomingRenewal> upcoming)
+        Dictionary<string, CredentialVersion> active, DateTimeOffset now)
     {
         var signerChange = planned.GetValueOrDefault(t.SignedBy);
         if (current is null)
             return new(t, ChangeAction.Create, $"no token yet: mint, signed by {t.SignedBy}", null);
+        if (signerChange is { ViaRotation: true })
+            return new(t, ChangeAction.Update, $"re-minted by the rotation of {t.SignedBy}", current.Version) { ViaRotation = true };
         if (signerChange is { Action: ChangeAction.Create or ChangeAction.Update })
             return new(t, ChangeAction.Update, $"signer {t.SignedBy} gets a new value: re-mint", current.Version);
         if (active.TryGetValue(t.SignedBy, out var signer) &&
@@ -105,7 +107,6 @@ public sealed class ApplyEngine
                 return new(t, ChangeAction.Update, exp <= now
                     ? $"expired {HumanDuration.InWords(exp - now)}: re-mint"
                     : $"inside the renew-before window ({HumanDuration.Format(t.EffectiveRenewBefore)}), expires {HumanDuration.InWords(exp - now)}: re-mint", current.Version);
-            if (renewAt - now <= LookAhead) upcoming.Add(new UpcomingRenewal(t.Name, renewAt, $"renew {HumanDuration.Format(t.EffectiveRenewBefore)} before expiry"));
         }
         return new(t, ChangeAction.Unchanged, current.ExpiresAt is { } e ? $"version {current.Version} valid, expires {HumanDuration.InWords(e - now)}" : $"version {current.Version} is current", current.Version);
     }
@@ -146,8 +147,10 @@ public sealed class ApplyEngine
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
-            foreach (var sink in manifest.Sinks)
+            var trust = await TrustListsAsync(manifest, cancellationToken).ConfigureAwait(false);
+            foreach (var declared in manifest.Sinks)
             {
+                var sink = SinkDelivery.WithTrustLists(declared, trust);
                 var target = _delivery.TargetPath(sink);
                 var changing = sink.CredentialNames.Select(n => credentials.GetValueOrDefault(n)).Where(c => c is not null).Cast<CredentialChange>().ToArray();
                 if (changing.FirstOrDefault(c => c.Action == ChangeAction.Pending) is { } pending)
@@ -196,6 +199,8 @@ public sealed class ApplyEngine
     public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)
     {
         var manifest = plan.Manifest;
+        if (plan.OpenJournal is { } journal)
+            throw ErrorCodes.RotationOpen.Exception($"rotation journal {journal} is still open; apply would fight it over the same sinks");
         var now = _options.Time.GetUtcNow();
         var fresh = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var written = 0;
@@ -205,7 +210,7 @@ public sealed class ApplyEngine
             {
                 foreach (var change in plan.Credentials.OrderBy(c => c.Credential is AtticTokenCredential ? 1 : 0))
                 {
-                    if (change.Action is not (ChangeAction.Create or ChangeAction.Update)) continue;
+                    if (change.Action is not (ChangeAction.Create or ChangeAction.Update) || change.ViaRotation) continue;
                     var c = change.Credential;
                     var nextVersion = (change.CurrentVersion ?? 0) + 1;
                     MintResult minted = c switch
@@ -273,11 +278,13 @@ public sealed class ApplyEngine
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
+            var trust = await TrustListsAsync(manifest, cancellationToken).ConfigureAwait(false);
             // Under --root the files belong to another system (an image being built): its units are not ours to restart.
             var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl") : null;
             var now = _options.Time.GetUtcNow();
-            foreach (var sink in sinks)
+            foreach (var declared in sinks)
             {
+                var sink = SinkDelivery.WithTrustLists(declared, trust);
                 if (!SinkDelivery.Renderable(sink, resolved, out var missing))
                 {
                     _options.Warn(ErrorCodes.NoValueYet.At(sink.Location, $"sink '{sink.Name}' not written: {missing} has no value"));
@@ -302,6 +309,29 @@ public sealed class ApplyEngine
             foreach (var v in values.Values) v.Dispose();
         }
         return (files, hooks);
+    }
+
+    /// <summary>The public keys each trusted Nix signing key stands for in trust lists: the active key, plus the previous
+    /// key while its overlap (<c>rotation.overlap</c>) has not ended since the new key became active.</summary>
+    private async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var trusted = manifest.Sinks.Where(s => s.NixConf is not null).SelectMany(s => s.NixConf!.TrustedPublicKeys)
+            .Where(n => manifest.FindCredential(n) is NixSigningKeyCredential).Distinct(StringComparer.Ordinal);
+        var now = _options.Time.GetUtcNow();
+        foreach (var name in trusted)
+        {
+            var versions = await _store.GetVersionsAsync(name, cancellationToken).ConfigureAwait(false);
+            var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
+            if (active?.Metadata.GetValueOrDefault("publicKey") is not { } key) continue;
+            var keys = new List<string> { key };
+            var overlap = manifest.EffectivePolicy(manifest.FindCredential(name)!).Overlap;
+            var previous = versions.Where(v => v.State == VersionState.Previous).MaxBy(v => v.Version);
+            if (overlap is { } o && previous?.Metadata.GetValueOrDefault("publicKey") is { } old && old != key && now < active.CreatedAt + o.Value)
+                keys.Add(old);
+            result[name] = keys;
+        }
+        return result;
     }
 
     public static string HookText(Hook hook) => hook switch

@@ -12,7 +12,12 @@ public enum ChangeAction
 }
 
 /// <summary>The planned change of one credential, with the reason a person reads.</summary>
-public sealed record CredentialChange(Credential Credential, ChangeAction Action, string Reason, int? CurrentVersion);
+public sealed record CredentialChange(Credential Credential, ChangeAction Action, string Reason, int? CurrentVersion)
+{
+    /// <summary>Due by policy: apply hands it to the rotation executor (journaled, with its derived tokens and sinks)
+    /// instead of minting it in place.</summary>
+    public bool ViaRotation { get; init; }
+}
 
 /// <summary>The planned change of one sink file.</summary>
 public sealed record SinkChange(Sink Sink, ChangeAction Action, string Reason, string TargetPath);
@@ -29,6 +34,13 @@ public sealed record ApplyPlan(
 {
     /// <summary>External values read while planning, reused by execution (so a source is read once).</summary>
     internal IReadOnlyDictionary<string, Keyward.Core.Secrets.Secret> Imported { get; init; } = new Dictionary<string, Keyward.Core.Secrets.Secret>();
+
+    /// <summary>A rotation journal that is still open: apply plans but refuses to execute until it is resumed or aborted.</summary>
+    public long? OpenJournal { get; init; }
+
+    /// <summary>Credentials due by policy that apply rotates after its own changes.
+    /// (Tokens marked ViaRotation are re-minted by their signer's rotation, not rotated on their own.)</summary>
+    public IEnumerable<string> DueRotations => Credentials.Where(c => c.ViaRotation && c.Credential is not AtticTokenCredential).Select(c => c.Credential.Name);
 
     public bool HasChanges =>
         Credentials.Any(c => c.Action is ChangeAction.Create or ChangeAction.Update) ||

@@ -62,6 +62,15 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         return true;
     }
 
+    /// <summary>A nix-conf sink with each trusted signing-key name replaced by the literal public keys it stands for
+    /// (one, or two during a rollover or overlap).</summary>
+    public static Sink WithTrustLists(Sink sink, IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
+    {
+        if (sink.NixConf is not { } nix || !nix.TrustedPublicKeys.Any(trust.ContainsKey)) return sink;
+        var keys = nix.TrustedPublicKeys.SelectMany(k => trust.TryGetValue(k, out var list) ? list : [k]).Distinct(StringComparer.Ordinal).ToArray();
+        return sink with { NixConf = nix with { TrustedPublicKeys = keys } };
+    }
+
     public static IReadOnlyDictionary<string, ResolvedCredential> ResolveAll(KeywardManifest manifest, IReadOnlyDictionary<string, Secret> values)
     {
         var result = new Dictionary<string, ResolvedCredential>(StringComparer.Ordinal);

@@ -12,6 +12,9 @@ using Keyward.Crypto.Nix;
 using Keyward.Sinks;
 using Keyward.Store.Contract;
 
+using Keyward.Engine.Delivery;
+using Keyward.Engine.Minting;
+
 namespace Keyward.Engine.Rotation;
 
 /// <summary>How a rotation run ended.</summary>
@@ -35,9 +38,11 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 {
     private readonly KeywardManifest _m = options.Manifest;
     private readonly List<string> _log = [];
-    private AtomicFileWriter? _writer;
+    private SinkDelivery? _delivery;
 
-    private AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(store.Fingerprint, options.Warn);
+    /// <summary>The same delivery path apply uses: --root, persistence roots, relative links, owner fallback.</summary>
+    private SinkDelivery Delivery => _delivery ??= new SinkDelivery(
+        new EngineOptions { Root = options.Root, Time = options.Time, Warn = e => options.Warn?.Invoke(e.Message) }, store.Fingerprint);
 
     private DateTimeOffset Now => options.Time.GetUtcNow();
 
@@ -310,16 +315,17 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 
     private Secret ReadExternal(ExternalCredential x)
     {
-        string? text = x.Source switch
+        if (x.Source is null)
+            throw ErrorCodes.NotRotatable.Exception($"'{x.Name}' has no source; `keyward bootstrap` creates its token");
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv);
+        try
         {
-            FileSource f => File.Exists(f.Path) ? File.ReadAllText(f.Path).TrimEnd('\n', '\r') : null,
-            EnvSource e => options.GetEnv(e.Variable),
-            JsonMapSource j => File.Exists(j.Path) && JsonDocument.Parse(File.ReadAllText(j.Path)).RootElement.TryGetProperty(j.Key, out var v) ? v.GetString() : null,
-            _ => throw ErrorCodes.NotRotatable.Exception($"'{x.Name}' has no source; `keyward bootstrap` creates its token"),
-        };
-        if (string.IsNullOrEmpty(text))
+            return importer.Read(x)!;
+        }
+        catch (KeywardException e) when (e.First.Code == ErrorCodes.ExternalSourceMissing)
+        {
             throw ErrorCodes.RotationStepFailed.Exception($"the source of '{x.Name}' is missing or empty", "put the new token in its source, then resume");
-        return Secret.FromUtf8(text);
+        }
     }
 
     private async Task ActivateAsync(string name, StepContext ctx, CancellationToken ct)
@@ -423,9 +429,9 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         var bytes = await RenderAsync(sink, ctx, retiringTrust, ct).ConfigureAwait(false);
         try
         {
-            var outcome = Writer.Write(new FileWriteRequest(sink.StoragePath, bytes, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group,
-                sink.PersistRoot is null ? null : sink.Path));
-            await store.PutSinkAsync(new SinkRecord(sink.Name, sink.StoragePath, store.Fingerprint(bytes), Now), ct).ConfigureAwait(false);
+            var target = Delivery.TargetPath(sink);
+            var outcome = Delivery.Write(new FileWriteRequest(target, bytes, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, Delivery.LinkPath(sink)));
+            await store.PutSinkAsync(new SinkRecord(sink.Name, target, store.Fingerprint(bytes), Now), ct).ConfigureAwait(false);
             return outcome;
         }
         finally
@@ -452,9 +458,10 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             {
                 var sink = Sink(step.Target);
                 var expected = await RenderAsync(sink, ctx, retiringTrust: false, ct).ConfigureAwait(false);
-                var onDisk = File.Exists(sink.StoragePath) ? await File.ReadAllBytesAsync(sink.StoragePath, ct).ConfigureAwait(false) : null;
+                var path = Delivery.TargetPath(sink);
+                var onDisk = File.Exists(path) ? await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false) : null;
                 if (onDisk is null || store.Fingerprint(onDisk) != store.Fingerprint(expected))
-                    throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{sink.Name}' ({sink.StoragePath}) does not carry the new values");
+                    throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{sink.Name}' ({path}) does not carry the new values");
                 break;
             }
             case NodeKind.Credential when _m.FindCredential(step.Target) is NixSigningKeyCredential k:
@@ -463,7 +470,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 var pk = nv?.Metadata.GetValueOrDefault("publicKey") ?? throw ErrorCodes.RotationVerifyFailed.Exception($"no new key staged for '{k.Name}'");
                 foreach (var s in _m.Sinks.Where(s => s.NixConf?.TrustedPublicKeys.Contains(k.Name) == true))
                 {
-                    var text = File.Exists(s.StoragePath) ? await File.ReadAllTextAsync(s.StoragePath, ct).ConfigureAwait(false) : "";
+                    var path = Delivery.TargetPath(s);
+                    var text = File.Exists(path) ? await File.ReadAllTextAsync(path, ct).ConfigureAwait(false) : "";
                     if (!text.Contains(pk, StringComparison.Ordinal))
                         throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{s.Name}' does not trust the new key {pk}");
                 }

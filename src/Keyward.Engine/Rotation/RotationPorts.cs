@@ -50,6 +50,9 @@ public sealed class RotationExecutorOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Prefix for every sink path, as <c>apply --root</c>.</summary>
+    public string? Root { get; init; }
+
     /// <summary>Who rotates (audit actor).</summary>
     public string Actor { get; init; } = Environment.UserName + "@" + Environment.MachineName;
 
