@@ -93,8 +93,9 @@ internal static class CheckBench
     {
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly CancellationTokenSource _stop = new();
+        private const string Body = "{\"id\":1,\"login\":\"bench-user\"}";
         private static readonly byte[] Response = Encoding.ASCII.GetBytes(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 30\r\n\r\n{\"id\":1,\"login\":\"bench-user\"}");
+            $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {Body.Length}\r\n\r\n{Body}");
 
         public TinyServer()
         {
