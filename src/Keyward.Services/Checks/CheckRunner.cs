@@ -23,6 +23,7 @@ public sealed partial class CheckRunner
     private IReadOnlyDictionary<string, CredentialVersion> _active = new Dictionary<string, CredentialVersion>();
     private IReadOnlyDictionary<string, Secret> _values = new Dictionary<string, Secret>();
     private DateTimeOffset _now;
+    private CancellationToken _run;
 
     public CheckRunner(KeywardManifest manifest, ICheckState state, ServiceClients clients, CheckOptions options)
     {
@@ -38,6 +39,7 @@ public sealed partial class CheckRunner
     public async Task<IReadOnlyList<CheckReport>> RunAsync(CancellationToken cancellationToken)
     {
         _now = _time.GetUtcNow();
+        _run = cancellationToken;
         foreach (var name in _options.Only)
             if (_manifest.FindCredential(name) is null)
                 throw ErrorCodes.ServiceNotDeclared.Exception($"no credential named '{name}' in {_manifest.File}");
@@ -86,7 +88,7 @@ public sealed partial class CheckRunner
         {
             return await job.Run(linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return [Observation.Unknown(ConditionTypes.Verified, "Timeout", $"the check did not finish within {_options.CheckTimeout.TotalSeconds:0.#} s")];
         }
@@ -218,9 +220,11 @@ public sealed partial class CheckRunner
         _ => "source",
     };
 
+    /// <summary>Shared between the checks of one run (the cache, its key and its tokens all need it): started under the
+    /// run's token so one check's timeout does not cancel it for the others, awaited under the caller's.</summary>
     private Task<Attic.AtticCacheLookup> LookupAsync(Service service, string cache, string who, Secret? token, CancellationToken ct) =>
         _lookups.GetOrAdd($"{service.Name}/{cache}/{who}",
-            _ => new Lazy<Task<Attic.AtticCacheLookup>>(() => _clients.Attic(service).GetCacheConfigAsync(cache, token, ct))).Value;
+            _ => new Lazy<Task<Attic.AtticCacheLookup>>(() => _clients.Attic(service).GetCacheConfigAsync(cache, token, _run))).Value.WaitAsync(ct);
 
     private Secret? ServiceToken(Service service) => service.Token is { } t ? _values.GetValueOrDefault(t) : null;
 
