@@ -7,8 +7,6 @@ public sealed partial class CheckRunner
 {
     private List<Observation> CheckSink(Sink sink, AccountNames accounts)
     {
-        if (sink.Kubernetes is { Live: true })
-            return [Observation.Unknown(ConditionTypes.Ready, "LiveKubernetesSecret", $"delivered to the cluster as {sink.Kubernetes.Namespace}/{sink.Kubernetes.Name}; not a file")];
         var storage = _options.Resolve(sink.StoragePath);
         var st = FileStatus.Lstat(storage);
         if (st is null || st.IsDirectory)

@@ -61,7 +61,8 @@ public sealed partial class CheckRunner
                 if (only.Count == 0 || (cache.SigningKey is { } k && only.Contains(k)) || (service.Token is { } t && only.Contains(t)))
                     jobs.Add(new Job(SubjectKind.Cache, service.Name + "/" + cache.Name, ct => CheckCacheAsync(service, cache, ct)));
         var accounts = new Lazy<AccountNames>(() => AccountNames.Load(_options.Root));
-        foreach (var sink in _manifest.Sinks.Where(s => only.Count == 0 || s.CredentialNames.Any(only.Contains)))
+        // Live Kubernetes Secrets are not files: the apply engine reports their writes.
+        foreach (var sink in _manifest.Sinks.Where(s => s.Kubernetes is not { Live: true } && (only.Count == 0 || s.CredentialNames.Any(only.Contains))))
             jobs.Add(new Job(SubjectKind.Sink, sink.Name, ct => Task.FromResult(CheckSink(sink, accounts.Value))));
 
         var results = new List<Observation>[jobs.Count];
