@@ -55,23 +55,33 @@ public sealed class CctvVectorTests
             Assert.Equal(v.Payload, Convert.ToHexStringLower(SHA256.HashData(output.ToArray())));
     }
 
+    /// <summary>The vectors whose header can be re-encoded: binary, with a valid header and a known file key.</summary>
+    public static TheoryData<string> ReEncodableVectorNames()
+    {
+        var data = new TheoryData<string>();
+        if (CctvVectorSource.Location is null || CctvVectorSource.Vectors.Count == 0) data.Add(Missing);
+        else
+            foreach (var (name, v) in CctvVectorSource.Vectors)
+                if (v.Expect is "success" or "payload failure" or "no match" && !v.Armored && v.FileKey is not null)
+                    data.Add(name);
+        return data;
+    }
+
     /// <summary>Re-encoding the parsed header with the vector's file key reproduces its bytes and MAC:
     /// the writer is canonical in every edge case the suite covers (empty bodies, 48-byte bodies, grease).</summary>
     [Theory]
-    [MemberData(nameof(VectorNames))]
+    [MemberData(nameof(ReEncodableVectorNames))]
     public void Vector_HeaderRoundTrips(string name)
     {
         Assert.True(name != Missing, CctvVectorSource.MissingMessage);
         var v = CctvVectorSource.Vectors[name];
-        if (v.Expect is not ("success" or "payload failure" or "no match") || v.Armored || v.FileKey is null)
-            Assert.Skip("only binary vectors whose header is valid can be re-encoded");
         var input = new AgeInput(new MemoryStream(v.File));
         var header = AgeHeader.Parse(input);
         using var written = new MemoryStream();
-        AgeHeader.Write(written, header.Stanzas, Convert.FromHexString(v.FileKey));
+        AgeHeader.Write(written, header.Stanzas, Convert.FromHexString(v.FileKey!));
         var headerLength = header.MacInput.Length + 1 + 43 + 1;
         var original = v.File.AsSpan(0, headerLength).ToArray();
-        if (v.Expect == "no match" && !header.VerifyMac(Convert.FromHexString(v.FileKey)))
+        if (v.Expect == "no match" && !header.VerifyMac(Convert.FromHexString(v.FileKey!)))
             Assert.Skip("the vector's file key does not match its MAC");
         Assert.Equal(Convert.ToHexString(original), Convert.ToHexString(written.ToArray()));
     }
