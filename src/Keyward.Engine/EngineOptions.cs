@@ -27,6 +27,10 @@ public sealed class EngineOptions
 
     public string? SystemctlPath { get; init; }
 
+    /// <summary>Where live Kubernetes Secrets go (<c>kubernetes-secret</c> sinks with <c>live: true</c>): a kubeconfig path,
+    /// else $KUBECONFIG, else the in-cluster service account.</summary>
+    public string? Kubeconfig { get; init; }
+
     public static string DefaultActor() => $"{Environment.UserName}@{Environment.MachineName}";
 
     public string Rooted(string absolutePath) =>

@@ -27,8 +27,9 @@ internal static class ApplyCommand
         var json = CliOptions.Json();
         var dryRun = new Option<bool>("--dry-run") { Description = "Stop after printing the plan" };
         var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks" };
-        var cmd = new Command("apply", "Make the store and every sink match the manifest: generate, mint, import, render") { file, root, json, dryRun, noHooks };
-        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, parse.GetValue(dryRun), parse.GetValue(noHooks), ct));
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
+        var cmd = new Command("apply", "Make the store and every sink match the manifest: generate, mint, import, render") { file, root, json, dryRun, noHooks, kubeconfig };
+        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, parse.GetValue(dryRun), parse.GetValue(noHooks), ct, parse.GetValue(kubeconfig)));
         return cmd;
     }
 
@@ -38,7 +39,7 @@ internal static class ApplyCommand
     };
 
     private static async Task<int> RunAsync(CliContext context, ParseResult parse, Option<string> file, Option<string?> rootOption, Option<bool> jsonOption,
-        bool dryRun, bool noHooks, CancellationToken ct)
+        bool dryRun, bool noHooks, CancellationToken ct, string? kubeconfig = null)
     {
         var manifest = ManifestInput.Load(context, parse, file);
         var root = parse.GetValue(rootOption);
@@ -52,6 +53,7 @@ internal static class ApplyCommand
             Warn = context.Warn,
             Progress = dryRun ? null : progress.Report,
             RunHooks = !noHooks,
+            Kubeconfig = kubeconfig is null ? null : context.Console.ResolvePath(kubeconfig),
         };
         string? scratch = null;
         if (dryRun && !Store.StateDirectory.IsInitialised(context.StateDirectory(parse)))

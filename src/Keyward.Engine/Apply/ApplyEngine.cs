@@ -296,6 +296,8 @@ public sealed class ApplyEngine
                 files++;
                 await _store.PutSinkAsync(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now), cancellationToken).ConfigureAwait(false);
                 _options.Progress?.Invoke($"wrote {request.Path}");
+                if (sink.Kubernetes is { Live: true } k8s)
+                    await ApplyLiveSecretAsync(sink, k8s, resolved, cancellationToken).ConfigureAwait(false);
                 if (runner is null) continue;
                 foreach (var hook in sink.OnChange)
                 {
@@ -332,6 +334,27 @@ public sealed class ApplyEngine
             result[name] = keys;
         }
         return result;
+    }
+
+    /// <summary>A live kubernetes-secret sink: the file changed, so the cluster's Secret is applied too (server-side apply).</summary>
+    private async Task ApplyLiveSecretAsync(Sink sink, KubernetesSecretOptions k8s, IReadOnlyDictionary<string, ResolvedCredential> resolved, CancellationToken cancellationToken)
+    {
+        if (_options.Root is not null)
+        {
+            _options.Warn(ErrorCodes.KubernetesApiFailed.At(sink.Location, $"sink '{sink.Name}': not applied to the cluster under --root (the manifest file was written)"));
+            return;
+        }
+        var data = SinkRenderer.EntryValues(sink, resolved);
+        try
+        {
+            var config = new Services.Kubernetes.KubernetesConnection(_options.Kubeconfig).Resolve(_options.GetEnv);
+            var version = await new Services.Kubernetes.KubernetesSecretWriter(config).ApplyAsync(k8s, data, cancellationToken).ConfigureAwait(false);
+            _options.Progress?.Invoke($"applied Secret {k8s.Namespace}/{k8s.Name} (resourceVersion {version})");
+        }
+        finally
+        {
+            foreach (var v in data.Values) v.Dispose();
+        }
     }
 
     public static string HookText(Hook hook) => hook switch

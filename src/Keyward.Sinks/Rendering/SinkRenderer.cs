@@ -27,4 +27,12 @@ public static class SinkRenderer
             _ => throw new ArgumentOutOfRangeException(nameof(sink), sink.Format, "unknown sink format"),
         };
     }
+
+    /// <summary>Each entry's value as bytes (encoding applied), keyed by entry key: the data of a live Kubernetes Secret.</summary>
+    public static IReadOnlyDictionary<string, Core.Secrets.Secret> EntryValues(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> credentials)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var context = new Rendering.RenderContext(sink, credentials);
+        return sink.Entries.ToDictionary(e => e.Key, e => Core.Secrets.Secret.Adopt(context.Bytes(e)), StringComparer.Ordinal);
+    }
 }
