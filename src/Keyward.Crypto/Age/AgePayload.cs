@@ -5,7 +5,9 @@ using Keyward.Core.Errors;
 namespace Keyward.Crypto.Age;
 
 /// <summary>The STREAM payload: ChaCha20-Poly1305 over 64 KiB chunks, nonce = 11-byte big-endian
-/// counter ‖ last-chunk flag. Two fixed buffers per call, whatever the size of the data.</summary>
+/// counter ‖ last-chunk flag. Chunks are processed in batches of <see cref="BatchChunks"/>, and a
+/// second thread writes one batch while the next is sealed or opened (see <see cref="ChunkWriter"/>);
+/// the buffers are fixed, whatever the size of the data.</summary>
 internal static class AgePayload
 {
     public const int NonceSize = 16;
@@ -13,34 +15,36 @@ internal static class AgePayload
     private const int TagSize = 16;
     private const int EncryptedChunkSize = ChunkSize + TagSize;
 
+    /// <summary>Chunks per batch: the unit of reading, of handing over to the writer thread, and of
+    /// one write call.</summary>
+    internal const int BatchChunks = 16;
+    private const int PlainBatchSize = BatchChunks * ChunkSize;
+    private const int SealedBatchSize = BatchChunks * EncryptedChunkSize;
+
     public static void Encrypt(ReadOnlySpan<byte> fileKey, Stream plaintext, Stream output)
     {
         Span<byte> streamNonce = stackalloc byte[NonceSize];
         RandomNumberGenerator.Fill(streamNonce);
         output.Write(streamNonce);
         var key = FileKeyWrap.Hkdf(fileKey, streamNonce, "payload");
-        // One spare byte tells whether a full chunk is the last one without a second read-ahead buffer.
-        var plain = new byte[ChunkSize + 1];
-        var sealedChunk = new byte[EncryptedChunkSize];
-        Span<byte> nonce = stackalloc byte[12];
-        nonce.Clear();
+        // One spare byte tells whether a full batch ends the file without a second read-ahead buffer.
+        var plain = new byte[PlainBatchSize + 1];
         try
         {
             using var aead = new ChaCha20Poly1305(key);
+            using var writer = new ChunkWriter(output, SealedBatchSize);
             var filled = ReadFull(plaintext, plain);
             ulong counter = 0;
             while (true)
             {
-                var last = filled <= ChunkSize;
-                var length = last ? filled : ChunkSize;
-                SetNonce(nonce, counter, last);
-                aead.Encrypt(nonce, plain.AsSpan(0, length), sealedChunk.AsSpan(0, length), sealedChunk.AsSpan(length, TagSize));
-                output.Write(sealedChunk, 0, length + TagSize);
+                var last = filled <= PlainBatchSize;
+                var slot = writer.Acquire();
+                writer.Publish(SealBatch(aead, plain.AsSpan(0, last ? filled : PlainBatchSize), last, ref counter, slot));
                 if (last) break;
-                plain[0] = plain[ChunkSize];
+                plain[0] = plain[PlainBatchSize];
                 filled = 1 + ReadFull(plaintext, plain.AsSpan(1));
-                counter++;
             }
+            writer.Finish();
         }
         finally
         {
@@ -49,7 +53,26 @@ internal static class AgePayload
         }
     }
 
-    /// <summary>Decrypts chunk by chunk, writing each plaintext chunk as soon as it authenticates
+    /// <summary>Seals a batch of full chunks, or, when <paramref name="last"/>, the file's remaining
+    /// chunks, the final one flagged (an empty file has one empty final chunk).</summary>
+    private static int SealBatch(ChaCha20Poly1305 aead, ReadOnlySpan<byte> plain, bool last, ref ulong counter, Span<byte> sealedBatch)
+    {
+        var chunks = last ? Math.Max(1, (plain.Length + ChunkSize - 1) / ChunkSize) : plain.Length / ChunkSize;
+        Span<byte> nonce = stackalloc byte[12];
+        nonce.Clear();
+        var written = 0;
+        for (var i = 0; i < chunks; i++)
+        {
+            var chunk = plain.Slice(i * ChunkSize, Math.Min(ChunkSize, plain.Length - i * ChunkSize));
+            SetNonce(nonce, counter, last && i == chunks - 1);
+            aead.Encrypt(nonce, chunk, sealedBatch.Slice(written, chunk.Length), sealedBatch.Slice(written + chunk.Length, TagSize));
+            written += chunk.Length + TagSize;
+            if (!(last && i == chunks - 1)) counter++;
+        }
+        return written;
+    }
+
+    /// <summary>Decrypts batch by batch and releases each chunk's plaintext only after it authenticates
     /// (so on failure the output holds exactly the authenticated prefix).</summary>
     public static void Decrypt(ReadOnlySpan<byte> fileKey, AgeInput input, Stream output)
     {
@@ -57,47 +80,90 @@ internal static class AgePayload
         if (input.ReadFull(streamNonce) != NonceSize)
             throw ErrorCodes.AgeHeaderInvalid.Exception("the payload nonce is missing or short");
         var key = FileKeyWrap.Hkdf(fileKey, streamNonce, "payload");
-        var sealedChunk = new byte[EncryptedChunkSize];
-        var plain = new byte[ChunkSize];
-        Span<byte> nonce = stackalloc byte[12];
-        nonce.Clear();
+        var sealedBatch = new byte[SealedBatchSize];
         try
         {
             using var aead = new ChaCha20Poly1305(key);
+            using var writer = new ChunkWriter(output, PlainBatchSize);
             ulong counter = 0;
             while (true)
             {
-                var n = input.ReadFull(sealedChunk);
-                if (n == 0)
-                    throw Fail(counter == 0 ? "the payload has no chunks" : "the payload is truncated: it ends without a final chunk");
-                var last = n < EncryptedChunkSize;
-                if (n < TagSize) throw Fail("the payload ends with a chunk shorter than its authentication tag");
-                if (last && n == TagSize && counter > 0) throw Fail("the final chunk is empty, which only an empty file may have");
-                var length = n - TagSize;
-                SetNonce(nonce, counter, last);
-                var ok = TryOpen(aead, nonce, sealedChunk.AsSpan(0, n), plain);
-                if (!ok && !last)
+                var n = input.ReadFull(sealedBatch);
+                var slot = writer.Acquire();
+                var written = OpenBatch(aead, sealedBatch.AsSpan(0, n), ref counter, slot, out var final, out var failure);
+                writer.Publish(written);
+                if (failure is null && final && !input.AtEof()) failure = "data after the final chunk";
+                if (failure is not null)
                 {
-                    // A full-size chunk may be the final one (plaintext a multiple of 64 KiB).
-                    last = true;
-                    SetNonce(nonce, counter, last);
-                    ok = TryOpen(aead, nonce, sealedChunk.AsSpan(0, n), plain);
+                    writer.Finish();
+                    throw Fail(failure);
                 }
-                if (!ok) throw Fail($"chunk {counter} failed to authenticate");
-                output.Write(plain, 0, length);
-                if (last)
-                {
-                    if (!input.AtEof()) throw Fail("data after the final chunk");
-                    return;
-                }
-                counter++;
+                if (final) break;
             }
+            writer.Finish();
         }
         finally
         {
             CryptographicOperations.ZeroMemory(key);
-            CryptographicOperations.ZeroMemory(plain);
         }
+    }
+
+    /// <summary>Opens the chunks of one batch in order into <paramref name="plain"/> and returns the
+    /// plaintext length of those that authenticated. A batch shorter than its buffer ends at EOF. Each
+    /// chunk gets the same checks as if read alone: a short chunk is the final one, and a full-size
+    /// chunk that fails as a non-final chunk is retried as the final one.</summary>
+    private static int OpenBatch(ChaCha20Poly1305 aead, ReadOnlySpan<byte> batch, ref ulong counter, Span<byte> plain, out bool final, out string? failure)
+    {
+        final = false;
+        failure = null;
+        if (batch.IsEmpty)
+        {
+            failure = counter == 0 ? "the payload has no chunks" : "the payload is truncated: it ends without a final chunk";
+            return 0;
+        }
+        Span<byte> nonce = stackalloc byte[12];
+        nonce.Clear();
+        var written = 0;
+        var offset = 0;
+        while (offset < batch.Length)
+        {
+            var chunk = batch.Slice(offset, Math.Min(EncryptedChunkSize, batch.Length - offset));
+            var last = chunk.Length < EncryptedChunkSize;
+            if (chunk.Length < TagSize)
+            {
+                failure = "the payload ends with a chunk shorter than its authentication tag";
+                return written;
+            }
+            if (last && chunk.Length == TagSize && counter > 0)
+            {
+                failure = "the final chunk is empty, which only an empty file may have";
+                return written;
+            }
+            SetNonce(nonce, counter, last);
+            var ok = TryOpen(aead, nonce, chunk, plain[written..]);
+            if (!ok && !last)
+            {
+                // A full-size chunk may be the final one (plaintext a multiple of 64 KiB).
+                last = true;
+                SetNonce(nonce, counter, last);
+                ok = TryOpen(aead, nonce, chunk, plain[written..]);
+            }
+            if (!ok)
+            {
+                failure = $"chunk {counter} failed to authenticate";
+                return written;
+            }
+            written += chunk.Length - TagSize;
+            offset += chunk.Length;
+            if (last)
+            {
+                final = true;
+                if (offset < batch.Length) failure = "data after the final chunk";
+                return written;
+            }
+            counter++;
+        }
+        return written;
     }
 
     private static bool TryOpen(ChaCha20Poly1305 aead, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> chunk, Span<byte> plain)

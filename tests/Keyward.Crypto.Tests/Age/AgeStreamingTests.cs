@@ -4,7 +4,8 @@ using Keyward.Crypto.Age;
 namespace Keyward.Crypto.Tests.Age;
 
 /// <summary>Encrypt and decrypt stream in constant memory: 64 MiB through each allocates a small,
-/// size-independent amount on the calling thread.</summary>
+/// size-independent amount on the calling thread (the fixed batch buffers: one read batch and the
+/// writer's ring, about 4 MiB).</summary>
 public sealed class AgeStreamingTests : IDisposable
 {
     private const long Size = 64L * 1024 * 1024;
@@ -41,8 +42,9 @@ public sealed class AgeStreamingTests : IDisposable
 
         Assert.Equal(Size, sink.Length);
         Assert.Equal(new PatternStream(Size).Sha256(), sink.Hash());
-        Assert.True(encryptAllocated < 1024 * 1024, $"encrypt allocated {encryptAllocated} bytes for a {Size}-byte payload");
-        Assert.True(decryptAllocated < 1024 * 1024, $"decrypt allocated {decryptAllocated} bytes for a {Size}-byte payload");
+        const long Budget = 6L * 1024 * 1024;
+        Assert.True(encryptAllocated < Budget, $"encrypt allocated {encryptAllocated} bytes for a {Size}-byte payload");
+        Assert.True(decryptAllocated < Budget, $"decrypt allocated {decryptAllocated} bytes for a {Size}-byte payload");
     }
 
     /// <summary>A deterministic, non-repeating-per-chunk byte source that never holds the payload.</summary>
