@@ -135,4 +135,23 @@ public sealed class ApplyPolicyTests : IDisposable
         Assert.Equal(0, (await cli.RunAsync("rotate", "--abort", "-f", Manifest, "--root", Root, "--state", State)).ExitCode);
         Assert.Equal(0, (await Apply(cli)).ExitCode);
     }
+
+    [Fact]
+    public async Task Apply_RecipientAddedToTheManifest_RewrapsTheDataKeyForIt()
+    {
+        var cli = Cli();
+        Assert.Equal(0, (await Apply(cli)).ExitCode);
+        var operatorKey = Path.Combine(_dir, "operator.txt");
+        var keygen = await cli.RunAsync("keygen", "-o", operatorKey);
+        Assert.Equal(0, keygen.ExitCode);
+        var recipient = File.ReadAllLines(operatorKey).First(l => l.StartsWith("# public key: ", StringComparison.Ordinal))["# public key: ".Length..];
+        File.WriteAllText(Manifest, File.ReadAllText(Manifest).Replace("credentials:", $"recipients: [\"{recipient}\"]\ncredentials:", StringComparison.Ordinal));
+
+        var r = await Apply(cli);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("re-wrapped to 2 recipients", r.Out, StringComparison.Ordinal);
+        var list = await cli.RunAsync("store", "recipients", "--state", State);
+        Assert.Contains(recipient, list.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("re-wrapped", (await Apply(cli)).Out, StringComparison.Ordinal);
+    }
 }

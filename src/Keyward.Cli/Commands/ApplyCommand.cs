@@ -85,6 +85,11 @@ internal static class ApplyCommand
         }
         if (!json) PlanPrinter.Text(context.Console.Out, plan, dryRun: false);
         var report = await engine.ExecuteAsync(plan, ct).ConfigureAwait(false);
+        // Recovery recipients named in the manifest can unwrap the store's data key (added, never silently removed).
+        var before = state.Recipients.Count;
+        await state.AddRecipientsAsync(manifest.Recipients, ct).ConfigureAwait(false);
+        if (state.Recipients.Count > before && !json)
+            context.Console.Out.WriteLine($"store data key re-wrapped to {state.Recipients.Count} recipients (the manifest names {state.Recipients.Count - before} new)");
         var due = plan.DueRotations.ToArray();
         if (due.Length > 0)
         {
