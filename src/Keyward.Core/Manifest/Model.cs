@@ -52,9 +52,12 @@ public static class CredentialKinds
         _ => throw new ArgumentOutOfRangeException(nameof(k)),
     };
 
+    // Enum.GetValues allocates a new array per call; TryParse runs once per manifest entry.
+    private static readonly CredentialKind[] AllCredentialKindValues = Enum.GetValues<CredentialKind>();
+
     public static bool TryParse(string s, out CredentialKind kind)
     {
-        foreach (var k in Enum.GetValues<CredentialKind>())
+        foreach (var k in AllCredentialKindValues)
             if (k.Name() == s) { kind = k; return true; }
         kind = default;
         return false;
@@ -101,9 +104,12 @@ public static class ValueEncodings
         _ => throw new ArgumentOutOfRangeException(nameof(e)),
     };
 
+    // Enum.GetValues allocates a new array per call; TryParse runs once per manifest entry.
+    private static readonly ValueEncoding[] AllValueEncodingValues = Enum.GetValues<ValueEncoding>();
+
     public static bool TryParse(string s, out ValueEncoding e)
     {
-        foreach (var v in Enum.GetValues<ValueEncoding>())
+        foreach (var v in AllValueEncodingValues)
             if (v.Name() == s) { e = v; return true; }
         e = default;
         return false;
@@ -190,9 +196,12 @@ public static class ExternalProviders
         _ => throw new ArgumentOutOfRangeException(nameof(p)),
     };
 
+    // Enum.GetValues allocates a new array per call; TryParse runs once per manifest entry.
+    private static readonly ExternalProvider[] AllExternalProviderValues = Enum.GetValues<ExternalProvider>();
+
     public static bool TryParse(string s, out ExternalProvider p)
     {
-        foreach (var v in Enum.GetValues<ExternalProvider>())
+        foreach (var v in AllExternalProviderValues)
             if (v.Name() == s) { p = v; return true; }
         p = default;
         return false;
@@ -244,9 +253,12 @@ public static class SinkFormats
         _ => throw new ArgumentOutOfRangeException(nameof(f)),
     };
 
+    // Enum.GetValues allocates a new array per call; TryParse runs once per manifest entry.
+    private static readonly SinkFormat[] AllSinkFormatValues = Enum.GetValues<SinkFormat>();
+
     public static bool TryParse(string s, out SinkFormat f)
     {
-        foreach (var v in Enum.GetValues<SinkFormat>())
+        foreach (var v in AllSinkFormatValues)
             if (v.Name() == s) { f = v; return true; }
         f = default;
         return false;

@@ -25,7 +25,7 @@ internal sealed class Problems
 /// </summary>
 internal sealed class FieldMap
 {
-    private readonly Dictionary<string, YPair> _present = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, YPair> _present;
     private readonly Problems _problems;
 
     public ObjectSpec Spec { get; }
@@ -42,6 +42,7 @@ internal sealed class FieldMap
         What = what;
         Location = location;
         _problems = problems;
+        _present = new Dictionary<string, YPair>(node.Pairs.Count, StringComparer.Ordinal); // sized once: one map per manifest entry
         foreach (var pair in node.Pairs)
         {
             var key = pair.Key.Value;

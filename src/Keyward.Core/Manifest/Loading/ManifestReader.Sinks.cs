@@ -7,7 +7,8 @@ namespace Keyward.Core.Manifest.Loading;
 
 internal sealed partial class ManifestReader
 {
-    private readonly Dictionary<Sink, SourceLocation> _sinkPathAt = [];
+    // Keyed by reference: Sink is a record, and its value hash walks every list it holds.
+    private readonly Dictionary<Sink, SourceLocation> _sinkPathAt = new(ReferenceEqualityComparer.Instance);
 
     private Sink? ReadSink(YScalar key, YNode value)
     {
