@@ -345,9 +345,7 @@ internal sealed class SqliteCredentialStore : ICredentialStore
         _ => throw ErrorCodes.StoreCorrupt.Exception($"unknown version state '{text}' in the store"),
     };
 
-    private static IReadOnlyDictionary<string, string> ParseMetadata(string json) =>
-        JsonSerializer.Deserialize<SortedDictionary<string, string>>(json, MetadataJson)
-        ?? throw ErrorCodes.StoreCorrupt.Exception("a version's metadata is not a JSON object");
+    private static IReadOnlyDictionary<string, string> ParseMetadata(string json) => StoredMetadata.Parse(json);
 
     // ---------------------------------------------------------------- ledger
 
