@@ -40,12 +40,13 @@ public sealed class ApplyEngine
         var now = _options.Time.GetUtcNow();
         var journals = await _store.OpenJournalsAsync(cancellationToken).ConfigureAwait(false);
         var openRotation = journals.Count > 0 ? journals[0] : null;
-        var facts = await StoreFactsReader.ReadAsync(_store, cancellationToken).ConfigureAwait(false);
+        // One read of the version list serves the policy facts, the active versions and the trust lists.
+        var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
+        var facts = await StoreFactsReader.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
         var due = DuePolicy.Evaluate(manifest, facts, now);
         var dueNow = due.Due.Where(d => d.Rotatable).ToDictionary(d => d.Credential, StringComparer.Ordinal);
         foreach (var d in due.Due.Where(d => !d.Rotatable))
             _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
-        var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
         var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
         var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv);
         var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
@@ -70,7 +71,7 @@ public sealed class ApplyEngine
         var order = manifest.Credentials.Select((c, i) => (c.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
         changes.Sort((a, b) => order[a.Credential.Name].CompareTo(order[b.Credential.Name]));
 
-        var sinks = await PlanSinksAsync(manifest, byName, cancellationToken).ConfigureAwait(false);
+        var sinks = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
         return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id };
     }
 
@@ -134,7 +135,8 @@ public sealed class ApplyEngine
         _ => "source",
     };
 
-    private async Task<List<SinkChange>> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials, CancellationToken cancellationToken)
+    private async Task<List<SinkChange>> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
+        IReadOnlyList<CredentialVersion> versions, CancellationToken cancellationToken)
     {
         var result = new List<SinkChange>(manifest.Sinks.Count);
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
@@ -147,7 +149,7 @@ public sealed class ApplyEngine
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
-            var trust = await TrustListsAsync(manifest, cancellationToken).ConfigureAwait(false);
+            var trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
             foreach (var declared in manifest.Sinks)
             {
                 var sink = SinkDelivery.WithTrustLists(declared, trust);
@@ -183,8 +185,12 @@ public sealed class ApplyEngine
 
     private SinkChange DescribeFileState(Sink sink, FileWriteRequest request, string target)
     {
+        // One lstat answers both "is there anything" and, with one read, "is it current"; only a file that differs
+        // (or a link, which File.Exists follows) takes the slower path below.
+        var check = _delivery.Check(request);
+        if (check == FileCheck.Missing) return new SinkChange(sink, ChangeAction.Create, "file does not exist", target);
         if (!File.Exists(target)) return new SinkChange(sink, ChangeAction.Create, "file does not exist", target);
-        if (_delivery.IsCurrent(request)) return new SinkChange(sink, ChangeAction.Unchanged, "file matches", target);
+        if (check == FileCheck.Current) return new SinkChange(sink, ChangeAction.Unchanged, "file matches", target);
         var onDisk = File.ReadAllBytes(target);
         var sameContent = _store.Fingerprint(onDisk) == _store.Fingerprint(request.Content);
         Array.Clear(onDisk);
@@ -278,7 +284,7 @@ public sealed class ApplyEngine
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
-            var trust = await TrustListsAsync(manifest, cancellationToken).ConfigureAwait(false);
+            var trust = await TrustListsAsync(manifest, null, cancellationToken).ConfigureAwait(false);
             // Under --root the files belong to another system (an image being built): its units are not ours to restart.
             var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl") : null;
             var now = _options.Time.GetUtcNow();
@@ -315,15 +321,21 @@ public sealed class ApplyEngine
 
     /// <summary>The public keys each trusted Nix signing key stands for in trust lists: the active key, plus the previous
     /// key while its overlap (<c>rotation.overlap</c>) has not ended since the new key became active.</summary>
-    private async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, CancellationToken cancellationToken)
+    /// <param name="known">The store's version list when the caller has just read it (planning); null reads each key's versions.</param>
+    private async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, IReadOnlyList<CredentialVersion>? known,
+        CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         var trusted = manifest.Sinks.Where(s => s.NixConf is not null).SelectMany(s => s.NixConf!.TrustedPublicKeys)
             .Where(n => manifest.FindCredential(n) is NixSigningKeyCredential).Distinct(StringComparer.Ordinal);
         var now = _options.Time.GetUtcNow();
+        // Same per-name order as GetVersionsAsync (by version): the list is ordered by name, then version.
+        var byName = known?.GroupBy(v => v.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         foreach (var name in trusted)
         {
-            var versions = await _store.GetVersionsAsync(name, cancellationToken).ConfigureAwait(false);
+            var versions = byName is not null
+                ? (IReadOnlyList<CredentialVersion>)(byName.GetValueOrDefault(name) ?? [])
+                : await _store.GetVersionsAsync(name, cancellationToken).ConfigureAwait(false);
             var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
             if (active?.Metadata.GetValueOrDefault("publicKey") is not { } key) continue;
             var keys = new List<string> { key };

@@ -10,7 +10,9 @@ namespace Keyward.Engine.Delivery;
 public static class CredentialValues
 {
     public static ResolvedCredential Resolve(Credential spec, Secret? value) =>
-        new(spec, value, value is null ? null : PublicKeyOf(spec, value));
+        value is null || spec is not (NixSigningKeyCredential or RsaKeyCredential)
+            ? new(spec, value, null)
+            : ResolvedCredential.Deferred(spec, value, () => PublicKeyOf(spec, value)); // derived only if a sink renders it
 
     public static string? PublicKeyOf(Credential spec, Secret value) => spec switch
     {

@@ -27,6 +27,9 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 
     public bool IsCurrent(FileWriteRequest request) => WithOwnerFallback(request, Writer.IsCurrent);
 
+    /// <summary>Missing, current or differing, from one lstat (see <see cref="AtomicFileWriter.Check"/>).</summary>
+    public FileCheck Check(FileWriteRequest request) => WithOwnerFallback(request, Writer.Check);
+
     private readonly HashSet<string> _warnedOwners = new(StringComparer.Ordinal);
 
     private T WithOwnerFallback<T>(FileWriteRequest request, Func<FileWriteRequest, T> action)

@@ -6,9 +6,12 @@ namespace Keyward.Engine.Rotation;
 /// <summary>Maps the store's version list and ledger to the planner's <see cref="StoreFacts"/> (two queries).</summary>
 public static class StoreFactsReader
 {
-    public static async Task<StoreFacts> ReadAsync(ICredentialStore store, CancellationToken ct)
+    public static async Task<StoreFacts> ReadAsync(ICredentialStore store, CancellationToken ct) =>
+        await ReadAsync(store, await store.ListVersionsAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>The same, from a version list the caller has already read (apply reads it once for everything).</summary>
+    public static async Task<StoreFacts> ReadAsync(ICredentialStore store, IReadOnlyList<CredentialVersion> versions, CancellationToken ct)
     {
-        var versions = await store.ListVersionsAsync(ct).ConfigureAwait(false);
         var ledger = await store.ListLedgerAsync(ct).ConfigureAwait(false);
         return new StoreFacts(
             versions.Select(v => new VersionFact(v.Name, v.Version, Map(v.State), v.CreatedAt, v.ExpiresAt, v.Fingerprint, v.Metadata)).ToList(),

@@ -14,7 +14,6 @@ namespace Keyward.Sinks;
 /// </summary>
 public sealed class AtomicFileWriter
 {
-    private readonly Func<ReadOnlySpan<byte>, string> _fingerprint;
     private readonly Action<string>? _warn;
     private readonly bool _isRoot;
     private bool _warnedNotRoot;
@@ -28,7 +27,7 @@ public sealed class AtomicFileWriter
 
     internal AtomicFileWriter(Func<ReadOnlySpan<byte>, string> fingerprint, Action<string>? warn, bool isRoot)
     {
-        _fingerprint = fingerprint ?? throw new ArgumentNullException(nameof(fingerprint));
+        ArgumentNullException.ThrowIfNull(fingerprint); // kept in the signature for callers; content is compared in constant time directly
         _warn = warn;
         _isRoot = isRoot;
     }
@@ -63,12 +62,22 @@ public sealed class AtomicFileWriter
     }
 
     /// <summary>The dry-run question: would <see cref="Write"/> change anything (content, mode, owner, symlink)?</summary>
-    public bool IsCurrent(FileWriteRequest request)
+    public bool IsCurrent(FileWriteRequest request) => Check(request) == FileCheck.Current;
+
+    /// <summary><see cref="IsCurrent"/> with one more answer from the same <c>lstat</c>: nothing at the target at all
+    /// (owners are not looked up then). Planning asks this once per sink instead of a separate existence check.</summary>
+    public FileCheck Check(FileWriteRequest request)
     {
         Validate(request);
-        var (uid, gid) = ResolveOwner(request, warn: false);
         var status = Posix.LStat(request.Path);
-        if (status is null || status.Type != Posix.TypeRegular) return false;
+        if (status is null) return FileCheck.Missing;
+        return IsCurrent(request, status) ? FileCheck.Current : FileCheck.Differs;
+    }
+
+    private bool IsCurrent(FileWriteRequest request, FileStatus status)
+    {
+        var (uid, gid) = ResolveOwner(request, warn: false);
+        if (status.Type != Posix.TypeRegular) return false;
         if (status.Permissions != request.Mode) return false;
         if ((uid is { } u && status.Uid != u) || (gid is { } g && status.Gid != g)) return false;
         if (!SameContent(request, status)) return false;
@@ -111,9 +120,9 @@ public sealed class AtomicFileWriter
         }
         try
         {
-            var before = Encoding.UTF8.GetBytes(_fingerprint(existing));
-            var after = Encoding.UTF8.GetBytes(_fingerprint(request.Content));
-            return CryptographicOperations.FixedTimeEquals(before, after);
+            // Same length (checked above), so a constant-time comparison of the bytes themselves says what comparing
+            // keyed fingerprints of both would, without two HMACs per file.
+            return CryptographicOperations.FixedTimeEquals(existing, request.Content);
         }
         finally
         {
@@ -271,4 +280,15 @@ public sealed class AtomicFileWriter
             // best effort: the original failure is what matters
         }
     }
+}
+
+/// <summary>What <see cref="AtomicFileWriter.Check"/> found at a sink's target.</summary>
+public enum FileCheck
+{
+    /// <summary>Nothing at the path (not even a dangling link).</summary>
+    Missing,
+    /// <summary>A regular file with the same content, mode, owner and runtime link: nothing to write.</summary>
+    Current,
+    /// <summary>Something is there, but writing would change it.</summary>
+    Differs,
 }
