@@ -15,14 +15,19 @@ public static class AgeKeys
     {
         ArgumentNullException.ThrowIfNull(text);
         text = text.Trim();
-        if (text.StartsWith("age1pq", StringComparison.OrdinalIgnoreCase) || text.StartsWith("age1tag", StringComparison.OrdinalIgnoreCase))
-            throw ErrorCodes.AgeUnsupported.Exception("post-quantum and tagged (age1pq…, age1tag…) recipients are not supported");
         if (text.StartsWith("age1", StringComparison.OrdinalIgnoreCase))
         {
             // Bech32's charset has no '1', so a native key's separator is its first '1'; a later one
-            // means a plugin recipient, age1<plugin>1….
-            if (text.LastIndexOf('1') != 3)
-                throw ErrorCodes.AgeUnsupported.Exception("age plugin recipients (age1<name>1…) are not supported");
+            // means another human-readable part: age1pq1… (post-quantum), age1tag1…, age1<plugin>1….
+            // (A prefix test such as "age1pq" would refuse the one native key in 1,024 whose data starts with "pq".)
+            var separator = text.LastIndexOf('1');
+            if (separator != 3)
+            {
+                var hrp = text[..separator].ToLowerInvariant();
+                throw ErrorCodes.AgeUnsupported.Exception(hrp is "age1pq" or "age1tag"
+                    ? "post-quantum and tagged (age1pq1…, age1tag1…) recipients are not supported"
+                    : "age plugin recipients (age1<name>1…) are not supported");
+            }
             return X25519Recipient.Parse(text);
         }
         if (text.StartsWith("ssh-", StringComparison.Ordinal) || text.StartsWith("ecdsa-", StringComparison.Ordinal) || text.StartsWith("sk-", StringComparison.Ordinal))

@@ -103,7 +103,7 @@ public sealed class AgeFormatTests
     }
 
     [Theory]
-    [InlineData("age1pqwhatever")]
+    [InlineData("age1pq1whatever")]
     [InlineData("age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t")]
     [InlineData("ssh-dss AAAAB3NzaC1kc3MAAACBAP")]
     public void ParseRecipient_UnsupportedTypes_FailWithUnsupported(string text)
