@@ -39,6 +39,9 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
     private readonly KeywardManifest _m = options.Manifest;
     private readonly List<string> _log = [];
     private SinkDelivery? _delivery;
+    private CredentialMinter? _minter;
+
+    private CredentialMinter Minter => _minter ??= new CredentialMinter(options.Time);
 
     /// <summary>The same delivery path apply uses: --root, persistence roots, relative links, owner fallback.</summary>
     private SinkDelivery Delivery => _delivery ??= new SinkDelivery(
@@ -259,15 +262,13 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         string origin = "rotation";
         switch (c)
         {
-            case SecretCredential s:
-                value = s.Encoding == ValueEncoding.Alphanumeric
-                    ? Secret.FromUtf8(RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", s.Bytes))
-                    : Secret.Random(s.Bytes);
+            case SecretCredential or RsaKeyCredential:
+            {
+                var generated = Minter.Generate(c);
+                value = generated.Value;
+                foreach (var (k, v) in generated.Metadata) metadata[k] = v;
                 break;
-            case RsaKeyCredential r:
-                using (var rsa = RSA.Create(r.Bits))
-                    value = Secret.FromUtf8(r.Format == RsaKeyFormat.Pkcs1 ? rsa.ExportRSAPrivateKeyPem() : rsa.ExportPkcs8PrivateKeyPem());
-                break;
+            }
             case NixSigningKeyCredential k:
             {
                 var active = await store.GetActiveAsync(k.Name, ct).ConfigureAwait(false);
@@ -282,17 +283,12 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             {
                 var signer = await CurrentAsync(t.SignedBy, ctx, ct).ConfigureAwait(false)
                     ?? throw ErrorCodes.RotationStepFailed.Exception($"signer '{t.SignedBy}' of '{t.Name}' has no value");
-                using var key = _m.FindCredential(t.SignedBy) is RsaKeyCredential ? AtticSigningKey.Rs256(signer.Value) : AtticSigningKey.Hs256(signer.Value);
-                expires = now + t.Validity.Value;
-                var grants = t.Caches.Select(g => new AtticGrant(g.Pattern, g.Permissions)).ToList();
-                value = AtticTokens.Mint(new AtticTokenRequest(t.Subject, expires.Value, now, grants, t.Issuer, t.Audiences), key).Jwt;
-                var tokenId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-                metadata["tokenId"] = tokenId;
-                metadata["subject"] = t.Subject;
-                metadata["signedBy"] = t.SignedBy;
-                metadata["signedByVersion"] = signer.Version.Version.ToString(CultureInfo.InvariantCulture);
-                ledger = new LedgerEntry(tokenId, t.Name, 0, t.Subject, string.Join("; ", grants.Select(g => g.ToString())), now, expires.Value,
-                    store.Fingerprint(value.Reveal()), t.SignedBy, signer.Version.Version, null);
+                // The same minting as apply: claims, ledger row and metadata cannot differ between the two paths.
+                var minted = Minter.MintToken(t, new SignerValue(_m.FindCredential(t.SignedBy)!, signer.Value, signer.Version.Version), 0, store.Fingerprint);
+                value = minted.Value;
+                expires = minted.ExpiresAt;
+                ledger = minted.Ledger;
+                foreach (var (k, v) in minted.Metadata) metadata[k] = v;
                 break;
             }
             case ExternalCredential x:
@@ -371,7 +367,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         {
             if (resolved.ContainsKey(e.Credential) || _m.FindCredential(e.Credential) is not { } c) continue;
             var cur = await CurrentAsync(c.Name, ctx, ct).ConfigureAwait(false);
-            resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : PublicKeyOf(c, cur.Value.Value));
+            resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : CredentialValues.PublicKeyOf(c, cur.Value.Value));
         }
         var target = sink;
         if (sink.NixConf is { } nix)
@@ -405,23 +401,6 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         if (!retired || ctx.Journal.OverlapSeconds.ContainsKey(c.Name)) Add(previous);
         Add(nv);
         return list;
-    }
-
-    private static string? PublicKeyOf(Credential c, Secret value)
-    {
-        switch (c)
-        {
-            case NixSigningKeyCredential:
-                using (var k = NixSecretKey.Parse(value)) return k.PublicKey.ToString();
-            case RsaKeyCredential:
-                using (var rsa = RSA.Create())
-                {
-                    rsa.ImportFromPem(value.RevealString());
-                    return rsa.ExportSubjectPublicKeyInfoPem();
-                }
-            default:
-                return null;
-        }
     }
 
     private async Task<FileWriteOutcome> WriteSinkAsync(Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
