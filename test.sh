@@ -31,12 +31,29 @@ if ! dotnet build Keyward.slnx -v quiet -nologo > "$results/build.log" 2>&1; the
   echo "0 passed, 1 failed"
   exit 1
 fi
+# Names and messages of failed tests, from the TRX file (the quiet console log has only the totals).
+report_failures() {
+  if [[ -f "$1" ]]; then
+    /usr/bin/python3 - "$1" >&2 <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
+    if r.get("outcome") == "Failed":
+        msg = r.find(".//t:Message", ns)
+        print("FAILED", r.get("testName"))
+        if msg is not None and msg.text: print("  " + msg.text.strip().replace("\n", "\n  ")[:2000])
+PY
+  else
+    tail -40 "$2" >&2
+  fi
+}
+
 status=0
 for proj in tests/*/*.Tests.csproj; do
   name="$(basename "$proj" .csproj)"
   echo "test.sh: $name" >&2
   dotnet test "$proj" --no-build -nologo -v quiet --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" \
-    > "$results/$name.log" 2>&1 || { status=1; grep -E '^\s*(Failed|Error Message|  )' "$results/$name.log" | head -60 >&2; }
+    > "$results/$name.log" 2>&1 || { status=1; report_failures "$results/$name.trx" "$results/$name.log"; }
 done
 
 passed=0; failed=0; skipped=0
