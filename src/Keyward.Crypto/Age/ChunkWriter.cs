@@ -14,8 +14,10 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
 
     private readonly byte[]?[] _slots = new byte[SlotCount][];
     private readonly int[] _lengths = new int[SlotCount];
-    private SemaphoreSlim? _free;
-    private SemaphoreSlim? _filled;
+    // Hand-over state, guarded by _gate: slots filled and not yet written. Monitor.Wait blocks at
+    // once; a spinning wait (SemaphoreSlim) cost CPU that the other thread needs on a busy 2-core host.
+    private readonly object _gate = new();
+    private int _pending;
     private Thread? _thread;
     private volatile Exception? _error;
     private int _next;
@@ -26,9 +28,9 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
     public byte[] Acquire()
     {
         if (_published > 0 && _thread is null) Start();
-        if (_free is not null)
+        if (_thread is not null)
         {
-            _free.Wait();
+            WaitForFreeSlot();
             if (_error is { } error) ExceptionDispatchInfo.Capture(error).Throw();
         }
         return _slots[_next] ??= new byte[slotSize];
@@ -38,14 +40,12 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
     public void Publish(int length)
     {
         _published++;
-        if (_filled is null)
+        if (_thread is null)
         {
             if (length > 0) output.Write(_slots[_next]!, 0, length);
             return;
         }
-        _lengths[_next] = length;
-        _next = (_next + 1) % SlotCount;
-        _filled.Release();
+        Hand(length);
     }
 
     /// <summary>Waits until every published batch is written; rethrows the writer's failure.</summary>
@@ -62,15 +62,11 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
         Stop();
         foreach (var slot in _slots)
             if (slot is not null) CryptographicOperations.ZeroMemory(slot);
-        _free?.Dispose();
-        _filled?.Dispose();
     }
 
     private void Start()
     {
         // The first batch went out synchronously, so every slot is free.
-        _free = new SemaphoreSlim(SlotCount, SlotCount);
-        _filled = new SemaphoreSlim(0, SlotCount);
         _thread = new Thread(Run) { IsBackground = true, Name = "age payload writer" };
         _thread.Start();
     }
@@ -82,10 +78,30 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
         if (_thread is null) return;
         // A negative length is the end mark; the writer keeps freeing slots even after a failure,
         // so this wait cannot block for good.
-        _free!.Wait();
-        _lengths[_next] = -1;
-        _filled!.Release();
+        WaitForFreeSlot();
+        Hand(-1);
         _thread.Join();
+    }
+
+    /// <summary>Producer side: waits until a slot is free (at most SlotCount - 1 pending, since the
+    /// slot being filled is the next one the writer will read).</summary>
+    private void WaitForFreeSlot()
+    {
+        lock (_gate)
+        {
+            while (_pending == SlotCount) Monitor.Wait(_gate);
+        }
+    }
+
+    private void Hand(int length)
+    {
+        _lengths[_next] = length;
+        _next = (_next + 1) % SlotCount;
+        lock (_gate)
+        {
+            _pending++;
+            Monitor.PulseAll(_gate);
+        }
     }
 
     private void Run()
@@ -93,7 +109,10 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
         var index = 0;
         while (true)
         {
-            _filled!.Wait();
+            lock (_gate)
+            {
+                while (_pending == 0) Monitor.Wait(_gate);
+            }
             var length = _lengths[index];
             if (length < 0) return;
             if (_error is null && length > 0)
@@ -107,7 +126,11 @@ internal sealed class ChunkWriter(Stream output, int slotSize) : IDisposable
                     _error = ex;
                 }
             }
-            _free!.Release();
+            lock (_gate)
+            {
+                _pending--;
+                Monitor.PulseAll(_gate);
+            }
             index = (index + 1) % SlotCount;
         }
     }
