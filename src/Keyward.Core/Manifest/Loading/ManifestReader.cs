@@ -113,6 +113,9 @@ internal sealed partial class ManifestReader(string file, Problems problems)
         {
             var text = s.Value.Trim();
             if (AgeRecipientRegex().IsMatch(text) || SshRecipientRegex().IsMatch(text)) list.Add(text);
+            else if (text.StartsWith("ssh-rsa ", StringComparison.Ordinal))
+                problems.Fail(ErrorCodes.ManifestInvalidRecipient, s.Location, $"recipient '{FieldMap.Clip(text)}' of {what} is an ssh-rsa key, which Keyward's age does not encrypt to",
+                    "use an ssh-ed25519 host key (agenix's usual choice) or an age1… recipient");
             else problems.Fail(ErrorCodes.ManifestInvalidRecipient, s.Location, $"recipient '{FieldMap.Clip(text)}' of {what} is neither an age X25519 recipient nor an SSH public key");
         }
         return list;
@@ -343,7 +346,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
     [GeneratedRegex("^age1[02-9ac-hj-np-z]{58}$", RegexOptions.CultureInvariant)]
     private static partial Regex AgeRecipientRegex();
 
-    [GeneratedRegex("^(ssh-ed25519|ssh-rsa) AAAA[A-Za-z0-9+/]+={0,2}( .*)?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^ssh-ed25519 AAAA[A-Za-z0-9+/]+={0,2}( .*)?$", RegexOptions.CultureInvariant)]
     private static partial Regex SshRecipientRegex();
 
     [GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$", RegexOptions.CultureInvariant)]
