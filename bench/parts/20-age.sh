@@ -32,7 +32,12 @@ age_ver=$(median_ms age --version)
 kw_ver=$(median_ms "$KW_CLI" --version)
 cmp -s "$dir/plain" "$dir/k.out" || { echo "_(age part: keyward decrypt produced different output)_"; exit 1; }
 
+# A framework-dependent build has keyward.dll beside the apphost; a NativeAOT build is one file.
+if [[ -f "$(dirname "$KW_CLI")/keyward.dll" ]]; then build="ReadyToRun, framework-dependent (as ./keyward builds it)"; else build="NativeAOT"; fi
+
 echo "### age: 64 MiB encrypt/decrypt and start-up (Keyward CLI vs age CLI)"
+echo
+echo "Keyward build measured: $build. $(age --version 2>/dev/null | head -1 | sed 's/^/age /')."
 echo
 echo "Median of $RUNS runs (after one warm-up), wall time. Speed-up = age time / Keyward time (goal ≥ 1.0 for"
 echo "encrypt/decrypt); start-up ratio = Keyward time / age time (goal ≤ 1.5)."
