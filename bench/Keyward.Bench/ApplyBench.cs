@@ -9,8 +9,26 @@ namespace Keyward.Bench;
 /// is bounded by fsync cost, not by Keyward's own work.
 /// usage: apply fsync-floor N DIR
 /// </summary>
-internal static class ApplyBench
+internal static partial class ApplyBench
 {
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync")]
+    private static partial int Fsync(int fd);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+
+    // .NET cannot open a directory as a stream; the directory entry of the rename is made durable with open(2) + fsync(2).
+    private static void FsyncDirectory(string dir)
+    {
+        const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+        var fd = Open(dir, ReadOnlyDirectory);
+        if (fd < 0) throw new IOException($"open({dir}) failed");
+        try { if (Fsync(fd) != 0) throw new IOException($"fsync({dir}) failed"); } finally { _ = Close(fd); }
+    }
+
     public static Task<int> Run(string[] args)
     {
         if (args.Length != 3 || args[0] != "fsync-floor")
@@ -35,8 +53,7 @@ internal static class ApplyBench
                 fs.Flush(flushToDisk: true);
             }
             File.Move(temp, target, overwrite: true);
-            using var d = new FileStream(sub, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.None });
-            d.Flush(flushToDisk: true);
+            FsyncDirectory(sub);
         }
         Console.WriteLine(sw.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture));
         return Task.FromResult(0);
