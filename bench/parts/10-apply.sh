@@ -18,7 +18,8 @@ for i in 1 2 3 4 5; do
   [[ "$w" == 0 ]] || echo "no-op apply wrote $w files" >&2
 done
 noop_med=$(printf '%s\n' "${noop[@]}" | sort -n | sed -n 3p)
-plan_t=$( { /usr/bin/time -f "%e" "$KW_CLI" plan -f "$m" --root "$work/root" --state "$work/state" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+/usr/bin/time -f "%e" -o "$work/plan-time" "$KW_CLI" plan -f "$m" --root "$work/root" --state "$work/state" >/dev/null 2>&1
+plan_t=$(cat "$work/plan-time")
 floor=$("$KW_BENCH_BIN" apply fsync-floor "$n" "$work/floor")
 ratio=$(/usr/bin/python3 -c "print(f'{$first/$floor:.2f}')")
 cat <<MD
