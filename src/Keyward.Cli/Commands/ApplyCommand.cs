@@ -94,8 +94,10 @@ internal static class ApplyCommand
         if (due.Length > 0)
         {
             // What policy says is due goes through the same journaled executor as `keyward rotate`.
+            using var http = Services.Http.ServiceHttp.CreateClient();
             var executor = new Engine.Rotation.RotationExecutor(state.Store, new Engine.Rotation.RotationExecutorOptions
             {
+                Services = new Engine.Rotation.AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
                 Manifest = manifest,
                 Root = options.Root,
                 Time = context.Time,

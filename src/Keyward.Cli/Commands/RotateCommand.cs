@@ -33,8 +33,11 @@ internal static class RotateCommand
             var asJson = parse.GetValue(json);
             await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
             var root = parse.GetValue(rootOption);
+            using var http = Services.Http.ServiceHttp.CreateClient();
             var executor = new RotationExecutor(state.Store, new RotationExecutorOptions
             {
+                // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
+                Services = new AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
                 Manifest = manifest,
                 Root = string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root),
                 // Under --root the files belong to another system: its units are not ours to restart.
