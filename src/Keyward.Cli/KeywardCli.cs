@@ -22,6 +22,12 @@ public static class KeywardCli
         var debug = args.Contains("--debug");
         try
         {
+            if (args.Length == 0)
+            {
+                // No command: show what there is (on stderr, as a usage error).
+                await root.Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = console.Err, Error = console.Err }, cancellationToken).ConfigureAwait(false);
+                return (int)ErrorKind.BadInput;
+            }
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {

@@ -20,8 +20,9 @@ internal static class ManifestInput
         if (errors.Count > 0 || result.Manifest is null)
         {
             if (errors.Count == 0) errors.Add(ErrorCodes.ManifestInvalid.With($"{path} could not be loaded"));
-            var summary = ErrorCodes.ManifestInvalid.With($"{path}: {errors.Count} error{(errors.Count == 1 ? "" : "s")}");
-            throw new KeywardException([.. errors, summary]);
+            if (errors.Count == 1) throw new KeywardException(errors);
+            // Like a compiler: every problem, then how many.
+            throw new KeywardException([.. errors, ErrorCodes.ManifestInvalid.With($"{path}: {errors.Count} errors")]);
         }
         return result.Manifest;
     }

@@ -38,4 +38,23 @@ public sealed partial class ErrorCatalogueTests
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("error[KW0002]", r.Err, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task NoCommand_PrintsHelpToStderrAndExitsTwo()
+    {
+        var r = await new CliHarness().RunAsync();
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("Commands:", r.Err, StringComparison.Ordinal);
+        Assert.Contains("apply", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingManifest_IsOneErrorWithHint_NoSummaryNoise()
+    {
+        var r = await new CliHarness().RunAsync("plan", "-f", "/nonexistent/keyward.yaml");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("error[KW0003]", r.Err, StringComparison.Ordinal);
+        Assert.Contains("hint:", r.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("KW0022", r.Err, StringComparison.Ordinal);
+    }
 }
