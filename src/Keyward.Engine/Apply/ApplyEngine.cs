@@ -280,6 +280,7 @@ public sealed class ApplyEngine
         var names = sinks.SelectMany(s => s.CredentialNames).Distinct(StringComparer.Ordinal).Where(n => manifest.FindCredential(n) is not null).ToArray();
         var values = await _store.RevealActiveAsync(names, cancellationToken).ConfigureAwait(false);
         var hooks = new List<HookOutcome>();
+        var written = new List<SinkRecord>();
         var files = 0;
         try
         {
@@ -300,7 +301,7 @@ public sealed class ApplyEngine
                 var outcome = _delivery.Write(request);
                 if (outcome == FileWriteOutcome.Unchanged) continue;
                 files++;
-                await _store.PutSinkAsync(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now), cancellationToken).ConfigureAwait(false);
+                written.Add(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now));
                 _options.Progress?.Invoke($"wrote {request.Path}");
                 if (sink.Kubernetes is { Live: true } k8s)
                     await ApplyLiveSecretAsync(sink, k8s, resolved, cancellationToken).ConfigureAwait(false);
@@ -315,6 +316,15 @@ public sealed class ApplyEngine
         finally
         {
             foreach (var v in values.Values) v.Dispose();
+            // One transaction for every record: a commit per file cost an fsync of the store per file, more than the
+            // file writes themselves. The records are a cache of what was written (a crash before this line only makes
+            // the next apply compare the files again).
+            if (written.Count > 0)
+            {
+                await using var tx = await _store.BeginAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var record in written) await _store.PutSinkAsync(record, cancellationToken).ConfigureAwait(false);
+                await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
         return (files, hooks);
     }
