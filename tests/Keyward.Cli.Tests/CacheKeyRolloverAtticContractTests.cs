@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -14,64 +13,37 @@ namespace Keyward.Cli.Tests;
 public sealed class CacheKeyRolloverAtticContractTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("keyward-rollover-").FullName;
-    private readonly HttpListener _listener = new();
     private readonly List<(string Method, string Body)> _patches = [];
-    private readonly int _port;
+    private readonly LoopbackHttpServer _server;
     private string? _keypair;
+    private int _port => _server.Port;
 
-    public CacheKeyRolloverAtticContractTests()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        _port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
-        _listener.Start();
-        _ = Task.Run(ServeAsync);
-    }
+    public CacheKeyRolloverAtticContractTests() => _server = new LoopbackHttpServer(Respond);
 
-    private async Task ServeAsync()
+    private (int, string) Respond(HttpListenerRequest request, string body)
     {
-        while (_listener.IsListening)
+        var authorised = request.Headers["Authorization"]?.StartsWith("bearer ", StringComparison.OrdinalIgnoreCase) == true;
+        if (request.Url!.AbsolutePath != "/_api/v1/cache-config/main") return (404, """{"code":404,"error":"NotFound","message":"The URL you requested was not found."}""");
+        if (!authorised) return (401, """{"code":401,"error":"Unauthorized","message":"Unauthorized."}""");
+        if (request.HttpMethod == "PATCH")
         {
-            HttpListenerContext ctx;
-            try { ctx = await _listener.GetContextAsync(); }
-            catch (Exception) { return; }
-            using var reader = new StreamReader(ctx.Request.InputStream);
-            var body = await reader.ReadToEndAsync();
-            var authorised = ctx.Request.Headers["Authorization"]?.StartsWith("bearer ", StringComparison.OrdinalIgnoreCase) == true;
-            string answer = "";
-            if (ctx.Request.Url!.AbsolutePath != "/_api/v1/cache-config/main") { ctx.Response.StatusCode = 404; answer = """{"code":404,"error":"NotFound","message":"The URL you requested was not found."}"""; }
-            else if (!authorised) { ctx.Response.StatusCode = 401; answer = """{"code":401,"error":"Unauthorized","message":"Unauthorized."}"""; }
-            else if (ctx.Request.HttpMethod == "PATCH")
-            {
-                lock (_patches) _patches.Add(("PATCH", body));
-                _keypair = JsonNode.Parse(body)?["keypair"]?["Keypair"]?.GetValue<string>();
-                ctx.Response.StatusCode = 200;
-            }
-            else
-            {
-                string? pub = null;
-                if (_keypair is not null) { using var k = NixSecretKey.Parse(Secret.FromUtf8(_keypair)); pub = k.PublicKey.ToString(); }
-                ctx.Response.StatusCode = 200;
-                answer = new JsonObject
-                {
-                    ["substituter_endpoint"] = $"http://127.0.0.1:{_port}/main", ["api_endpoint"] = $"http://127.0.0.1:{_port}/",
-                    ["public_key"] = pub, ["is_public"] = true, ["store_dir"] = "/nix/store", ["priority"] = 41,
-                    ["upstream_cache_key_names"] = new JsonArray(), ["retention_period"] = "Global",
-                }.ToJsonString();
-            }
-            ctx.Response.ContentType = "application/json";
-            var bytes = Encoding.UTF8.GetBytes(answer);
-            await ctx.Response.OutputStream.WriteAsync(bytes);
-            ctx.Response.Close();
+            lock (_patches) _patches.Add(("PATCH", body));
+            _keypair = JsonNode.Parse(body)?["keypair"]?["Keypair"]?.GetValue<string>();
+            return (200, "");
         }
+        string? pub = null;
+        if (_keypair is not null) { using var k = NixSecretKey.Parse(Secret.FromUtf8(_keypair)); pub = k.PublicKey.ToString(); }
+        return (200, new JsonObject
+        {
+            ["substituter_endpoint"] = $"http://127.0.0.1:{_port}/main", ["api_endpoint"] = $"http://127.0.0.1:{_port}/",
+            ["public_key"] = pub, ["is_public"] = true, ["store_dir"] = "/nix/store", ["priority"] = 41,
+            ["upstream_cache_key_names"] = new JsonArray(), ["retention_period"] = "Global",
+        }.ToJsonString());
     }
 
     public void Dispose()
     {
-        _listener.Stop();
-        _listener.Close();
+        _server.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 

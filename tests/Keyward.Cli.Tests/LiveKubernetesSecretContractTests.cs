@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -11,47 +9,21 @@ namespace Keyward.Cli.Tests;
 public sealed class LiveKubernetesSecretContractTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("keyward-k8s-").FullName;
-    private readonly HttpListener _listener = new();
     private readonly List<(string Method, string Path, string Query, string ContentType, string Body)> _requests = [];
-    private readonly int _port;
+    private readonly LoopbackHttpServer _server;
+    private int _port => _server.Port;
 
-    public LiveKubernetesSecretContractTests()
+    public LiveKubernetesSecretContractTests() => _server = new LoopbackHttpServer((request, body) =>
     {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        _port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _listener.Prefixes.Add($"http://127.0.0.1:{_port}/");
-        _listener.Start();
-        _ = Task.Run(ServeAsync);
-    }
-
-    private async Task ServeAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext ctx;
-            try { ctx = await _listener.GetContextAsync(); }
-            catch (Exception) { return; }
-            using var reader = new StreamReader(ctx.Request.InputStream);
-            var body = await reader.ReadToEndAsync();
-            lock (_requests) _requests.Add((ctx.Request.HttpMethod, ctx.Request.Url!.AbsolutePath, ctx.Request.Url.Query, ctx.Request.ContentType ?? "", body));
-            var ok = ctx.Request.HttpMethod == "PATCH" && ctx.Request.Url.AbsolutePath == "/api/v1/namespaces/coder/secrets/coder-admin-api-token";
-            ctx.Response.StatusCode = ok ? 200 : 404;
-            ctx.Response.ContentType = "application/json";
-            var answer = ok
-                ? """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"coder-admin-api-token","namespace":"coder","resourceVersion":"4711"},"type":"Opaque"}"""
-                : """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}""";
-            var bytes = Encoding.UTF8.GetBytes(answer);
-            await ctx.Response.OutputStream.WriteAsync(bytes);
-            ctx.Response.Close();
-        }
-    }
+        lock (_requests) _requests.Add((request.HttpMethod, request.Url!.AbsolutePath, request.Url.Query, request.ContentType ?? "", body));
+        return request.HttpMethod == "PATCH" && request.Url.AbsolutePath == "/api/v1/namespaces/coder/secrets/coder-admin-api-token"
+            ? (200, """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"coder-admin-api-token","namespace":"coder","resourceVersion":"4711"},"type":"Opaque"}""")
+            : (404, """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}""");
+    });
 
     public void Dispose()
     {
-        _listener.Stop();
-        _listener.Close();
+        _server.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 
