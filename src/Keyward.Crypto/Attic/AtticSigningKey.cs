@@ -19,14 +19,18 @@ public sealed class AtticSigningKey : IDisposable
     private readonly byte[]? _hmacKey;
     private readonly RSA? _rsa;
 
-    // Keyed HMAC states, reused across verifications (the ipad/opad key setup is done once per state, not per token).
-    private readonly System.Collections.Concurrent.ConcurrentBag<IncrementalHash> _hmacPool = [];
+    // One keyed HMAC state per thread, reused across verifications: the ipad/opad key setup is done once per thread,
+    // not per token, and taking it costs no lock (a ConcurrentBag pool locked on every take and return).
+    private readonly ThreadLocal<IncrementalHash>? _hmacPerThread;
+    private bool _disposed;
 
     private AtticSigningKey(byte[]? hmacKey, RSA? rsa, bool canSign)
     {
         _hmacKey = hmacKey;
         _rsa = rsa;
         CanSign = canSign;
+        if (hmacKey is not null)
+            _hmacPerThread = new ThreadLocal<IncrementalHash>(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, hmacKey), trackAllValues: true);
     }
 
     /// <summary><c>HS256</c> or <c>RS256</c>.</summary>
@@ -192,10 +196,9 @@ public sealed class AtticSigningKey : IDisposable
         {
             if (signature.Length != 32) return false;
             Span<byte> mac = stackalloc byte[32];
-            if (!_hmacPool.TryTake(out var hmac)) hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _hmacKey);
+            var hmac = _hmacPerThread!.Value!;
             hmac.AppendData(signingInput);
             hmac.GetHashAndReset(mac);
-            _hmacPool.Add(hmac);
             return CryptographicOperations.FixedTimeEquals(mac, signature);
         }
         return _rsa!.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -204,7 +207,12 @@ public sealed class AtticSigningKey : IDisposable
     public void Dispose()
     {
         if (_hmacKey is not null) CryptographicOperations.ZeroMemory(_hmacKey);
-        while (_hmacPool.TryTake(out var h)) h.Dispose();
+        if (_hmacPerThread is not null && !_disposed)
+        {
+            _disposed = true;
+            foreach (var h in _hmacPerThread.Values) h.Dispose();
+            _hmacPerThread.Dispose();
+        }
         _rsa?.Dispose();
     }
 

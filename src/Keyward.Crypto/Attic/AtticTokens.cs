@@ -30,6 +30,8 @@ public static class AtticTokens
 
     private static readonly AtticJwtHeader Hs256Header = new("HS256", "JWT");
     private static readonly AtticJwtHeader Rs256Header = new("RS256", "JWT");
+    private static readonly string Hs256HeaderB64 = Base64Url.EncodeToString("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"u8);
+    private static readonly string Rs256HeaderB64 = Base64Url.EncodeToString("{\"alg\":\"RS256\",\"typ\":\"JWT\"}"u8);
 
     // ---------------------------------------------------------------- minting
 
@@ -171,7 +173,10 @@ public static class AtticTokens
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(time);
         var parts = Split(jwt.AsSpan());
-        var header = DecodeHeader(parts.Header, keepJson: false, out _);
+        // Keyward and atticadm always write one of two exact headers; those need no base64 or JSON work.
+        var header = parts.Header.SequenceEqual(Hs256HeaderB64) ? Hs256Header
+            : parts.Header.SequenceEqual(Rs256HeaderB64) ? Rs256Header
+            : DecodeHeader(parts.Header, keepJson: false, out _);
         CheckAlgorithm(header, key);
 
         // Signature over the ASCII bytes of "header.payload" (Split checked every character is base64url).
@@ -429,10 +434,10 @@ public static class AtticTokens
         }
     }
 
-    private static List<AtticGrant> ReadNamespace(ref Utf8JsonReader r)
+    private static IReadOnlyList<AtticGrant> ReadNamespace(ref Utf8JsonReader r)
     {
         if (r.TokenType != JsonTokenType.StartObject) throw Claims($"the \"{ClaimNamespace}\" claim is not an object");
-        List<AtticGrant>? grants = null;
+        IReadOnlyList<AtticGrant>? grants = null;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
             if (r.ValueTextEquals("caches"u8))
@@ -464,17 +469,55 @@ public static class AtticTokens
         _ => -1,
     };
 
-    private static List<AtticGrant> ReadCaches(ref Utf8JsonReader r)
+    // Verified tokens repeat the same few patterns (one per cache a server holds), so each valid pattern text is parsed
+    // (regex) once and its grants (pattern + permission mask, both immutable) are shared by every token that carries them.
+    private sealed class PatternEntry(CacheNamePattern pattern)
+    {
+        public readonly CacheNamePattern Pattern = pattern;
+        private readonly AtticGrant?[] _byMask = new AtticGrant?[128];
+
+        public AtticGrant Grant(int mask) => _byMask[mask] ??= new AtticGrant(Pattern, PermissionSets[mask]);
+    }
+
+    private const int PatternCacheLimit = 1024; // bounds memory: beyond it patterns are parsed per token, as before
+    private const int MaxPatternLength = 50;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, PatternEntry> PatternCache = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, PatternEntry>.AlternateLookup<ReadOnlySpan<char>> PatternLookup =
+        PatternCache.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    [ThreadStatic] private static List<AtticGrant>? t_grants;
+
+    private static PatternEntry Pattern(ReadOnlySpan<char> key, string? keyString)
+    {
+        if (PatternLookup.TryGetValue(key, out var entry)) return entry;
+        keyString ??= new string(key);
+        if (!CacheNamePattern.TryParse(keyString, out var pattern))
+            throw Claims($"'{Printable(keyString)}' is not a valid cache name pattern (letters, digits, '-', '_', '+' and '*', at most 50 characters), so atticd rejects the whole token");
+        entry = new PatternEntry(pattern);
+        if (PatternCache.Count < PatternCacheLimit) PatternCache.TryAdd(keyString, entry);
+        return entry;
+    }
+
+    private static IReadOnlyList<AtticGrant> ReadCaches(ref Utf8JsonReader r)
     {
         if (r.TokenType != JsonTokenType.StartObject) throw Claims("\"caches\" is not an object");
-        var grants = new List<AtticGrant>();
+        var grants = t_grants ??= new List<AtticGrant>(8);
+        grants.Clear();
+        Span<char> keyBuffer = stackalloc char[MaxPatternLength];
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
-            var key = r.GetString()!;
-            if (!CacheNamePattern.TryParse(key, out var pattern))
-                throw Claims($"'{Printable(key)}' is not a valid cache name pattern (letters, digits, '-', '_', '+' and '*', at most 50 characters), so atticd rejects the whole token");
+            // Unescaped ASCII keys short enough to be patterns are looked up without allocating; anything else as a string.
+            string? keyString = null;
+            scoped ReadOnlySpan<char> key;
+            if (!r.ValueIsEscaped && r.ValueSpan.Length <= MaxPatternLength
+                && System.Text.Ascii.ToUtf16(r.ValueSpan, keyBuffer, out var keyLength) == OperationStatus.Done)
+                key = keyBuffer[..keyLength];
+            else
+                key = keyString = r.GetString()!;
+            var entry = Pattern(key, keyString);
+            var text = entry.Pattern.Text;
             r.Read();
-            if (r.TokenType != JsonTokenType.StartObject) throw Claims($"the permissions of '{key}' are not an object");
+            if (r.TokenType != JsonTokenType.StartObject) throw Claims($"the permissions of '{text}' are not an object");
             int mask = 0, seen = 0;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
@@ -482,25 +525,25 @@ public static class AtticTokens
                 if (bit < 0) { r.Read(); r.Skip(); continue; } // unknown keys are ignored (no deny_unknown_fields)
                 var flag = AtticPermissions.All[bit].JwtKey();
                 r.Read();
-                if ((seen & (1 << bit)) != 0) throw Claims($"the flag \"{flag}\" of '{key}' appears twice");
+                if ((seen & (1 << bit)) != 0) throw Claims($"the flag \"{flag}\" of '{text}' appears twice");
                 seen |= 1 << bit;
                 if (r.TokenType == JsonTokenType.Number && r.TryGetInt64(out var v) && v is 0 or 1)
                 {
                     if (v == 1) mask |= 1 << bit;
                 }
                 else if (r.TokenType is JsonTokenType.True or JsonTokenType.False)
-                    throw Claims($"the flag \"{flag}\" of '{key}' is a boolean; Attic requires the integer 0 or 1 (serde_with BoolFromInt, strict), so atticd rejects the whole token");
+                    throw Claims($"the flag \"{flag}\" of '{text}' is a boolean; Attic requires the integer 0 or 1 (serde_with BoolFromInt, strict), so atticd rejects the whole token");
                 else
-                    throw Claims($"the flag \"{flag}\" of '{key}' is not the integer 0 or 1");
+                    throw Claims($"the flag \"{flag}\" of '{text}' is not the integer 0 or 1");
             }
-            var grant = new AtticGrant(pattern, PermissionSets[mask]);
+            var grant = entry.Grant(mask);
             var existing = -1;
             for (var i = 0; i < grants.Count; i++)
-                if (grants[i].Pattern.Text == key) { existing = i; break; }
+                if (string.Equals(grants[i].Pattern.Text, text, StringComparison.Ordinal)) { existing = i; break; }
             if (existing >= 0) grants[existing] = grant; // map insert: the value is replaced in place
             else grants.Add(grant);
         }
-        return grants;
+        return grants.Count == 0 ? [] : grants.ToArray();
     }
 
     private static string Printable(string s) =>
