@@ -13,7 +13,7 @@ namespace Keyward.Crypto.Attic;
 /// Mints, decodes and verifies Attic JWTs exactly as atticd (zhaofengli/attic <c>token/src/lib.rs</c> with
 /// jwt-simple 0.11) produces and accepts them. See docs/tokens.md for every rule and its source.
 /// </summary>
-public static class AtticTokens
+public static partial class AtticTokens
 {
     /// <summary>The custom claim that makes a JWT an Attic token.</summary>
     public const string ClaimNamespace = "https://jwt.attic.rs/v1";
@@ -346,7 +346,7 @@ public static class AtticTokens
                 throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid base64url");
             var bytes = buffer[..n];
             json = keepJson ? Encoding.UTF8.GetString(bytes) : null;
-            try { return ParseClaims(bytes); }
+            try { return TryParseCanonical(bytes, out var canonical) ? canonical : ParseClaims(bytes); }
             catch (JsonException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
             catch (InvalidOperationException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
         }
@@ -474,6 +474,7 @@ public static class AtticTokens
     private sealed class PatternEntry(CacheNamePattern pattern)
     {
         public readonly CacheNamePattern Pattern = pattern;
+        public readonly byte[] Ascii = Encoding.ASCII.GetBytes(pattern.Text); // patterns are ASCII by their grammar
         private readonly AtticGrant?[] _byMask = new AtticGrant?[128];
 
         public AtticGrant Grant(int mask) => _byMask[mask] ??= new AtticGrant(Pattern, PermissionSets[mask]);
@@ -489,13 +490,18 @@ public static class AtticTokens
 
     private static PatternEntry Pattern(ReadOnlySpan<char> key, string? keyString)
     {
-        if (PatternLookup.TryGetValue(key, out var entry)) return entry;
+        if (TryPattern(key, keyString, out var entry)) return entry;
+        throw Claims($"'{Printable(keyString ?? new string(key))}' is not a valid cache name pattern (letters, digits, '-', '_', '+' and '*', at most 50 characters), so atticd rejects the whole token");
+    }
+
+    private static bool TryPattern(ReadOnlySpan<char> key, string? keyString, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PatternEntry? entry)
+    {
+        if (PatternLookup.TryGetValue(key, out entry)) return true;
         keyString ??= new string(key);
-        if (!CacheNamePattern.TryParse(keyString, out var pattern))
-            throw Claims($"'{Printable(keyString)}' is not a valid cache name pattern (letters, digits, '-', '_', '+' and '*', at most 50 characters), so atticd rejects the whole token");
+        if (!CacheNamePattern.TryParse(keyString, out var pattern)) return false;
         entry = new PatternEntry(pattern);
         if (PatternCache.Count < PatternCacheLimit) PatternCache.TryAdd(keyString, entry);
-        return entry;
+        return true;
     }
 
     private static IReadOnlyList<AtticGrant> ReadCaches(ref Utf8JsonReader r)
