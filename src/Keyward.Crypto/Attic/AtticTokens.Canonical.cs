@@ -64,17 +64,19 @@ public static partial class AtticTokens
                 {
                     while (true)
                     {
-                        if (!Literal(json, ref p, "\""u8)) return false;
-                        var flagStart = p;
-                        while (p < json.Length && json[p] is >= (byte)'a' and <= (byte)'z') p++;
-                        var bit = FlagBit(json[flagStart..p]);
-                        if (bit < 0 || (seen & (1 << bit)) != 0 || !Literal(json, ref p, "\":"u8) || p >= json.Length) return false;
+                        // "r":1 or "cc":0 — a one- or two-letter known flag, a colon, one digit, then ',' or '}'
+                        if (json.Length - p < 6 || json[p] != (byte)'"') return false;
+                        var flagLength = json[p + 2] == (byte)'"' ? 1 : json[p + 3] == (byte)'"' ? 2 : 0;
+                        if (flagLength == 0) return false;
+                        var bit = FlagBit(json.Slice(p + 1, flagLength));
+                        p += flagLength + 2;
+                        if (bit < 0 || (seen & (1 << bit)) != 0 || json.Length - p < 3 || json[p] != (byte)':') return false;
                         seen |= 1 << bit;
-                        var value = json[p++];
+                        var value = json[p + 1];
+                        var next = json[p + 2];
+                        p += 3;
                         if (value == (byte)'1') mask |= 1 << bit;
                         else if (value != (byte)'0') return false;
-                        if (p >= json.Length) return false;
-                        var next = json[p++];
                         if (next == (byte)'}') break;
                         if (next != (byte)',') return false;
                     }

@@ -172,7 +172,7 @@ public static partial class AtticTokens
         ArgumentNullException.ThrowIfNull(jwt);
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(time);
-        var parts = Split(jwt.AsSpan());
+        var parts = TrySplitWellFormed(jwt, out var wellFormed) ? wellFormed : Split(jwt.AsSpan());
         // Keyward and atticadm always write one of two exact headers; those need no base64 or JSON work.
         var header = parts.Header.SequenceEqual(Hs256HeaderB64) ? Hs256Header
             : parts.Header.SequenceEqual(Rs256HeaderB64) ? Rs256Header
@@ -268,6 +268,22 @@ public static partial class AtticTokens
         CheckBase64Url(payload, "payload");
         if (signature.Length > 0) CheckBase64Url(signature, "signature");
         return new Parts(header, payload, signature);
+    }
+
+    /// <summary>One pass per part for a well-formed JWT (three non-empty base64url parts of possible lengths, the header
+    /// within the limit); false for anything else, which <see cref="Split"/> then refuses with its exact message.</summary>
+    private static bool TrySplitWellFormed(ReadOnlySpan<char> jwt, out Parts parts)
+    {
+        parts = default;
+        var d1 = jwt.IndexOfAnyExcept(Base64UrlChars);
+        if (d1 <= 0 || jwt[d1] != '.' || d1 > MaxHeaderLength || d1 % 4 == 1) return false;
+        var rest = jwt[(d1 + 1)..];
+        var d2 = rest.IndexOfAnyExcept(Base64UrlChars);
+        if (d2 <= 0 || rest[d2] != '.' || d2 % 4 == 1) return false;
+        var signature = rest[(d2 + 1)..];
+        if (signature.Length == 0 || signature.Length % 4 == 1 || signature.ContainsAnyExcept(Base64UrlChars)) return false;
+        parts = new Parts(jwt[..d1], rest[..d2], signature);
+        return true;
     }
 
     private static void CheckBase64Url(ReadOnlySpan<char> part, string what)
