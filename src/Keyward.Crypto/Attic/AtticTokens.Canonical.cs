@@ -68,7 +68,10 @@ public static partial class AtticTokens
                         if (json.Length - p < 6 || json[p] != (byte)'"') return false;
                         var flagLength = json[p + 2] == (byte)'"' ? 1 : json[p + 3] == (byte)'"' ? 2 : 0;
                         if (flagLength == 0) return false;
-                        var bit = FlagBit(json.Slice(p + 1, flagLength));
+                        var bit = flagLength == 1
+                            ? json[p + 1] switch { (byte)'r' => 0, (byte)'w' => 1, (byte)'d' => 2, _ => -1 }
+                            : json[p + 1] != (byte)'c' ? -1
+                            : json[p + 2] switch { (byte)'c' => 3, (byte)'r' => 4, (byte)'q' => 5, (byte)'d' => 6, _ => -1 };
                         p += flagLength + 2;
                         if (bit < 0 || (seen & (1 << bit)) != 0 || json.Length - p < 3 || json[p] != (byte)':') return false;
                         seen |= 1 << bit;

@@ -181,6 +181,7 @@ public static partial class AtticTokens
 
         // Signature over the ASCII bytes of "header.payload" (Split checked every character is base64url).
         var inputLen = parts.Header.Length + 1 + parts.Payload.Length;
+        AtticClaims claims;
         byte[]? rented = null;
         var input = inputLen <= 2048 ? stackalloc byte[inputLen] : (rented = ArrayPool<byte>.Shared.Rent(inputLen)).AsSpan(0, inputLen);
         try
@@ -193,13 +194,13 @@ public static partial class AtticTokens
                 throw ErrorCodes.AtticTokenMalformed.Exception("the JWT signature is not valid base64url");
             if (sigWritten == 0 || !key.VerifySignature(input, sig[..sigWritten]))
                 throw ErrorCodes.AtticTokenSignature.Exception($"the {header.Algorithm} signature does not verify with the given key");
+            claims = DecodePayload(input.Slice(parts.Header.Length + 1, parts.Payload.Length));
         }
         finally
         {
             if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         }
 
-        var claims = DecodePayload(parts.Payload, keepJson: false, out _);
         CheckClaims(claims, time.GetUtcNow().ToUnixTimeSeconds(), boundIssuer, boundAudiences);
         return new DecodedAtticToken(header, claims, true, null, null);
     }
@@ -362,14 +363,38 @@ public static partial class AtticTokens
                 throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid base64url");
             var bytes = buffer[..n];
             json = keepJson ? Encoding.UTF8.GetString(bytes) : null;
-            try { return TryParseCanonical(bytes, out var canonical) ? canonical : ParseClaims(bytes); }
-            catch (JsonException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
-            catch (InvalidOperationException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
+            return ParsePayloadJson(bytes);
         }
         finally
         {
             if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>As <see cref="DecodePayload(ReadOnlySpan{char}, bool, out string?)"/>, from the ASCII bytes of the
+    /// (already validated) base64url payload that Verify has at hand for the signature anyway.</summary>
+    private static AtticClaims DecodePayload(ReadOnlySpan<byte> b64)
+    {
+        var max = Base64Url.GetMaxDecodedLength(b64.Length);
+        byte[]? rented = null;
+        var buffer = max <= 4096 ? stackalloc byte[max] : (rented = ArrayPool<byte>.Shared.Rent(max));
+        try
+        {
+            if (!Base64Url.TryDecodeFromUtf8(b64, buffer, out var n))
+                throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid base64url");
+            return ParsePayloadJson(buffer[..n]);
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static AtticClaims ParsePayloadJson(ReadOnlySpan<byte> bytes)
+    {
+        try { return TryParseCanonical(bytes, out var canonical) ? canonical : ParseClaims(bytes); }
+        catch (JsonException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
+        catch (InvalidOperationException) { throw ErrorCodes.AtticTokenMalformed.Exception("the JWT payload is not valid JSON"); }
     }
 
     private static AtticClaims ParseClaims(ReadOnlySpan<byte> json)
