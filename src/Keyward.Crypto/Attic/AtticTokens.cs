@@ -157,6 +157,23 @@ public static partial class AtticTokens
     /// Throws KW06xx for anything atticd would fail to deserialize.</summary>
     public static DecodedAtticToken Decode(string jwt)
     {
+        try
+        {
+            return DecodeCore(jwt);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or DecoderFallbackException)
+        {
+            throw Undecodable();
+        }
+    }
+
+    // .NET's base64url decoder throws on some malformed input instead of returning false, and the JSON reader throws
+    // InvalidOperationException on invalid UTF-8 in a string: both are bad input, not bugs.
+    private static KeywardException Undecodable() =>
+        ErrorCodes.AtticTokenMalformed.Exception("the JWT is not base64url-encoded UTF-8 JSON");
+
+    private static DecodedAtticToken DecodeCore(string jwt)
+    {
         ArgumentNullException.ThrowIfNull(jwt);
         var parts = Split(jwt.AsSpan().Trim());
         var header = DecodeHeader(parts.Header, keepJson: true, out var headerJson);
@@ -168,6 +185,18 @@ public static partial class AtticTokens
     /// <c>typ</c> if present is <c>JWT</c> or ends in <c>+JWT</c>, the signature verifies, then with zero clock skew
     /// <c>iat</c> ≤ now, <c>exp</c> ≥ now, <c>nbf</c> ≤ now, and the bound issuer and audiences match.</summary>
     public static DecodedAtticToken Verify(string jwt, AtticSigningKey key, TimeProvider time, string? boundIssuer = null, IReadOnlyList<string>? boundAudiences = null)
+    {
+        try
+        {
+            return VerifyCore(jwt, key, time, boundIssuer, boundAudiences);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or DecoderFallbackException)
+        {
+            throw Undecodable();
+        }
+    }
+
+    private static DecodedAtticToken VerifyCore(string jwt, AtticSigningKey key, TimeProvider time, string? boundIssuer, IReadOnlyList<string>? boundAudiences)
     {
         ArgumentNullException.ThrowIfNull(jwt);
         ArgumentNullException.ThrowIfNull(key);
