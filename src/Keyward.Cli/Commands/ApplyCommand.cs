@@ -95,18 +95,8 @@ internal static class ApplyCommand
         {
             // What policy says is due goes through the same journaled executor as `keyward rotate`.
             using var http = Services.Http.ServiceHttp.CreateClient();
-            var executor = new Engine.Rotation.RotationExecutor(state.Store, new Engine.Rotation.RotationExecutorOptions
-            {
-                Services = new Engine.Rotation.AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
-                Manifest = manifest,
-                Root = options.Root,
-                Time = context.Time,
-                GetEnv = context.Console.GetEnv,
-                Progress = options.Progress,
-                Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
-                RunHook = options.RunHooks && options.Root is null ? new Sinks.Hooks.HookRunner().RunAsync
-                    : (_, _) => Task.FromResult(new Sinks.Hooks.HookResult(true, null, "not run")),
-            });
+            var executor = new Engine.Rotation.RotationExecutor(state.Store,
+                RotationSetup.Options(context, state, manifest, http, options.Root, options.RunHooks, options.Progress));
             var outcome = await executor.StartAsync(new Core.Rotation.RotationIntent(due, Core.Rotation.RotationReason.Scheduled), ct).ConfigureAwait(false);
             if (!json) context.Console.Out.WriteLine($"rotated what policy says is due: {string.Join(", ", due)} ({outcome.State})");
         }

@@ -34,21 +34,8 @@ internal static class RotateCommand
             await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
             var root = parse.GetValue(rootOption);
             using var http = Services.Http.ServiceHttp.CreateClient();
-            var executor = new RotationExecutor(state.Store, new RotationExecutorOptions
-            {
-                // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
-                Services = new AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
-                Manifest = manifest,
-                Root = string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root),
-                // Under --root the files belong to another system: its units are not ours to restart.
-                RunHook = string.IsNullOrEmpty(root) ? new Sinks.Hooks.HookRunner().RunAsync
-                    : (_, _) => Task.FromResult(new Sinks.Hooks.HookResult(true, null, "skipped under --root")),
-                Time = context.Time,
-                Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
-                GetEnv = context.Console.GetEnv,
-                Progress = asJson ? null : context.Console.Out.WriteLine,
-                Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
-            });
+            var executor = new RotationExecutor(state.Store, RotationSetup.Options(context, state, manifest, http,
+                string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root), runHooks: true, asJson ? null : context.Console.Out.WriteLine));
             RotationOutcome outcome;
             if (parse.GetValue(abort)) outcome = await executor.AbortAsync(ct).ConfigureAwait(false);
             else if (parse.GetValue(resume) || parse.GetValue(cont)) outcome = await executor.ResumeAsync(parse.GetValue(cont), ct).ConfigureAwait(false);

@@ -1,0 +1,29 @@
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest;
+using Keyward.Engine.Rotation;
+using Keyward.Sinks.Hooks;
+using Keyward.Store;
+
+namespace Keyward.Cli;
+
+/// <summary>How the CLI runs the rotation executor, for `rotate` and for the rotations `apply` starts when policy says
+/// a credential is due: the same services, hooks, fault point and warnings for both.</summary>
+internal static class RotationSetup
+{
+    public static RotationExecutorOptions Options(CliContext context, OpenedState state, KeywardManifest manifest, HttpClient http,
+        string? root, bool runHooks, Action<string>? progress) => new()
+    {
+        Manifest = manifest,
+        Root = root,
+        Time = context.Time,
+        // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
+        Services = new AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
+        // Under --root the files belong to another system: its units are not ours to restart.
+        RunHook = runHooks && root is null ? new HookRunner().RunAsync
+            : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),
+        Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
+        GetEnv = context.Console.GetEnv,
+        Progress = progress,
+        Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
+    };
+}
