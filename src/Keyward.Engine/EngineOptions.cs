@@ -31,6 +31,9 @@ public sealed class EngineOptions
     /// else $KUBECONFIG, else the in-cluster service account.</summary>
     public string? Kubeconfig { get; init; }
 
+    /// <summary>The cluster client for live Secrets; null builds one from <see cref="Kubeconfig"/> when first needed.</summary>
+    public Services.Kubernetes.ILiveSecretClient? LiveSecrets { get; init; }
+
     public static string DefaultActor() => $"{Environment.UserName}@{Environment.MachineName}";
 
     public string Rooted(string absolutePath) =>

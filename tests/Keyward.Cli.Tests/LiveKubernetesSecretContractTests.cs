@@ -3,32 +3,61 @@ using System.Text.Json;
 
 namespace Keyward.Cli.Tests;
 
-/// <summary>apply with a live kubernetes-secret sink, against an in-test HTTP server that answers server-side apply the way
-/// the Kubernetes API does (PATCH /api/v1/namespaces/{ns}/secrets/{name}, application/apply-patch+yaml, fieldManager, force).
-/// Contract test: a real API server cannot run here.</summary>
+/// <summary>apply, plan and check with a live kubernetes-secret sink, against an in-test HTTP server that keeps its Secrets
+/// and answers the way the Kubernetes API does: server-side apply (PATCH /api/v1/namespaces/{ns}/secrets/{name},
+/// application/apply-patch+yaml, fieldManager, force; managed keys merged into the object), GET (200 with base64 data,
+/// 404 Status NotFound), DELETE, and 403 Status Forbidden while RBAC is missing. Contract test: a real API server cannot
+/// run here.</summary>
 public sealed class LiveKubernetesSecretContractTests : IDisposable
 {
+    private const string SecretPath = "/api/v1/namespaces/coder/secrets/coder-admin-api-token";
+    private const string Token = "AbCdEfGhIj-0123456789abcdefghijkl";
     private readonly string _dir = Directory.CreateTempSubdirectory("keyward-k8s-").FullName;
     private readonly List<(string Method, string Path, string Query, string ContentType, string Body)> _requests = [];
     private readonly LoopbackHttpServer _server;
+    private readonly object _gate = new();
+    private Dictionary<string, string>? _data; // the cluster's Secret: key -> base64 value; null when absent
+    private bool _forbidden;
     private int _port => _server.Port;
 
     public LiveKubernetesSecretContractTests() => _server = new LoopbackHttpServer((request, body) =>
     {
-        lock (_requests) _requests.Add((request.HttpMethod, request.Url!.AbsolutePath, request.Url.Query, request.ContentType ?? "", body));
-        return request.HttpMethod == "PATCH" && request.Url.AbsolutePath == "/api/v1/namespaces/coder/secrets/coder-admin-api-token"
-            ? (200, """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"coder-admin-api-token","namespace":"coder","resourceVersion":"4711"},"type":"Opaque"}""")
-            : (404, """{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}""");
+        lock (_gate)
+        {
+            _requests.Add((request.HttpMethod, request.Url!.AbsolutePath, request.Url.Query, request.ContentType ?? "", body));
+            if (request.Url.AbsolutePath != SecretPath) return (404, Status(404, "NotFound"));
+            if (_forbidden) return (403, Status(403, "Forbidden"));
+            switch (request.HttpMethod)
+            {
+                case "PATCH":
+                    _data ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                    foreach (var p in JsonDocument.Parse(body).RootElement.GetProperty("data").EnumerateObject()) _data[p.Name] = p.Value.GetString()!;
+                    return (200, Object());
+                case "GET":
+                    return _data is null ? (404, Status(404, "NotFound")) : (200, Object());
+                case "DELETE":
+                    if (_data is null) return (404, Status(404, "NotFound"));
+                    _data = null;
+                    return (200, Status(200, ""));
+                default:
+                    return (405, Status(405, "MethodNotAllowed"));
+            }
+        }
     });
 
-    public void Dispose()
-    {
-        _server.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
+    private static string Status(int code, string reason) =>
+        $$"""{"kind":"Status","apiVersion":"v1","metadata":{},"status":"{{(code < 300 ? "Success" : "Failure")}}","reason":"{{reason}}","code":{{code}}}""";
 
-    [Fact]
-    public async Task Apply_LiveSecretSink_ServerSideAppliesBase64DataWithFieldManager_AndNotAgainWhenUnchanged()
+    private string Object() => JsonSerializer.Serialize(new
+    {
+        apiVersion = "v1", kind = "Secret", type = "Opaque",
+        metadata = new { name = "coder-admin-api-token", @namespace = "coder", resourceVersion = "4711" },
+        data = _data,
+    });
+
+    private int Patches() { lock (_gate) return _requests.Count(r => r.Method == "PATCH"); }
+
+    private (string Manifest, string Kubeconfig, string State) Estate()
     {
         var kubeconfig = Path.Combine(_dir, "kubeconfig");
         File.WriteAllText(kubeconfig, $$"""
@@ -39,9 +68,10 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
             contexts: [{ name: test, context: { cluster: test, user: test } }]
             current-context: test
             """);
-        File.WriteAllText(Path.Combine(_dir, "coder-token"), "AbCdEfGhIj-0123456789abcdefghijkl");
+        File.WriteAllText(Path.Combine(_dir, "coder-token"), Token);
         var manifest = Path.Combine(_dir, "keyward.yaml");
-        File.WriteAllText(manifest, """
+        // Live writes go to the real cluster, never under --root: the file goes to a real (temporary) path instead.
+        File.WriteAllText(manifest, $$"""
             apiVersion: keyward/v1
             credentials:
               coder-admin-token:
@@ -52,7 +82,7 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
                 source: { file: coder-token }
             sinks:
               coder-secret:
-                path: /var/lib/keyward/manifests/coder-admin-api-token.yaml
+                path: {{Path.Combine(_dir, "out", "coder-admin-api-token.yaml")}}
                 format: kubernetes-secret
                 mode: "0600"
                 name: coder-admin-api-token
@@ -60,16 +90,102 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
                 live: true
                 entries: { token: coder-admin-token }
             """);
-        // Live writes go to the real cluster, never under --root: use a real (temporary) path prefix instead.
-        var text = File.ReadAllText(manifest).Replace("/var/lib/keyward/manifests", Path.Combine(_dir, "out"), StringComparison.Ordinal);
-        File.WriteAllText(manifest, text);
+        return (manifest, kubeconfig, Path.Combine(_dir, "state"));
+    }
+
+    private static async Task<(string Action, string Reason)> PlanSinkAsync(CliHarness cli, (string Manifest, string Kubeconfig, string State) e)
+    {
+        var r = await cli.RunAsync("plan", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig, "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Out);
+        var sink = doc.RootElement.GetProperty("sinks").EnumerateArray().Single();
+        return (sink.GetProperty("action").GetString()!, sink.GetProperty("reason").GetString()!);
+    }
+
+    private static async Task<(string Status, string Reason, string Message)> CheckSinkAsync(CliHarness cli, (string Manifest, string Kubeconfig, string State) e)
+    {
+        var r = await cli.RunAsync("check", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig, "--json", "--timeout", "5s");
+        using var doc = JsonDocument.Parse(r.Out);
+        var v = doc.RootElement.GetProperty("reports").EnumerateArray().Single(x => x.GetProperty("kind").GetString() == "sink")
+            .GetProperty("conditions").EnumerateArray().Single(c => c.GetProperty("type").GetString() == "Verified");
+        return (v.GetProperty("status").GetString()!, v.GetProperty("reason").GetString()!, v.GetProperty("message").GetString()!);
+    }
+
+    [Fact]
+    public async Task LiveSecret_DeletedOrEditedInTheCluster_CheckFails_PlanWantsIt_ApplyRepairs()
+    {
+        var e = Estate();
+        var cli = new CliHarness();
+        Assert.Equal(0, (await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig)).ExitCode);
+        var healthy = await CheckSinkAsync(cli, e);
+        Assert.Equal(("True", "MatchesManifest"), (healthy.Status, healthy.Reason));
+        Assert.Contains("holds the stored values", healthy.Message, StringComparison.Ordinal);
+        Assert.Equal("unchanged", (await PlanSinkAsync(cli, e)).Action);
+
+        lock (_gate) _data = null; // kubectl delete secret
+        var check = await CheckSinkAsync(cli, e);
+        Assert.Equal(("False", "LiveSecretMissing"), (check.Status, check.Reason));
+        var plan = await PlanSinkAsync(cli, e);
+        Assert.Equal("update", plan.Action);
+        Assert.Contains("does not exist in the cluster", plan.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, (await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig)).ExitCode);
+        lock (_gate) Assert.Equal(Token, Encoding.UTF8.GetString(Convert.FromBase64String(_data!["token"])));
+
+        // A foreign merge-patch changes the managed key and adds one of its own.
+        lock (_gate)
+        {
+            _data["token"] = Convert.ToBase64String("someone-elses-token"u8.ToArray());
+            _data["extra"] = Convert.ToBase64String("theirs"u8.ToArray());
+        }
+        check = await CheckSinkAsync(cli, e);
+        Assert.Equal(("False", "LiveSecretDiffers"), (check.Status, check.Reason));
+        Assert.Contains("token (coder-admin-token)", check.Message, StringComparison.Ordinal);
+        Assert.Equal(0, (await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig)).ExitCode);
+        lock (_gate)
+        {
+            Assert.Equal(Token, Encoding.UTF8.GetString(Convert.FromBase64String(_data["token"])));
+            Assert.Equal("theirs", Encoding.UTF8.GetString(Convert.FromBase64String(_data["extra"]))); // not Keyward's key: left alone
+        }
+        Assert.Equal("True", (await CheckSinkAsync(cli, e)).Status);
+        Assert.DoesNotContain(Token, cli.AllOutput.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LiveSecret_FirstWriteForbidden_NextApplyRetriesOnceRbacIsFixed()
+    {
+        var e = Estate();
+        var cli = new CliHarness();
+        lock (_gate) _forbidden = true;
+        var first = await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig);
+        Assert.NotEqual(0, first.ExitCode);
+        Assert.Contains("403", first.Err, StringComparison.Ordinal);
+        Assert.Equal("Unknown", (await CheckSinkAsync(cli, e)).Status);
+
+        lock (_gate) _forbidden = false; // RBAC fixed; the file is already written and unchanged
+        Assert.Equal("update", (await PlanSinkAsync(cli, e)).Action);
+        var second = await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        lock (_gate) Assert.NotNull(_data);
+        Assert.Equal("True", (await CheckSinkAsync(cli, e)).Status);
+    }
+
+    public void Dispose()
+    {
+        _server.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Apply_LiveSecretSink_ServerSideAppliesBase64DataWithFieldManager_AndNotAgainWhenUnchanged()
+    {
+        var (manifest, kubeconfig, _) = Estate();
         var cli = new CliHarness();
         var state = Path.Combine(_dir, "state");
 
         var r = await cli.RunAsync("apply", "-f", manifest, "--state", state, "--kubeconfig", kubeconfig);
         Assert.True(r.ExitCode == 0, r.ToString());
         (string Method, string Path, string Query, string ContentType, string Body) patch;
-        lock (_requests) patch = Assert.Single(_requests);
+        lock (_gate) patch = Assert.Single(_requests, r => r.Method == "PATCH");
         Assert.Equal("PATCH", patch.Method);
         Assert.StartsWith("application/apply-patch+yaml", patch.ContentType, StringComparison.Ordinal);
         Assert.Contains("fieldManager=keyward", patch.Query, StringComparison.Ordinal);
@@ -82,6 +198,6 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
 
         var again = await cli.RunAsync("apply", "-f", manifest, "--state", state, "--kubeconfig", kubeconfig);
         Assert.Equal(0, again.ExitCode);
-        lock (_requests) Assert.Single(_requests);
+        Assert.Equal(1, Patches()); // read back and found in sync: not written again
     }
 }

@@ -22,7 +22,7 @@ public sealed class CheckNginxInteropTests(NixCacheFixture cache) : IClassFixtur
         [M.NixKey("cache-key", "main-1"), M.Secret("op-token")],
         [M.Service("attic", ServiceKind.Attic, cache.Url, caches: [M.Cache("main", isPublic: true, signingKey: "cache-key", storeDir: cache.StoreDir)])],
         [
-            M.FileSink("nix-conf", "/etc/nix/keyward.conf", 0b110_100_100, SinkFormat.NixConf, "root", "root", credential: "cache-key",
+            M.FileSink("nix-conf", "/etc/nix/keyward.conf", 0b110_100_100, SinkFormat.NixConf, "root", "root",
                 nix: new NixConfOptions([new Uri(cache.Url, "main").AbsoluteUri], ["cache-key"], null, [])),
             M.FileSink("op-token", "/etc/opnix-token", 0b110_000_000, SinkFormat.Raw, "root", "root", persistRoot: "/persist", credential: "op-token"),
         ]);
@@ -33,8 +33,10 @@ public sealed class CheckNginxInteropTests(NixCacheFixture cache) : IClassFixtur
         await store.PutActive("cache-key", (await File.ReadAllTextAsync(secretKeyFile, Ct)).Trim());
         await store.PutActive("op-token", "ops_eyJzZWNyZXQiOiJ4In0");
         var clients = new ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), TimeProvider.System);
-        return await new CheckRunner(manifest ?? Manifest(), new StoreCheckState(store, _root.Sub("state")), clients,
-            new CheckOptions { Root = _root.Path }).RunAsync(Ct);
+        var m = manifest ?? Manifest();
+        using var sinks = new Engine.Checks.SinkVerifier(store, m, new Engine.EngineOptions { Root = _root.Path });
+        return await new CheckRunner(m, new StoreCheckState(store, _root.Sub("state")), clients,
+            new CheckOptions { Root = _root.Path }, sinks).RunAsync(Ct);
     }
 
     private void WriteSinks(int tokenMode = 0b110_000_000)
@@ -47,7 +49,7 @@ public sealed class CheckNginxInteropTests(NixCacheFixture cache) : IClassFixtur
         File.WriteAllText(_root.Sub("persist/etc/opnix-token"), "ops_eyJzZWNyZXQiOiJ4In0");
         File.SetUnixFileMode(_root.Sub("persist/etc/opnix-token"), (UnixFileMode)tokenMode);
         if (!File.Exists(_root.Sub("etc/opnix-token")) && new FileInfo(_root.Sub("etc/opnix-token")).LinkTarget is null)
-            File.CreateSymbolicLink(_root.Sub("etc/opnix-token"), "/persist/etc/opnix-token");
+            File.CreateSymbolicLink(_root.Sub("etc/opnix-token"), "../persist/etc/opnix-token"); // relative, as Keyward links
     }
 
     private static Condition Cond(IReadOnlyList<CheckReport> reports, SubjectKind kind, string name, string type) =>
@@ -58,7 +60,7 @@ public sealed class CheckNginxInteropTests(NixCacheFixture cache) : IClassFixtur
     {
         WriteSinks();
         var reports = await RunAsync(cache.SecretKeyFile);
-        Assert.All(reports, r => Assert.False(r.Failed, $"{r.Key}: {string.Join("; ", r.Conditions.Select(c => $"{c.Type}={c.Status} {c.Reason}: {c.Message}"))}"));
+        Assert.All(reports, r => Assert.False(r.Failed, string.Join("\n", reports.Select(r => $"{r.Key}: {string.Join("; ", r.Conditions.Select(c => $"{c.Type}={c.Status} {c.Reason}: {c.Message}"))}"))));
         var cacheVerified = Cond(reports, SubjectKind.Cache, "attic/main", "Verified");
         Assert.Equal("MatchesManifest", cacheVerified.Reason);
         var key = Cond(reports, SubjectKind.Credential, "cache-key", "Verified");

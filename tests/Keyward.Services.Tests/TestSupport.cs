@@ -41,7 +41,7 @@ internal static class M
     public static Sink FileSink(string name, string path, int mode, SinkFormat format = SinkFormat.Raw, string? owner = null, string? group = null,
         string? persistRoot = null, int dirMode = 0b111_000_000, NixConfOptions? nix = null, string credential = "x") =>
         new(name, path, format, owner, group, mode, dirMode, persistRoot,
-            [new SinkEntry("", credential, ValueEncoding.Raw, EntryValue.Value, null, null, null, At)], [], nix, null, null, At);
+            format == SinkFormat.NixConf ? [] : [new SinkEntry("", credential, ValueEncoding.Raw, EntryValue.Value, null, null, null, At)], [], nix, null, null, At);
 
     /// <summary>Fast policy for tests: no back-off delay, short timeouts.</summary>
     public static ServiceHttpOptions FastHttp(TimeSpan? attempt = null) => new()

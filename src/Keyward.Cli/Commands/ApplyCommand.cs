@@ -14,9 +14,10 @@ internal static class ApplyCommand
         var file = CliOptions.ManifestFile();
         var root = RootOption();
         var json = CliOptions.Json();
-        var cmd = new Command("plan", "Show what `apply` would create, update or leave unchanged, and why (writes nothing)") { file, root, json };
+        var kubeconfig = KubeconfigOption();
+        var cmd = new Command("plan", "Show what `apply` would create, update or leave unchanged, and why (writes nothing)") { file, root, json, kubeconfig };
         foreach (var sub in PlanSubcommands.Build(context)) cmd.Subcommands.Add(sub);
-        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, dryRun: true, noHooks: true, ct));
+        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, dryRun: true, noHooks: true, ct, parse.GetValue(kubeconfig)));
         return cmd;
     }
 
@@ -27,11 +28,16 @@ internal static class ApplyCommand
         var json = CliOptions.Json();
         var dryRun = new Option<bool>("--dry-run") { Description = "Stop after printing the plan" };
         var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks" };
-        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
+        var kubeconfig = KubeconfigOption();
         var cmd = new Command("apply", "Make the store and every sink match the manifest: generate, mint, import, render") { file, root, json, dryRun, noHooks, kubeconfig };
         cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, parse.GetValue(dryRun), parse.GetValue(noHooks), ct, parse.GetValue(kubeconfig)));
         return cmd;
     }
+
+    private static Option<string?> KubeconfigOption() => new("--kubeconfig")
+    {
+        Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)",
+    };
 
     private static Option<string?> RootOption() => new("--root")
     {

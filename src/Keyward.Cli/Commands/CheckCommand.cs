@@ -21,10 +21,11 @@ internal static class CheckCommand
         var warnBefore = new Option<string>("--warn-before") { Description = "ExpiresSoon turns true this long before expiry", DefaultValueFactory = _ => "7d" };
         var concurrency = new Option<int>("--concurrency") { Description = "Checks running at once", DefaultValueFactory = _ => 32 };
         var timeout = new Option<string>("--timeout") { Description = "Time limit of each check", DefaultValueFactory = _ => "20s" };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
         var narinfo = new Option<string[]>("--narinfo") { Description = "Narinfo hash part to verify (repeatable; adds to the samples a cache listing offers)", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("check", "Verify every credential against reality (services, keys, files) and report conditions")
         {
-            file, json, names, root, warnBefore, concurrency, timeout, narinfo,
+            file, json, names, root, warnBefore, concurrency, timeout, narinfo, kubeconfig,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -41,7 +42,13 @@ internal static class CheckCommand
             await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
             using var http = ServiceHttp.CreateClient();
             var clients = new ServiceClients(http, ServiceHttpOptions.Default, context.Time);
-            var reports = await new CheckRunner(manifest, new StoreCheckState(state.Store, state.Directory), clients, options).RunAsync(ct).ConfigureAwait(false);
+            var engine = new Engine.EngineOptions
+            {
+                Root = options.Root, Time = context.Time, GetEnv = context.Console.GetEnv, Warn = context.Warn,
+                Kubeconfig = parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null,
+            };
+            using var sinks = new Engine.Checks.SinkVerifier(state.Store, manifest, engine);
+            var reports = await new CheckRunner(manifest, new StoreCheckState(state.Store, state.Directory), clients, options, sinks).RunAsync(ct).ConfigureAwait(false);
             if (parse.GetValue(json)) WriteJson(context.Console.Out, reports);
             else WriteText(context.Console.Out, reports);
             var failed = reports.Count(r => r.Failed);

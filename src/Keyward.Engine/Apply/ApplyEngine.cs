@@ -24,6 +24,7 @@ public sealed class ApplyEngine
     private readonly EngineOptions _options;
     private readonly CredentialMinter _minter;
     private readonly SinkDelivery _delivery;
+    private readonly LiveSecrets _live;
 
     public ApplyEngine(ICredentialStore store, EngineOptions options)
     {
@@ -31,6 +32,7 @@ public sealed class ApplyEngine
         _options = options;
         _minter = new CredentialMinter(options.Time);
         _delivery = new SinkDelivery(options, store.Fingerprint);
+        _live = new LiveSecrets(options);
     }
 
     public SinkDelivery Delivery => _delivery;
@@ -141,7 +143,6 @@ public sealed class ApplyEngine
         var result = new List<SinkChange>(manifest.Sinks.Count);
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
         var stable = manifest.Sinks
-            .Where(s => s.Kubernetes?.Live != true)
             .SelectMany(s => s.CredentialNames)
             .Where(n => credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
             .Distinct(StringComparer.Ordinal).ToArray();
@@ -150,9 +151,8 @@ public sealed class ApplyEngine
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
             var trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
-            foreach (var declared in manifest.Sinks)
+            foreach (var sink in manifest.Sinks)
             {
-                var sink = SinkDelivery.WithTrustLists(declared, trust);
                 var target = _delivery.TargetPath(sink);
                 var changing = sink.CredentialNames.Select(n => credentials.GetValueOrDefault(n)).Where(c => c is not null).Cast<CredentialChange>().ToArray();
                 if (changing.FirstOrDefault(c => c.Action == ChangeAction.Pending) is { } pending)
@@ -167,13 +167,15 @@ public sealed class ApplyEngine
                         $"{string.Join(", ", moving)} {(moving.Length == 1 ? "changes" : "change")}", target));
                     continue;
                 }
-                if (!SinkDelivery.Renderable(sink, resolved, out var missing))
+                var change = Describe(_delivery.Inspect(sink, resolved, trust));
+                if (change.Action == ChangeAction.Unchanged && sink.Kubernetes is { Live: true })
                 {
-                    result.Add(new SinkChange(sink, ChangeAction.Pending, $"{missing} has no value", target));
-                    continue;
+                    // The file is right; the cluster's copy may not be (deleted, edited, or its last write failed).
+                    var live = await _live.InspectAsync(sink, resolved, cancellationToken).ConfigureAwait(false);
+                    if (live.State is not (LiveState.InSync or LiveState.NotHere))
+                        change = change with { Action = ChangeAction.Update, Reason = live.Message };
                 }
-                var request = _delivery.Request(sink, resolved);
-                result.Add(DescribeFileState(sink, request, target));
+                result.Add(change);
             }
         }
         finally
@@ -183,24 +185,15 @@ public sealed class ApplyEngine
         return result;
     }
 
-    private SinkChange DescribeFileState(Sink sink, FileWriteRequest request, string target)
+    /// <summary>A sink whose credentials do not change: the shared inspection says whether its file is right.</summary>
+    private static SinkChange Describe(SinkInspection i) => i.State switch
     {
-        // One lstat answers both "is there anything" and, with one read, "is it current"; only a file that differs
-        // (or a link, which File.Exists follows) takes the slower path below.
-        var check = _delivery.Check(request);
-        if (check == FileCheck.Missing) return new SinkChange(sink, ChangeAction.Create, "file does not exist", target);
-        if (!File.Exists(target)) return new SinkChange(sink, ChangeAction.Create, "file does not exist", target);
-        if (check == FileCheck.Current) return new SinkChange(sink, ChangeAction.Unchanged, "file matches", target);
-        var onDisk = File.ReadAllBytes(target);
-        var sameContent = _store.Fingerprint(onDisk) == _store.Fingerprint(request.Content);
-        Array.Clear(onDisk);
-        if (!sameContent) return new SinkChange(sink, ChangeAction.Update, "content on disk differs from the store", target);
-        var mode = (int)File.GetUnixFileMode(target);
-        if (mode != request.Mode) return new SinkChange(sink, ChangeAction.Update, $"mode {Octal(mode)} → {Octal(request.Mode)}", target);
-        return new SinkChange(sink, ChangeAction.Update, request.SymlinkFrom is null ? "owner or group differs" : "owner, group or runtime link differs", target);
-    }
+        SinkState.Pending => new SinkChange(i.Sink, ChangeAction.Pending, i.Summary, i.TargetPath),
+        SinkState.Missing => new SinkChange(i.Sink, ChangeAction.Create, "file does not exist", i.TargetPath),
+        SinkState.Current => new SinkChange(i.Sink, ChangeAction.Unchanged, "file matches", i.TargetPath),
+        _ => new SinkChange(i.Sink, ChangeAction.Update, i.Summary, i.TargetPath),
+    };
 
-    private static string Octal(int mode) => "0" + Convert.ToString(mode, 8);
 
     public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)
     {
@@ -289,22 +282,23 @@ public sealed class ApplyEngine
             // Under --root the files belong to another system (an image being built): its units are not ours to restart.
             var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl") : null;
             var now = _options.Time.GetUtcNow();
-            foreach (var declared in sinks)
+            foreach (var sink in sinks)
             {
-                var sink = SinkDelivery.WithTrustLists(declared, trust);
                 if (!SinkDelivery.Renderable(sink, resolved, out var missing))
                 {
                     _options.Warn(ErrorCodes.NoValueYet.At(sink.Location, $"sink '{sink.Name}' not written: {missing} has no value"));
                     continue;
                 }
-                var request = _delivery.Request(sink, resolved);
+                var request = _delivery.Request(sink, resolved, trust);
                 var outcome = _delivery.Write(request);
-                if (outcome == FileWriteOutcome.Unchanged) continue;
-                files++;
-                written.Add(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now));
-                _options.Progress?.Invoke($"wrote {request.Path}");
-                if (sink.Kubernetes is { Live: true } k8s)
-                    await ApplyLiveSecretAsync(sink, k8s, resolved, cancellationToken).ConfigureAwait(false);
+                if (outcome != FileWriteOutcome.Unchanged)
+                {
+                    files++;
+                    written.Add(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now));
+                    _options.Progress?.Invoke($"wrote {request.Path}");
+                }
+                var liveWritten = sink.Kubernetes is { Live: true } && await _live.EnsureAsync(sink, resolved, cancellationToken).ConfigureAwait(false);
+                if (outcome == FileWriteOutcome.Unchanged && !liveWritten) continue;
                 if (runner is null) continue;
                 foreach (var hook in sink.OnChange)
                 {
@@ -329,55 +323,11 @@ public sealed class ApplyEngine
         return (files, hooks);
     }
 
-    /// <summary>The public keys each trusted Nix signing key stands for in trust lists: the active key, plus the previous
-    /// key while its overlap (<c>rotation.overlap</c>) has not ended since the new key became active.</summary>
+    /// <summary>The public keys each trusted Nix signing key stands for (see <see cref="TrustLists.Settled"/>).</summary>
     /// <param name="known">The store's version list when the caller has just read it (planning); null reads each key's versions.</param>
-    private async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, IReadOnlyList<CredentialVersion>? known,
-        CancellationToken cancellationToken)
-    {
-        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        var trusted = manifest.Sinks.Where(s => s.NixConf is not null).SelectMany(s => s.NixConf!.TrustedPublicKeys)
-            .Where(n => manifest.FindCredential(n) is NixSigningKeyCredential).Distinct(StringComparer.Ordinal);
-        var now = _options.Time.GetUtcNow();
-        // Same per-name order as GetVersionsAsync (by version): the list is ordered by name, then version.
-        var byName = known?.GroupBy(v => v.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        foreach (var name in trusted)
-        {
-            var versions = byName is not null
-                ? (IReadOnlyList<CredentialVersion>)(byName.GetValueOrDefault(name) ?? [])
-                : await _store.GetVersionsAsync(name, cancellationToken).ConfigureAwait(false);
-            var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
-            if (active?.Metadata.GetValueOrDefault("publicKey") is not { } key) continue;
-            var keys = new List<string> { key };
-            var overlap = manifest.EffectivePolicy(manifest.FindCredential(name)!).Overlap;
-            var previous = versions.Where(v => v.State == VersionState.Previous).MaxBy(v => v.Version);
-            if (overlap is { } o && previous?.Metadata.GetValueOrDefault("publicKey") is { } old && old != key && now < active.CreatedAt + o.Value)
-                keys.Add(old);
-            result[name] = keys;
-        }
-        return result;
-    }
-
-    /// <summary>A live kubernetes-secret sink: the file changed, so the cluster's Secret is applied too (server-side apply).</summary>
-    private async Task ApplyLiveSecretAsync(Sink sink, KubernetesSecretOptions k8s, IReadOnlyDictionary<string, ResolvedCredential> resolved, CancellationToken cancellationToken)
-    {
-        if (_options.Root is not null)
-        {
-            _options.Warn(ErrorCodes.KubernetesApiFailed.At(sink.Location, $"sink '{sink.Name}': not applied to the cluster under --root (the manifest file was written)"));
-            return;
-        }
-        var data = SinkRenderer.EntryValues(sink, resolved);
-        try
-        {
-            var config = new Services.Kubernetes.KubernetesConnection(_options.Kubeconfig).Resolve(_options.GetEnv);
-            var version = await new Services.Kubernetes.KubernetesSecretWriter(config).ApplyAsync(k8s, data, cancellationToken).ConfigureAwait(false);
-            _options.Progress?.Invoke($"applied Secret {k8s.Namespace}/{k8s.Name} (resourceVersion {version})");
-        }
-        finally
-        {
-            foreach (var v in data.Values) v.Dispose();
-        }
-    }
+    private Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, IReadOnlyList<CredentialVersion>? known,
+        CancellationToken cancellationToken) =>
+        TrustLists.ForManifestAsync(_store, manifest, known, _options.Time.GetUtcNow(), cancellationToken);
 
     public static string HookText(Hook hook) => hook switch
     {

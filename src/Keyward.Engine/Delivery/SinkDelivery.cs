@@ -1,11 +1,17 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Sinks;
 
 namespace Keyward.Engine.Delivery;
 
-/// <summary>Renders a sink and describes the file write, resolving <c>--root</c> and persistence roots.
-/// Shared by apply, rotation and bootstrap so all three deliver files the same way.</summary>
+/// <summary>
+/// The one delivery path: renders a sink (trust lists applied), describes its file write (resolving <c>--root</c> and
+/// persistence roots), writes it, and answers "is this sink correct on disk?" for plan, apply and check alike.
+/// Apply, rotation and bootstrap all deliver through here.
+/// </summary>
 public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>, string> fingerprint)
 {
     private AtomicFileWriter? _writer;
@@ -18,8 +24,42 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
     /// <summary>The runtime path that must link to the storage path, for persisted sinks.</summary>
     public string? LinkPath(Sink sink) => sink.PersistRoot is null ? null : options.Rooted(sink.Path);
 
-    public FileWriteRequest Request(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values) =>
-        new(TargetPath(sink), SinkRenderer.Render(sink, values), sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, LinkPath(sink));
+    /// <summary>The file write for <paramref name="sink"/>: rendered with <paramref name="trust"/> applied (see <see cref="Render"/>).</summary>
+    public FileWriteRequest Request(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust) =>
+        new(TargetPath(sink), Render(sink, values, trust), sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, LinkPath(sink))
+        {
+            EnforceDirectoryMode = sink.PersistRoot is not null,
+        };
+
+    /// <summary>Renders a sink with every trusted Nix signing key replaced by the public keys it stands for now
+    /// (<see cref="TrustLists"/>): in a nix-conf sink's <c>trusted-public-keys</c>, and in <c>public: true</c> entries
+    /// (such as <c>ATTIC_PUBLIC_KEY</c>), which carry the same keys separated by a space — the form Nix reads a list in.</summary>
+    public static byte[] Render(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
+    {
+        var (target, resolved) = WithTrust(sink, values, trust);
+        return SinkRenderer.Render(target, resolved);
+    }
+
+    private static (Sink, IReadOnlyDictionary<string, ResolvedCredential>) WithTrust(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values,
+        IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
+    {
+        if (trust.Count == 0) return (sink, values);
+        var target = sink;
+        if (sink.NixConf is { } nix && nix.TrustedPublicKeys.Any(trust.ContainsKey))
+        {
+            var keys = nix.TrustedPublicKeys.SelectMany(k => trust.TryGetValue(k, out var list) ? list : [k]).Distinct(StringComparer.Ordinal).ToArray();
+            target = sink with { NixConf = nix with { TrustedPublicKeys = keys } };
+        }
+        Dictionary<string, ResolvedCredential>? copy = null;
+        foreach (var e in sink.Entries)
+        {
+            if (e.Take != EntryValue.PublicKey || !trust.TryGetValue(e.Credential, out var list) || list.Count == 0) continue;
+            if (!values.TryGetValue(e.Credential, out var v)) continue;
+            copy ??= new Dictionary<string, ResolvedCredential>(values, StringComparer.Ordinal);
+            copy[e.Credential] = new ResolvedCredential(v.Spec, v.Value, string.Join(' ', list));
+        }
+        return (target, copy ?? values);
+    }
 
     /// <summary>Writes atomically. Under <c>--root</c> (building an image on another host) an owner or group that does not
     /// exist here is a warning and the file keeps the builder's ownership; on the real system it is an error.</summary>
@@ -27,8 +67,139 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 
     public bool IsCurrent(FileWriteRequest request) => WithOwnerFallback(request, Writer.IsCurrent);
 
-    /// <summary>Missing, current or differing, from one lstat (see <see cref="AtomicFileWriter.Check"/>).</summary>
+    /// <summary>Missing, current or differing (see <see cref="AtomicFileWriter.Check"/>).</summary>
     public FileCheck Check(FileWriteRequest request) => WithOwnerFallback(request, Writer.Check);
+
+    /// <summary>"Is this sink correct on disk?": the answer plan prints, apply acts on and check reports. A content
+    /// difference names the credentials whose values differ, never the values.</summary>
+    public SinkInspection Inspect(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
+    {
+        var path = TargetPath(sink);
+        if (!Renderable(sink, values, out var missing))
+            return new SinkInspection(sink, path, SinkState.Pending, [new("NoValue", $"{missing} has no value")]);
+        var request = Request(sink, values, trust);
+        try
+        {
+            var found = WithOwnerFallback(request, Writer.Inspect);
+            if (found.IsCurrent) return new SinkInspection(sink, path, SinkState.Current, []);
+            var state = found.Has(FileDifferences.Missing) ? SinkState.Missing : SinkState.Differs;
+            return new SinkInspection(sink, path, state, Findings(sink, request, found, values, trust));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(request.Content);
+        }
+    }
+
+    private List<SinkFinding> Findings(Sink sink, FileWriteRequest request, FileInspection found,
+        IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
+    {
+        var list = new List<SinkFinding>();
+        if (found.Has(FileDifferences.Missing))
+            list.Add(new("Missing", $"{sink.StoragePath} does not exist"));
+        if (found.Has(FileDifferences.NotRegularFile))
+            list.Add(new("NotRegularFile", $"{sink.StoragePath} is not a regular file (a symlink, directory or device)"));
+        if (found.Has(FileDifferences.Content))
+        {
+            var names = DifferingCredentials(sink, request, values, trust);
+            list.Add(new("ContentDiffers", names.Count > 0
+                ? $"content differs from what Keyward renders: {string.Join(", ", names)} on disk {(names.Count == 1 ? "is" : "are")} not the stored {(names.Count == 1 ? "value" : "values")}"
+                : "content differs from what Keyward renders (edited outside the credentials' values)"));
+        }
+        if (found.Has(FileDifferences.Mode))
+        {
+            var worldReadable = sink.Format.CarriesSecrets() && (found.Mode & 0b000_000_100) != 0;
+            list.Add(new(worldReadable ? "WorldReadable" : "ModeMismatch",
+                $"mode {Octal(found.Mode ?? 0)}, declared {Octal(sink.Mode)}{(worldReadable ? " (it carries secrets and is world-readable)" : "")}"));
+        }
+        if (found.Has(FileDifferences.Owner)) list.Add(new("OwnerMismatch", $"owner uid {found.Uid}, declared {sink.Owner}"));
+        if (found.Has(FileDifferences.Group)) list.Add(new("GroupMismatch", $"group gid {found.Gid}, declared {sink.Group}"));
+        if (found.Has(FileDifferences.DirectoryMode))
+            list.Add(new("PersistDirMode", $"persisted directory {Path.GetDirectoryName(sink.StoragePath)} has mode {(found.DirectoryMode is { } d ? Octal(d) : "(missing)")}, declared {Octal(sink.DirectoryMode)}"));
+        if (found.Has(FileDifferences.LinkMissing))
+            list.Add(new("RuntimeLinkMissing", $"{sink.Path} does not exist (it must be a symlink to {sink.StoragePath})"));
+        if (found.Has(FileDifferences.LinkWrong))
+            list.Add(found.LinkTarget is { } t
+                ? new("RuntimeLinkWrong", $"{sink.Path} points at {t}, expected {sink.StoragePath}")
+                : new("RuntimeNotLinked", $"{sink.Path} is not a symlink to {sink.StoragePath}: it will not survive a reboot of an impermanent host"));
+        return list;
+    }
+
+    /// <summary>Which credentials' lines of the rendered file are not on disk. A line depends on a credential when rendering
+    /// with a stand-in value for it changes that line; lines are compared by keyed fingerprint, so no value is kept as a string.</summary>
+    private List<string> DifferingCredentials(Sink sink, FileWriteRequest request, IReadOnlyDictionary<string, ResolvedCredential> values,
+        IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
+    {
+        byte[] disk;
+        try
+        {
+            disk = File.ReadAllBytes(request.Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+        try
+        {
+            var onDisk = LineFingerprints(disk);
+            var expected = LineFingerprints(request.Content);
+            var absent = expected.Where(l => !onDisk.Contains(l)).ToHashSet(StringComparer.Ordinal);
+            var result = new List<string>();
+            if (absent.Count == 0) return result;
+            foreach (var name in sink.CredentialNames.Where(values.ContainsKey))
+            {
+                byte[] perturbed;
+                try
+                {
+                    perturbed = Render(sink, StandIn(values, name), StandIn(trust, name));
+                }
+                catch (KeywardException)
+                {
+                    continue; // the format refuses the stand-in: this credential cannot be singled out
+                }
+                var changed = LineFingerprints(perturbed);
+                CryptographicOperations.ZeroMemory(perturbed);
+                if (expected.Any(l => !changed.Contains(l) && absent.Contains(l))) result.Add(name);
+            }
+            return result;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(disk);
+        }
+    }
+
+    private HashSet<string> LineFingerprints(ReadOnlySpan<byte> content)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        while (content.Length > 0)
+        {
+            var end = content.IndexOf((byte)'\n');
+            var line = end < 0 ? content : content[..end];
+            set.Add(fingerprint(line));
+            content = end < 0 ? [] : content[(end + 1)..];
+        }
+        return set;
+    }
+
+    private const string StandInKey = "keyward-stand-in:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    private static Dictionary<string, ResolvedCredential> StandIn(IReadOnlyDictionary<string, ResolvedCredential> values, string name)
+    {
+        var copy = new Dictionary<string, ResolvedCredential>(values, StringComparer.Ordinal);
+        var v = values[name];
+        copy[name] = new ResolvedCredential(v.Spec, Secret.FromUtf8("keyward-stand-in-value"), StandInKey);
+        return copy;
+    }
+
+    private static Dictionary<string, IReadOnlyList<string>> StandIn(IReadOnlyDictionary<string, IReadOnlyList<string>> trust, string name)
+    {
+        var copy = new Dictionary<string, IReadOnlyList<string>>(trust, StringComparer.Ordinal);
+        if (copy.ContainsKey(name)) copy[name] = [StandInKey];
+        return copy;
+    }
+
+    private static string Octal(int mode) => Convert.ToString(mode, 8).PadLeft(4, '0').ToString(CultureInfo.InvariantCulture);
 
     private readonly HashSet<string> _warnedOwners = new(StringComparer.Ordinal);
 
@@ -65,15 +236,6 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         return true;
     }
 
-    /// <summary>A nix-conf sink with each trusted signing-key name replaced by the literal public keys it stands for
-    /// (one, or two during a rollover or overlap).</summary>
-    public static Sink WithTrustLists(Sink sink, IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
-    {
-        if (sink.NixConf is not { } nix || !nix.TrustedPublicKeys.Any(trust.ContainsKey)) return sink;
-        var keys = nix.TrustedPublicKeys.SelectMany(k => trust.TryGetValue(k, out var list) ? list : [k]).Distinct(StringComparer.Ordinal).ToArray();
-        return sink with { NixConf = nix with { TrustedPublicKeys = keys } };
-    }
-
     public static IReadOnlyDictionary<string, ResolvedCredential> ResolveAll(KeywardManifest manifest, IReadOnlyDictionary<string, Secret> values)
     {
         var result = new Dictionary<string, ResolvedCredential>(StringComparer.Ordinal);
@@ -81,4 +243,22 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
             result[c.Name] = CredentialValues.Resolve(c, values.GetValueOrDefault(c.Name));
         return result;
     }
+}
+
+public enum SinkState
+{
+    /// <summary>A credential the sink needs has no value yet: nothing can be rendered or compared.</summary>
+    Pending,
+    Missing,
+    Current,
+    Differs,
+}
+
+/// <summary>One way a sink is not as Keyward would leave it: a CamelCase reason (check's condition reason) and a sentence.</summary>
+public sealed record SinkFinding(string Reason, string Message);
+
+/// <summary>The shared answer to "is this sink correct?".</summary>
+public sealed record SinkInspection(Sink Sink, string TargetPath, SinkState State, IReadOnlyList<SinkFinding> Findings)
+{
+    public string Summary => string.Join("; ", Findings.Select(f => f.Message));
 }

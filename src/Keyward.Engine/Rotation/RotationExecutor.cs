@@ -276,7 +276,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 using var key = NixSecretKey.Generate(name);
                 value = key.ToSecret();
                 metadata[RotationPlanner.KeyNameMetadata] = name;
-                metadata["publicKey"] = key.PublicKey.ToString();
+                metadata[VersionMetadata.PublicKeyKey] = key.PublicKey.ToString();
                 break;
             }
             case AtticTokenCredential t:
@@ -362,6 +362,13 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
     /// old and the new public key until that sink's retire-public-key step (or for the overlap after it).</summary>
     internal async Task<byte[]> RenderAsync(Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
     {
+        var (resolved, trust) = await RenderInputsAsync(sink, ctx, retiringTrust, ct).ConfigureAwait(false);
+        return SinkDelivery.Render(sink, resolved, trust);
+    }
+
+    private async Task<(Dictionary<string, ResolvedCredential>, Dictionary<string, IReadOnlyList<string>>)> RenderInputsAsync(Sink sink, StepContext ctx,
+        bool retiringTrust, CancellationToken ct)
+    {
         var resolved = new Dictionary<string, ResolvedCredential>(StringComparer.Ordinal);
         foreach (var e in sink.Entries)
         {
@@ -369,53 +376,34 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             var cur = await CurrentAsync(c.Name, ctx, ct).ConfigureAwait(false);
             resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : CredentialValues.PublicKeyOf(c, cur.Value.Value));
         }
-        var target = sink;
-        if (sink.NixConf is { } nix)
+        var trust = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var trusted = (sink.NixConf?.TrustedPublicKeys ?? []).Concat(sink.Entries.Where(e => e.Take == EntryValue.PublicKey).Select(e => e.Credential));
+        foreach (var name in trusted.Distinct(StringComparer.Ordinal))
         {
-            var keys = new List<string>();
-            foreach (var k in nix.TrustedPublicKeys)
-            {
-                if (_m.FindCredential(k) is not { } c) { keys.Add(k); continue; }
-                keys.AddRange(await TrustedKeysAsync(c, sink, ctx, retiringTrust, ct).ConfigureAwait(false));
-            }
-            target = sink with { NixConf = nix with { TrustedPublicKeys = keys } };
+            if (_m.FindCredential(name) is not NixSigningKeyCredential c) continue;
+            var versions = await store.GetVersionsAsync(c.Name, ct).ConfigureAwait(false);
+            var keys = ctx.Journal.Snapshot.TryGetValue(c.Name, out var old)
+                ? TrustLists.InRollover(versions, old, retiringTrust || ctx.RetiringTrust.Contains(sink.Name) || ctx.DoneRetireTrust(sink.Name),
+                    keepOld: ctx.Journal.OverlapSeconds.ContainsKey(c.Name))
+                : TrustLists.Settled(versions, _m.EffectivePolicy(c).Overlap?.Value, Now);
+            if (keys.Count > 0) trust[c.Name] = keys;
         }
-        return SinkRenderer.Render(target, resolved);
-    }
-
-    private async Task<IEnumerable<string>> TrustedKeysAsync(Credential c, Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
-    {
-        var versions = await store.GetVersionsAsync(c.Name, ct).ConfigureAwait(false);
-        var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
-        var list = new List<string>();
-        void Add(CredentialVersion? v)
-        {
-            if (v?.Metadata.GetValueOrDefault("publicKey") is { } pk && !list.Contains(pk)) list.Add(pk);
-        }
-        var inRollover = ctx.Journal.Snapshot.TryGetValue(c.Name, out var old);
-        if (!inRollover) { Add(active); return list; }
-        var nv = versions.Where(v => v.Version > old && v.State != VersionState.Retired).MaxBy(v => v.Version);
-        var previous = versions.FirstOrDefault(v => v.Version == old);
-        if (nv is null) { Add(active); return list; }           // aborted: the old key only
-        var retired = retiringTrust || ctx.RetiringTrust.Contains(sink.Name) || ctx.DoneRetireTrust(sink.Name);
-        if (!retired || ctx.Journal.OverlapSeconds.ContainsKey(c.Name)) Add(previous);
-        Add(nv);
-        return list;
+        return (resolved, trust);
     }
 
     private async Task<FileWriteOutcome> WriteSinkAsync(Sink sink, StepContext ctx, bool retiringTrust, CancellationToken ct)
     {
-        var bytes = await RenderAsync(sink, ctx, retiringTrust, ct).ConfigureAwait(false);
+        var (resolved, trust) = await RenderInputsAsync(sink, ctx, retiringTrust, ct).ConfigureAwait(false);
+        var request = Delivery.Request(sink, resolved, trust);
         try
         {
-            var target = Delivery.TargetPath(sink);
-            var outcome = Delivery.Write(new FileWriteRequest(target, bytes, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, Delivery.LinkPath(sink)));
-            await store.PutSinkAsync(new SinkRecord(sink.Name, target, store.Fingerprint(bytes), Now), ct).ConfigureAwait(false);
+            var outcome = Delivery.Write(request);
+            await store.PutSinkAsync(new SinkRecord(sink.Name, request.Path, store.Fingerprint(request.Content), Now), ct).ConfigureAwait(false);
             return outcome;
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(bytes);
+            CryptographicOperations.ZeroMemory(request.Content);
         }
     }
 
@@ -446,8 +434,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             case NodeKind.Credential when _m.FindCredential(step.Target) is NixSigningKeyCredential k:
             {
                 var nv = await NewVersionAsync(k.Name, ctx, ct).ConfigureAwait(false);
-                var pk = nv?.Metadata.GetValueOrDefault("publicKey") ?? throw ErrorCodes.RotationVerifyFailed.Exception($"no new key staged for '{k.Name}'");
-                foreach (var s in _m.Sinks.Where(s => s.NixConf?.TrustedPublicKeys.Contains(k.Name) == true))
+                var pk = (nv is null ? null : VersionMetadata.Of(nv).PublicKey) ?? throw ErrorCodes.RotationVerifyFailed.Exception($"no new key staged for '{k.Name}'");
+                foreach (var s in _m.Sinks.Where(s => TrustLists.Carries(s, k.Name)))
                 {
                     var path = Delivery.TargetPath(s);
                     var text = File.Exists(path) ? await File.ReadAllTextAsync(path, ct).ConfigureAwait(false) : "";

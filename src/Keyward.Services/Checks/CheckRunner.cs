@@ -25,8 +25,13 @@ public sealed partial class CheckRunner
     private DateTimeOffset _now;
     private CancellationToken _run;
 
-    public CheckRunner(KeywardManifest manifest, ICheckState state, ServiceClients clients, CheckOptions options)
+    private readonly ISinkVerifier? _sinks;
+
+    /// <param name="sinks">Answers "is this sink correct?" — the engine's inspection, the same one plan and apply use.
+    /// Without one, sinks are reported Unknown (never a silent pass).</param>
+    public CheckRunner(KeywardManifest manifest, ICheckState state, ServiceClients clients, CheckOptions options, ISinkVerifier? sinks = null)
     {
+        _sinks = sinks;
         _manifest = manifest;
         _state = state;
         _clients = clients;
@@ -60,10 +65,8 @@ public sealed partial class CheckRunner
             foreach (var cache in service.Caches)
                 if (only.Count == 0 || (cache.SigningKey is { } k && only.Contains(k)) || (service.Token is { } t && only.Contains(t)))
                     jobs.Add(new Job(SubjectKind.Cache, service.Name + "/" + cache.Name, ct => CheckCacheAsync(service, cache, ct)));
-        var accounts = new Lazy<AccountNames>(() => AccountNames.Load(_options.Root));
-        // Live Kubernetes Secrets are not files: the apply engine reports their writes.
-        foreach (var sink in _manifest.Sinks.Where(s => s.Kubernetes is not { Live: true } && (only.Count == 0 || s.CredentialNames.Any(only.Contains))))
-            jobs.Add(new Job(SubjectKind.Sink, sink.Name, ct => Task.FromResult(CheckSink(sink, accounts.Value))));
+        foreach (var sink in _manifest.Sinks.Where(s => only.Count == 0 || s.CredentialNames.Any(only.Contains)))
+            jobs.Add(new Job(SubjectKind.Sink, sink.Name, ct => CheckSinkAsync(sink, ct)));
 
         var results = new List<Observation>[jobs.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, jobs.Count),

@@ -18,3 +18,11 @@ public interface ICheckState
 
     Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken);
 }
+
+/// <summary>"Is this sink correct?" for <c>keyward check</c>: the Ready and Verified observations of one sink (its file, its
+/// persisted directory and runtime link, its live Kubernetes Secret). The engine implements it with the inspection plan
+/// and apply use, so check can never call a file "ok" that plan would rewrite.</summary>
+public interface ISinkVerifier
+{
+    Task<IReadOnlyList<Observation>> VerifyAsync(Core.Manifest.Sink sink, CancellationToken cancellationToken);
+}

@@ -43,7 +43,7 @@ public sealed record KubernetesConnection(string? KubeconfigPath = null, string?
 /// force): one call creates or updates it, and only the keys Keyward manages are owned by Keyward. Values go in
 /// base64 <c>data</c> (<c>stringData</c> does not work well with server-side apply).
 /// </summary>
-public sealed class KubernetesSecretWriter(KubernetesClientConfiguration configuration)
+public sealed class KubernetesSecretWriter(KubernetesClientConfiguration configuration) : ILiveSecretClient
 {
     public const string FieldManager = "keyward";
 
@@ -64,6 +64,41 @@ public sealed class KubernetesSecretWriter(KubernetesClientConfiguration configu
         }.ToJsonString();
     }
 
+    /// <summary>The Secret's data as the cluster holds it now; null when the Secret does not exist (404).</summary>
+    public async Task<IReadOnlyDictionary<string, Secret>?> GetAsync(KubernetesSecretOptions options, CancellationToken cancellationToken)
+    {
+        using var client = new k8s.Kubernetes(configuration);
+        try
+        {
+            var secret = await client.CoreV1.ReadNamespacedSecretAsync(options.Name, options.Namespace, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var data = new Dictionary<string, Secret>(StringComparer.Ordinal);
+            foreach (var (k, v) in secret.Data ?? new Dictionary<string, byte[]>()) data[k] = Secret.Adopt(v);
+            return data;
+        }
+        catch (HttpOperationException ex) when (ex.Response?.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (HttpOperationException ex)
+        {
+            throw Failed("reading", options, ex, "the service account needs get on secrets in that namespace");
+        }
+        catch (HttpRequestException ex)
+        {
+            throw ErrorCodes.ServiceUnreachable.Exception($"Kubernetes API {configuration.Host}: {ex.HttpRequestError}");
+        }
+    }
+
+    private static KeywardException Failed(string what, KubernetesSecretOptions options, HttpOperationException ex, string forbiddenHint)
+    {
+        // The body may echo the object: report the status and the reason only.
+        var status = ex.Response?.StatusCode ?? 0;
+        var reason = ex.Response?.Content is { } body ? Http.ServiceErrorBody.Parse(Http.ErrorShape.Kubernetes, body)?.Kind : null;
+        return ErrorCodes.KubernetesApiFailed.Exception(
+            $"{what} Secret {options.Namespace}/{options.Name} failed: {(int)status} {reason ?? status.ToString()}",
+            status is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized ? forbiddenHint : null);
+    }
+
     /// <summary>Applies the Secret; returns its resourceVersion after the write.</summary>
     public async Task<string?> ApplyAsync(KubernetesSecretOptions options, IReadOnlyDictionary<string, Secret> data, CancellationToken cancellationToken)
     {
@@ -77,17 +112,22 @@ public sealed class KubernetesSecretWriter(KubernetesClientConfiguration configu
         }
         catch (HttpOperationException ex)
         {
-            // The body may echo the object: report the status and the reason only.
-            var status = ex.Response?.StatusCode ?? 0;
-            var reason = ex.Response?.Content is { } body ? Http.ServiceErrorBody.Parse(Http.ErrorShape.Kubernetes, body)?.Kind : null;
-            throw ErrorCodes.KubernetesApiFailed.Exception(
-                $"applying Secret {options.Namespace}/{options.Name} failed: {(int)status} {reason ?? status.ToString()}",
-                status is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized
-                    ? "the service account needs create and patch on secrets in that namespace" : null);
+            throw Failed("applying", options, ex, "the service account needs create and patch on secrets in that namespace");
         }
         catch (HttpRequestException ex)
         {
             throw ErrorCodes.ServiceUnreachable.Exception($"Kubernetes API {configuration.Host}: {ex.HttpRequestError}");
         }
     }
+}
+
+/// <summary>The live Secrets of <c>kubernetes-secret</c> sinks with <c>live: true</c>: read and server-side apply.
+/// The engine depends on this, not on the Kubernetes client, so tests and other front ends can supply their own.</summary>
+public interface ILiveSecretClient
+{
+    /// <summary>The Secret's data now; null when it does not exist.</summary>
+    Task<IReadOnlyDictionary<string, Secret>?> GetAsync(KubernetesSecretOptions options, CancellationToken cancellationToken);
+
+    /// <summary>Creates or updates the Secret's managed keys; returns its resourceVersion.</summary>
+    Task<string?> ApplyAsync(KubernetesSecretOptions options, IReadOnlyDictionary<string, Secret> data, CancellationToken cancellationToken);
 }

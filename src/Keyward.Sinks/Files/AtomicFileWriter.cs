@@ -58,6 +58,8 @@ public sealed class AtomicFileWriter
 
         if (request.SymlinkFrom is not null && EnsureLink(request, uid, gid) && outcome == FileWriteOutcome.Unchanged)
             outcome = FileWriteOutcome.Updated;
+        if (request.EnforceDirectoryMode && FixDirectoryMode(request) && outcome == FileWriteOutcome.Unchanged)
+            outcome = FileWriteOutcome.Updated;
         return outcome;
     }
 
@@ -68,21 +70,46 @@ public sealed class AtomicFileWriter
     /// (owners are not looked up then). Planning asks this once per sink instead of a separate existence check.</summary>
     public FileCheck Check(FileWriteRequest request)
     {
-        Validate(request);
-        var status = Posix.LStat(request.Path);
-        if (status is null) return FileCheck.Missing;
-        return IsCurrent(request, status) ? FileCheck.Current : FileCheck.Differs;
+        var inspection = Inspect(request);
+        return inspection.Has(FileDifferences.Missing) ? FileCheck.Missing : inspection.IsCurrent ? FileCheck.Current : FileCheck.Differs;
     }
 
-    private bool IsCurrent(FileWriteRequest request, FileStatus status)
+    /// <summary>Every way the file (and, for a persisted sink, its directory and runtime link) differs from what
+    /// <see cref="Write"/> would leave behind: the one answer plan, apply and check share. Reads the content only when
+    /// it is a regular file of the right length.</summary>
+    public FileInspection Inspect(FileWriteRequest request)
     {
+        Validate(request);
+        var status = Posix.LStat(request.Path);
+        if (status is null)
+            return new FileInspection(FileDifferences.Missing | LinkDifferences(request), null, null, null,
+                request.EnforceDirectoryMode ? DirectoryModeOf(request) : null, LinkTargetOf(request), OwnerVerified: false);
         var (uid, gid) = ResolveOwner(request, warn: false);
-        if (status.Type != Posix.TypeRegular) return false;
-        if (status.Permissions != request.Mode) return false;
-        if ((uid is { } u && status.Uid != u) || (gid is { } g && status.Gid != g)) return false;
-        if (!SameContent(request, status)) return false;
-        return request.SymlinkFrom is null || LinkIsCurrent(request.SymlinkFrom, request.Path);
+        var d = FileDifferences.None;
+        if (status.Type != Posix.TypeRegular) d |= FileDifferences.NotRegularFile;
+        else if (!SameContent(request, status)) d |= FileDifferences.Content;
+        if (status.Permissions != request.Mode) d |= FileDifferences.Mode;
+        if (uid is { } u && status.Uid != u) d |= FileDifferences.Owner;
+        if (gid is { } g && status.Gid != g) d |= FileDifferences.Group;
+        var directoryMode = request.EnforceDirectoryMode ? DirectoryModeOf(request) : null;
+        if (request.EnforceDirectoryMode && directoryMode != request.DirectoryMode) d |= FileDifferences.DirectoryMode;
+        var link = LinkDifferences(request);
+        d |= link;
+        return new FileInspection(d, status.Permissions, status.Uid, status.Gid, directoryMode, link == FileDifferences.None ? null : LinkTargetOf(request),
+            OwnerVerified: _isRoot || (request.Owner is null && request.Group is null));
     }
+
+    private static int? DirectoryModeOf(FileWriteRequest request) =>
+        Posix.LStat(System.IO.Path.GetDirectoryName(request.Path)!) is { } ds && ds.Type == Posix.TypeDirectory ? ds.Permissions : null;
+
+    private static FileDifferences LinkDifferences(FileWriteRequest request)
+    {
+        if (request.SymlinkFrom is null || LinkIsCurrent(request.SymlinkFrom, request.Path)) return FileDifferences.None;
+        return Posix.LStat(request.SymlinkFrom) is null ? FileDifferences.LinkMissing : FileDifferences.LinkWrong;
+    }
+
+    private static string? LinkTargetOf(FileWriteRequest request) =>
+        request.SymlinkFrom is { } link && Posix.LStat(link) is { Type: Posix.TypeSymlink } ? new FileInfo(link).LinkTarget : null;
 
     private static void Validate(FileWriteRequest request)
     {
@@ -154,6 +181,23 @@ public sealed class AtomicFileWriter
         return changed;
     }
 
+    /// <summary>A persisted sink's storage directory holds nothing but what Keyward put there: its mode is the declared
+    /// one even when the directory already existed (a rebuilt image or a hand-made <c>mkdir</c> leaves 0755).</summary>
+    private static bool FixDirectoryMode(FileWriteRequest request)
+    {
+        var directory = System.IO.Path.GetDirectoryName(request.Path)!;
+        if (DirectoryModeOf(request) is not { } mode || mode == request.DirectoryMode) return false;
+        try
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)request.DirectoryMode);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"setting the mode of '{directory}' failed: {e.Message}"), e);
+        }
+        return true;
+    }
+
     private void WriteNew(FileWriteRequest request, uint? uid, uint? gid)
     {
         var directory = System.IO.Path.GetDirectoryName(request.Path)!;
@@ -209,8 +253,10 @@ public sealed class AtomicFileWriter
     private static bool LinkIsCurrent(string link, string target)
     {
         var status = Posix.LStat(link);
-        return status is not null && status.Type == Posix.TypeSymlink
-            && string.Equals(new FileInfo(link).LinkTarget, LinkText(link, target), StringComparison.Ordinal);
+        if (status is null || status.Type != Posix.TypeSymlink) return false;
+        // Keyward's own links are relative; an absolute link naming the storage path itself is as good.
+        var text = new FileInfo(link).LinkTarget;
+        return string.Equals(text, LinkText(link, target), StringComparison.Ordinal) || string.Equals(text, target, StringComparison.Ordinal);
     }
 
     /// <summary>Links are relative (<c>../../../persist/root/.config/op/token</c>) so they stay right when the tree is
