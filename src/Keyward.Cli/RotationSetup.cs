@@ -11,8 +11,9 @@ namespace Keyward.Cli;
 internal static class RotationSetup
 {
     public static RotationExecutorOptions Options(CliContext context, OpenedState state, KeywardManifest manifest, HttpClient http,
-        string? root, bool runHooks, Action<string>? progress) => new()
+        string? root, bool runHooks, Action<string>? progress, string? kubeconfig = null) => new()
     {
+        Kubeconfig = kubeconfig,
         Manifest = manifest,
         Root = root,
         Time = context.Time,

@@ -102,7 +102,7 @@ internal static class ApplyCommand
             // What policy says is due goes through the same journaled executor as `keyward rotate`.
             using var http = Services.Http.ServiceHttp.CreateClient();
             var executor = new Engine.Rotation.RotationExecutor(state.Store,
-                RotationSetup.Options(context, state, manifest, http, options.Root, options.RunHooks, options.Progress));
+                RotationSetup.Options(context, state, manifest, http, options.Root, options.RunHooks, options.Progress, options.Kubeconfig));
             var outcome = await executor.StartAsync(new Core.Rotation.RotationIntent(due, Core.Rotation.RotationReason.Scheduled), ct).ConfigureAwait(false);
             if (!json) context.Console.Out.WriteLine($"rotated what policy says is due: {string.Join(", ", due)} ({outcome.State})");
         }

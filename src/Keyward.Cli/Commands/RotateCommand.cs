@@ -20,7 +20,8 @@ internal static class RotateCommand
         var resume = new Option<bool>("--resume") { Description = "Complete an interrupted or failed rotation" };
         var abort = new Option<bool>("--abort") { Description = "Roll an open rotation back to the versions active before it" };
         var rootOption = new Option<string?>("--root") { Description = "Prefix every sink path with DIR, as apply --root (hooks are not run)" };
-        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort, rootOption };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
+        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort, rootOption, kubeconfig };
         cmd.SetAction(async (parse, ct) =>
         {
             var manifest = ManifestInput.Load(context, parse, file);
@@ -35,7 +36,8 @@ internal static class RotateCommand
             var root = parse.GetValue(rootOption);
             using var http = Services.Http.ServiceHttp.CreateClient();
             var executor = new RotationExecutor(state.Store, RotationSetup.Options(context, state, manifest, http,
-                string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root), runHooks: true, asJson ? null : context.Console.Out.WriteLine));
+                string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root), runHooks: true, asJson ? null : context.Console.Out.WriteLine,
+                parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null));
             RotationOutcome outcome;
             if (parse.GetValue(abort)) outcome = await executor.AbortAsync(ct).ConfigureAwait(false);
             else if (parse.GetValue(resume) || parse.GetValue(cont)) outcome = await executor.ResumeAsync(parse.GetValue(cont), ct).ConfigureAwait(false);

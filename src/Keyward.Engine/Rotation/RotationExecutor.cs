@@ -43,9 +43,19 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 
     private CredentialMinter Minter => _minter ??= new CredentialMinter(options.Time);
 
+    private EngineOptions? _engine;
+    private LiveSecrets? _live;
+
+    private EngineOptions Engine => _engine ??= new EngineOptions
+    {
+        Root = options.Root, Time = options.Time, Warn = e => options.Warn?.Invoke(e.Message), GetEnv = options.GetEnv,
+        Kubeconfig = options.Kubeconfig, LiveSecrets = options.LiveSecrets, Progress = options.Progress,
+    };
+
     /// <summary>The same delivery path apply uses: --root, persistence roots, relative links, owner fallback.</summary>
-    private SinkDelivery Delivery => _delivery ??= new SinkDelivery(
-        new EngineOptions { Root = options.Root, Time = options.Time, Warn = e => options.Warn?.Invoke(e.Message) }, store.Fingerprint);
+    private SinkDelivery Delivery => _delivery ??= new SinkDelivery(Engine, store.Fingerprint);
+
+    private LiveSecrets Live => _live ??= new LiveSecrets(Engine);
 
     private DateTimeOffset Now => options.Time.GetUtcNow();
 
@@ -313,7 +323,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
     {
         if (x.Source is null)
             throw ErrorCodes.NotRotatable.Exception($"'{x.Name}' has no source; `keyward bootstrap` creates its token");
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv, options.Root);
         try
         {
             return importer.Read(x)!;
@@ -399,6 +409,9 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         {
             var outcome = Delivery.Write(request);
             await store.PutSinkAsync(new SinkRecord(sink.Name, request.Path, store.Fingerprint(request.Content), Now), ct).ConfigureAwait(false);
+            // A live Secret follows its file: the cluster gets the new values in the same step.
+            if (sink.Kubernetes is { Live: true } && await Live.EnsureAsync(sink, resolved, ct).ConfigureAwait(false) && outcome == FileWriteOutcome.Unchanged)
+                outcome = FileWriteOutcome.Updated;
             return outcome;
         }
         finally
@@ -424,11 +437,17 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             case NodeKind.Sink:
             {
                 var sink = Sink(step.Target);
-                var expected = await RenderAsync(sink, ctx, retiringTrust: false, ct).ConfigureAwait(false);
-                var path = Delivery.TargetPath(sink);
-                var onDisk = File.Exists(path) ? await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false) : null;
-                if (onDisk is null || store.Fingerprint(onDisk) != store.Fingerprint(expected))
-                    throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{sink.Name}' ({path}) does not carry the new values");
+                var (resolved, trust) = await RenderInputsAsync(sink, ctx, retiringTrust: false, ct).ConfigureAwait(false);
+                var found = Delivery.Inspect(sink, resolved, trust);
+                if (found.State != SinkState.Current)
+                    throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{sink.Name}' ({found.TargetPath}) does not carry the new values: {found.Summary}");
+                if (sink.Kubernetes is { Live: true })
+                {
+                    var live = await Live.InspectAsync(sink, resolved, ct).ConfigureAwait(false);
+                    if (live.State is not (LiveState.InSync or LiveState.NotHere))
+                        throw ErrorCodes.RotationVerifyFailed.Exception($"sink '{sink.Name}': {live.Message}");
+                    Progress($"     {sink.Name}: {live.Message}");
+                }
                 break;
             }
             case NodeKind.Credential when _m.FindCredential(step.Target) is NixSigningKeyCredential k:
@@ -463,8 +482,23 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             }
             default:
             {
-                var result = options.Services is null ? null : await options.Services.VerifyAsync(step.Target, ct).ConfigureAwait(false);
-                Progress(result is null ? $"     {step.Target}: not checked here (run `keyward check` once the services are reachable)" : $"     {step.Target}: {result}");
+                var verdict = options.Services is null ? null
+                    : await options.Services.VerifyAsync(step.Target, (name, c) => CurrentAsync(name, ctx, c), ct).ConfigureAwait(false);
+                switch (verdict?.Status)
+                {
+                    case null:
+                        Progress($"     {step.Target}: no live service to ask (run `keyward check` to verify)");
+                        break;
+                    case VerdictStatus.Verified:
+                        Progress($"     {step.Target}: verified: {verdict.Message}");
+                        break;
+                    case VerdictStatus.Unverified:
+                        _log.Add($"     {step.Target}: NOT VERIFIED: {verdict.Message}");
+                        options.Warn?.Invoke($"{step.Target} could not be verified during the rotation ({verdict.Message}): run `keyward check` once it is reachable");
+                        break;
+                    default:
+                        throw ErrorCodes.RotationVerifyFailed.Exception($"{step.Target}: {verdict.Message}");
+                }
                 break;
             }
         }

@@ -37,12 +37,29 @@ public sealed class InjectedFaultException : Exception
 /// and switching a cache's signing keypair. Without one, those steps are reported as manual.</summary>
 public interface IRotationServicePlane
 {
-    /// <summary>Runs a graph check (<c>live NAME</c>, <c>cache-key SERVICE/CACHE</c>) or verifies a service; null when it cannot tell.</summary>
-    Task<string?> VerifyAsync(string checkOrService, CancellationToken cancellationToken);
+    /// <summary>Runs a graph check (<c>live NAME</c>, <c>cache-key SERVICE/CACHE</c>) or verifies a service against the values the
+    /// rotation uses now (<paramref name="current"/>: the staged version of what it re-minted, the active one otherwise).
+    /// Null when the plane has nothing to ask for that target.</summary>
+    Task<ServiceVerdict?> VerifyAsync(string checkOrService, CurrentValues current, CancellationToken cancellationToken);
 
     /// <summary>Sets the cache signing keypair of every cache of <paramref name="service"/> that uses <paramref name="credential"/>.</summary>
     Task SwitchCacheKeyAsync(Service service, string credential, Keyward.Core.Secrets.Secret nixSecretKey, CancellationToken cancellationToken);
 }
+
+/// <summary>The value and version of a credential as the rotation uses it now; null when it has none.</summary>
+public delegate Task<(Keyward.Core.Secrets.Secret Value, Keyward.Store.Contract.CredentialVersion Version)?> CurrentValues(string credential, CancellationToken cancellationToken);
+
+public enum VerdictStatus
+{
+    Verified,
+    /// <summary>The service answered and refused: the rotation must not go on.</summary>
+    Failed,
+    /// <summary>The service could not be asked (unreachable, timed out): reported, the rotation goes on.</summary>
+    Unverified,
+}
+
+/// <summary>What a verify step learned from a live service, in a sentence without values.</summary>
+public sealed record ServiceVerdict(VerdictStatus Status, string Message);
 
 public sealed class RotationExecutorOptions
 {
@@ -62,6 +79,12 @@ public sealed class RotationExecutorOptions
     public Func<Hook, CancellationToken, Task<HookResult>> RunHook { get; init; } = new HookRunner().RunAsync;
 
     public IRotationServicePlane? Services { get; init; }
+
+    /// <summary>kubeconfig for live kubernetes-secret sinks the rotation re-renders (as <c>apply --kubeconfig</c>).</summary>
+    public string? Kubeconfig { get; init; }
+
+    /// <summary>The cluster client for live Secrets; null builds one from <see cref="Kubeconfig"/> when first needed.</summary>
+    public Keyward.Services.Kubernetes.ILiveSecretClient? LiveSecrets { get; init; }
 
     /// <summary>Environment for re-importing <c>env</c>-sourced external credentials.</summary>
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
