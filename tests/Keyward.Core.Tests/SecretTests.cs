@@ -23,6 +23,13 @@ public sealed class SecretTests
     }
 
     [Fact]
+    public void JsonSerialisation_IsRefused_EvenWithDefaultOptions()
+    {
+        using var s = Secret.FromUtf8("hunter2");
+        Assert.Throws<InvalidOperationException>(() => System.Text.Json.JsonSerializer.Serialize(new { Value = s }));
+    }
+
+    [Fact]
     public void Equality_ComparesBytesInConstantTime()
     {
         using var a = Secret.FromUtf8("abc");

@@ -37,6 +37,7 @@ internal static class CheckCommand
                 MaxConcurrency = Math.Clamp(parse.GetValue(concurrency), 1, 1024),
                 Root = parse.GetValue(root) is { } r ? context.Console.ResolvePath(r) : null,
                 Only = parse.GetValue(names) ?? [],
+                ManifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)),
                 NarInfoHashes = parse.GetValue(narinfo) ?? [],
             };
             await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);

@@ -9,6 +9,7 @@ namespace Keyward.Core.Secrets;
 /// (see <see cref="SecretJsonConverter"/>). Code that must see the bytes calls <see cref="Reveal"/>
 /// or <see cref="RevealString"/>, which makes every such place easy to find.
 /// </summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(SecretJsonConverter))]
 public sealed class Secret : IEquatable<Secret>, IDisposable
 {
     public const string Redacted = "[redacted]";

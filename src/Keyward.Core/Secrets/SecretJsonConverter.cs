@@ -4,7 +4,8 @@ using System.Text.Json.Serialization;
 namespace Keyward.Core.Secrets;
 
 /// <summary>
-/// Refuses to serialise a <see cref="Secret"/>. Registered by default so an accidental
+/// Refuses to serialise a <see cref="Secret"/>. Attached to the type itself (<c>[JsonConverter]</c>), so it applies with
+/// any <see cref="JsonSerializerOptions"/>, default ones included, and an accidental
 /// <c>JsonSerializer.Serialize(objWithSecret)</c> fails loudly instead of leaking.
 /// Renderers that must write a value write <see cref="Secret.RevealString"/> explicitly.
 /// </summary>

@@ -50,7 +50,7 @@ public sealed class ApplyEngine
         foreach (var d in due.Due.Where(d => !d.Rotatable))
             _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
         var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv, _options.Root);
         var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var changes = new List<CredentialChange>(manifest.Credentials.Count);
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();

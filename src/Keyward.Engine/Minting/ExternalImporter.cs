@@ -10,7 +10,9 @@ namespace Keyward.Engine.Minting;
 /// <summary>Reads external tokens from their declared sources: a file, an environment variable, or one key of
 /// a JSON map such as <c>{"github.com": "ghp_…"}</c>. Relative paths resolve against the manifest's directory.
 /// JSON maps are read once per apply however many credentials use them.</summary>
-public sealed class ExternalImporter(string manifestDirectory, Func<string, string?> getEnv)
+/// <param name="root">The <c>--root</c> prefix: an absolute source path is a path of the target system, so it is read
+/// under the root — as sink paths are written, and as bootstrap writes its placeholders.</param>
+public sealed class ExternalImporter(string manifestDirectory, Func<string, string?> getEnv, string? root = null)
 {
     private readonly Dictionary<string, Dictionary<string, string>> _maps = new(StringComparer.Ordinal);
 
@@ -60,7 +62,8 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
             .ToArray();
     }
 
-    private string Resolve(string path) => Path.GetFullPath(path, manifestDirectory);
+    private string Resolve(string path) =>
+        root is not null && Path.IsPathRooted(path) ? Path.Join(root, path.TrimStart('/')) : Path.GetFullPath(path, manifestDirectory);
 
     private Dictionary<string, string> LoadMap(JsonMapSource map)
     {

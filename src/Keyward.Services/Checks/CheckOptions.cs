@@ -23,6 +23,11 @@ public sealed record CheckOptions
     /// <summary>Only these credentials (and the caches and sinks they touch); empty = everything.</summary>
     public IReadOnlyList<string> Only { get; init; } = [];
 
+    /// <summary>Relative source paths resolve against the manifest's directory (they are inputs beside it); absolute paths
+    /// are the target system's, under <see cref="Root"/> — the rule apply and bootstrap follow.</summary>
+    public string? ManifestDirectory { get; init; }
+
     internal string Resolve(string path) =>
-        string.IsNullOrEmpty(Root) ? path : Path.Join(Root, path.StartsWith('/') ? path[1..] : path);
+        !path.StartsWith('/') ? Path.GetFullPath(path, ManifestDirectory ?? Directory.GetCurrentDirectory())
+        : string.IsNullOrEmpty(Root) ? path : Path.Join(Root, path[1..]);
 }
