@@ -48,6 +48,7 @@ public sealed class AtomicFileWriter
 
     private readonly string? _root;
     private readonly Accounts _accounts = Files.Accounts.System;
+    private readonly WalkMemory _walked = new();
 
     public FileWriteOutcome Write(FileWriteRequest request)
     {
@@ -83,7 +84,7 @@ public sealed class AtomicFileWriter
     public FileCheck Check(FileWriteRequest request)
     {
         Validate(request);
-        var status = SafePath.LStat(request.Path, _root);
+        var status = SafePath.LStat(request.Path, _root, _walked);
         if (status is null) return FileCheck.Missing;
         return IsCurrent(request, status) ? FileCheck.Current : FileCheck.Differs;
     }
@@ -114,7 +115,7 @@ public sealed class AtomicFileWriter
 
     private FileStatus? TargetStatus(string path)
     {
-        var status = SafePath.LStat(path, _root);
+        var status = SafePath.LStat(path, _root, _walked);
         if (status is null) return null;
         if (status.Type == Posix.TypeSymlink)
             throw ErrorCodes.SinkTargetIsSymlink.Exception($"'{path}' is a symbolic link; refusing to write through it");
@@ -129,16 +130,16 @@ public sealed class AtomicFileWriter
         var existing = new byte[request.Content.Length];
         try
         {
-            using var handle = OpenExisting(request.Path);
-            if (handle is null) return false;
+            using var handle = OpenExisting(request.Path, out var opened);
+            if (handle is null || opened!.Size != existing.Length) return false; // gone, or changed since the lstat
+            var fd = (int)handle.DangerousGetHandle();
             var read = 0;
             while (read < existing.Length)
             {
-                var n = RandomAccess.Read(handle, existing.AsSpan(read), read);
+                var n = Posix.PRead(fd, existing.AsSpan(read), read, request.Path);
                 if (n == 0) return false; // shrank meanwhile
                 read += n;
             }
-            if (RandomAccess.Read(handle, new byte[1], read) != 0) return false; // grew meanwhile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -160,16 +161,20 @@ public sealed class AtomicFileWriter
     /// <summary>The existing regular file at <paramref name="path"/>, opened through the safe walk with
     /// <c>O_NOFOLLOW</c> (never a link) and <c>O_NONBLOCK</c> (never blocks on a FIFO swapped in); null when it is gone
     /// or is not a regular file.</summary>
-    private SafeFileHandle? OpenExisting(string path)
+    private SafeFileHandle? OpenExisting(string path) => OpenExisting(path, out _);
+
+    private SafeFileHandle? OpenExisting(string path, out FileStatus? opened)
     {
-        using var dir = SafePath.OpenParent(path, _root, null, out var name);
+        opened = null;
+        using var dir = SafePath.OpenParent(path, _root, null, _walked, out var name);
         if (dir is null) return null;
         var fd = Posix.TryOpenAt(dir.Fd, name, Posix.ORdOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out var errno);
         // Mode 0200 and the like: a non-root owner may write but not read its own file; metadata can still be fixed.
         if (fd < 0 && errno == 13 /* EACCES */) fd = Posix.TryOpenAt(dir.Fd, name, Posix.OWrOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out errno);
         if (fd < 0) return errno is 2 or 40 /* ENOENT, ELOOP */ ? null : throw Posix.ErrorFor("open", path, errno);
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (!Posix.FStat(fd, path).IsRegular)
+        opened = Posix.FStat(fd, path);
+        if (!opened.IsRegular)
         {
             handle.Dispose();
             return null;
@@ -180,13 +185,15 @@ public sealed class AtomicFileWriter
     private bool FixMetadata(FileWriteRequest request, FileStatus status, uint? uid, uint? gid)
     {
         var changed = false;
+        var ownerDiffers = (uid is { } u && status.Uid != u) || (gid is { } g && status.Gid != g);
+        if (!ownerDiffers && status.Permissions == request.Mode) return false;
         try
         {
             // Through a descriptor opened without following links: the file checked is the file changed.
             using var handle = OpenExisting(request.Path)
                 ?? throw new IOException($"'{request.Path}' changed while Keyward fixed its mode and owner");
             var fd = (int)handle.DangerousGetHandle();
-            if ((uid is { } u && status.Uid != u) || (gid is { } g && status.Gid != g))
+            if (ownerDiffers)
             {
                 Posix.FChown(fd, uid ?? uint.MaxValue, gid ?? uint.MaxValue, request.Path);
                 changed = true;
@@ -211,7 +218,7 @@ public sealed class AtomicFileWriter
         {
             // Missing directories are created top-down with exactly DirectoryMode and the sink's owner; existing ones are
             // left as they are (but walked safely: see SafePath).
-            using var dir = SafePath.OpenParent(request.Path, _root, new DirectoryCreation(request.DirectoryMode, uid, gid), out var name)!;
+            using var dir = SafePath.OpenParent(request.Path, _root, new DirectoryCreation(request.DirectoryMode, uid, gid), _walked, out var name)!;
             AtomicFile.WriteIn(dir, name, stream => stream.Write(request.Content), request.Mode, uid, gid, BeforeRename);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -222,7 +229,7 @@ public sealed class AtomicFileWriter
 
     private bool LinkIsCurrent(string link, string target)
     {
-        using var dir = SafePath.OpenParent(link, _root, null, out var name);
+        using var dir = SafePath.OpenParent(link, _root, null, _walked, out var name);
         var status = dir is null ? null : Posix.StatAt(dir.Fd, name, link);
         return status is not null && status.IsSymlink
             && string.Equals(Posix.ReadLinkAt(dir!.Fd, name, link), LinkText(link, target), StringComparison.Ordinal);
@@ -240,7 +247,7 @@ public sealed class AtomicFileWriter
         if (LinkIsCurrent(link, request.Path)) return false;
         try
         {
-            using var dir = SafePath.OpenParent(link, _root, new DirectoryCreation(request.DirectoryMode, uid, gid), out var name)!;
+            using var dir = SafePath.OpenParent(link, _root, new DirectoryCreation(request.DirectoryMode, uid, gid), _walked, out var name)!;
             var status = Posix.StatAt(dir.Fd, name, link);
             if (status is not null && status.IsDirectory)
                 throw ErrorCodes.SinkLinkConflict.Exception($"runtime path '{link}' is a directory; cannot link it to '{request.Path}'");

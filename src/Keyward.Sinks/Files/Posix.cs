@@ -72,12 +72,34 @@ internal static unsafe partial class Posix
             Inode: MemoryMarshal.Read<ulong>(span[32..]),
             Size: MemoryMarshal.Read<long>(span[40..]),
             MtimeSeconds: MemoryMarshal.Read<long>(span[112..]),
-            MtimeNanoseconds: MemoryMarshal.Read<uint>(span[120..]));
+            MtimeNanoseconds: MemoryMarshal.Read<uint>(span[120..]))
+        {
+            // stx_dev_major, stx_dev_minor: with the inode, the identity of the file.
+            Device = ((ulong)MemoryMarshal.Read<uint>(span[136..]) << 32) | MemoryMarshal.Read<uint>(span[140..]),
+        };
     }
 
     public static bool IsRoot => geteuid() == 0;
 
-    public static uint EffectiveUid => geteuid();
+    /// <summary>Keyward's effective uid (it never changes in the process: read once).</summary>
+    public static uint EffectiveUid { get; } = geteuid();
+
+    /// <summary>openat2(2) with RESOLVE_NO_SYMLINKS: opens <paramref name="path"/> as an <c>O_PATH</c> directory only if
+    /// no component at all is a symbolic link; -1 when it is not possible (a link, missing, or a kernel without
+    /// openat2), in which case the caller walks the path itself.</summary>
+    public static int OpenDirectoryNoSymlinks(string path)
+    {
+        var how = stackalloc ulong[3];
+        how[0] = (ulong)(OPath | ODirectory | OCloExec);
+        how[1] = 0;
+        how[2] = 0x04 | 0x02; // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+        fixed (byte* p = bytes)
+        {
+            var fd = syscall(437 /* SYS_openat2, the same number on every architecture */, AtFdCwd, p, how, 24);
+            return fd < 0 ? -1 : (int)fd;
+        }
+    }
 
     /// <summary>openat(2); throws on failure. <paramref name="display"/> names the path in the message.</summary>
     public static int OpenAt(int dirfd, string name, int flags, int mode, string display)
@@ -144,6 +166,20 @@ internal static unsafe partial class Posix
 
     public static void Close(int fd) => _ = close(fd);
 
+    /// <summary>pread(2); retried on EINTR; 0 at end of file.</summary>
+    public static int PRead(int fd, Span<byte> buffer, long offset, string display)
+    {
+        fixed (byte* b = buffer)
+        {
+            while (true)
+            {
+                var n = pread(fd, b, (nuint)buffer.Length, offset);
+                if (n >= 0) return (int)n;
+                if (Marshal.GetLastPInvokeError() != 4 /* EINTR */) throw Error("read", display);
+            }
+        }
+    }
+
     public static void Chown(string path, uint uid, uint gid)
     {
         if (chown(path, uid, gid) != 0)
@@ -186,6 +222,9 @@ internal static unsafe partial class Posix
     private static partial uint geteuid();
 
     [LibraryImport(Libc, SetLastError = true)]
+    private static partial long syscall(long number, int dirfd, byte* path, ulong* how, nuint size);
+
+    [LibraryImport(Libc, SetLastError = true)]
     private static partial int fchown(int fd, uint uid, uint gid);
 
     [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -215,6 +254,9 @@ internal static unsafe partial class Posix
     [LibraryImport(Libc, SetLastError = true)]
     private static partial int fchmod(int fd, uint mode);
 
+    [LibraryImport(Libc, SetLastError = true)]
+    private static partial nint pread(int fd, byte* buffer, nuint count, long offset);
+
     [LibraryImport(Libc)]
     private static partial int close(int fd);
 
@@ -234,6 +276,9 @@ public sealed record FileStatus(uint Uid, uint Gid, int Mode, ulong Inode, long 
     public bool IsRegular => Type == Posix.TypeRegular;
     public bool IsDirectory => Type == Posix.TypeDirectory;
     public bool IsSymlink => Type == Posix.TypeSymlink;
+
+    /// <summary>The device the file is on (major in the high 32 bits); with <see cref="Inode"/>, its identity.</summary>
+    public ulong Device { get; init; }
 
     /// <summary>lstat (a final symlink is reported as itself); null when nothing is at <paramref name="path"/>.</summary>
     public static FileStatus? Lstat(string path) => Posix.LStat(path);

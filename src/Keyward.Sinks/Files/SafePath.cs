@@ -36,6 +36,29 @@ internal sealed class DirectoryHandle(int fd, string path) : IDisposable
     }
 }
 
+/// <summary>Directories <see cref="SafePath"/> walked and found safe, by path (at most a few thousand: a long-lived
+/// writer forgets them all when full and walks again).</summary>
+internal sealed class WalkMemory
+{
+    private const int Capacity = 4096;
+    private readonly Dictionary<string, (ulong Device, ulong Inode, int Mode, uint Uid)> _seen = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public bool TryGet(string directory, out (ulong Device, ulong Inode, int Mode, uint Uid) identity)
+    {
+        lock (_lock) return _seen.TryGetValue(directory, out identity);
+    }
+
+    public void Remember(string directory, (ulong Device, ulong Inode, int Mode, uint Uid) identity)
+    {
+        lock (_lock)
+        {
+            if (_seen.Count >= Capacity) _seen.Clear();
+            _seen[directory] = identity;
+        }
+    }
+}
+
 /// <summary>How the walk makes missing directories: exactly <paramref name="Mode"/> (fchmod, whatever the umask) and,
 /// when given, owned by <paramref name="Uid"/>/<paramref name="Gid"/>.</summary>
 internal sealed record DirectoryCreation(int Mode, uint? Uid, uint? Gid);
@@ -66,20 +89,48 @@ internal static class SafePath
     /// <summary>Opens the directory that holds <paramref name="path"/>'s last component (returned in
     /// <paramref name="name"/>). Missing directories are created when <paramref name="create"/> is given; otherwise a
     /// missing directory gives null (nothing is there).</summary>
-    public static DirectoryHandle? OpenParent(string path, string? root, DirectoryCreation? create, out string name)
+    public static DirectoryHandle? OpenParent(string path, string? root, DirectoryCreation? create, out string name) =>
+        OpenParent(path, root, create, null, out name);
+
+    /// <summary><see cref="OpenParent(string, string?, DirectoryCreation?, out string)"/> that remembers the directories it
+    /// walked in <paramref name="walked"/>: the next time, when the directory is reached by <c>openat2</c> with
+    /// <c>RESOLVE_NO_SYMLINKS</c> (no link anywhere, one system call) and is the same directory (device and inode) as
+    /// the one walked and checked before, the component-by-component walk is skipped. A writer keeps one such memory,
+    /// so a directory's checks are made once per writer (one apply), not once per file and question.</summary>
+    public static DirectoryHandle? OpenParent(string path, string? root, DirectoryCreation? create, WalkMemory? walked, out string name)
     {
         var (anchor, relative) = Split(path, root);
         var parts = relative.Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length == 0 || parts[^1] is "." or "..")
             throw new ArgumentException($"'{path}' names no file", nameof(path));
         name = parts[^1];
-        return Walk(anchor, rooted: !ReferenceEquals(anchor, Slash), parts[..^1], create, path);
+        var directory = path[..path.LastIndexOf('/')];
+        if (directory.Length == 0) directory = Slash;
+        if (walked is not null && walked.TryGet(directory, out var identity))
+        {
+            var fd = Posix.OpenDirectoryNoSymlinks(directory);
+            if (fd >= 0)
+            {
+                var st = Posix.FStat(fd, directory);
+                // Mode and owner too: an inode number is reused as soon as a directory is removed, so a directory made again
+                // in its place (perhaps world-writable) is only taken for the one checked when it also looks the same.
+                if ((st.Device, st.Inode, st.Mode, st.Uid) == identity) return new DirectoryHandle(fd, directory);
+                Posix.Close(fd);
+            }
+        }
+        var handle = Walk(anchor, rooted: !ReferenceEquals(anchor, Slash), parts[..^1], create, path);
+        if (handle is not null && walked is not null)
+        {
+            var st = Posix.FStat(handle.Fd, directory);
+            walked.Remember(directory, (st.Device, st.Inode, st.Mode, st.Uid));
+        }
+        return handle;
     }
 
     /// <summary>lstat of <paramref name="path"/> reached by the safe walk; null when it (or a directory above it) is missing.</summary>
-    public static FileStatus? LStat(string path, string? root)
+    public static FileStatus? LStat(string path, string? root, WalkMemory? walked = null)
     {
-        using var dir = OpenParent(path, root, null, out var name);
+        using var dir = OpenParent(path, root, null, walked, out var name);
         return dir is null ? null : Posix.StatAt(dir.Fd, name, path);
     }
 
@@ -106,8 +157,11 @@ internal static class SafePath
         try
         {
             // The anchor itself (the --root directory, or /) is the caller's choice: opened as given, made if missing.
-            if (create is not null && rooted && !Directory.Exists(anchor))
+            if (rooted && !Directory.Exists(anchor))
+            {
+                if (create is null) return null; // nothing can be below a root that does not exist yet
                 Directory.CreateDirectory(anchor, (UnixFileMode)(create.Mode & 0x1FF));
+            }
             Push(stack, Posix.OpenAt(-100 /* AT_FDCWD */, anchor, Posix.OPath | Posix.ODirectory, 0, anchor), anchor);
             while (queue.First is { } first)
             {
@@ -126,6 +180,27 @@ internal static class SafePath
                     }
                     continue;
                 }
+                // The common case in one call: an existing directory, opened without following a link.
+                var next = Posix.TryOpenAt(fd, c, Posix.OPath | Posix.ODirectory | Posix.ONoFollow, 0, out var errno);
+                if (next >= 0)
+                {
+                    FileStatus opened;
+                    try
+                    {
+                        opened = Posix.FStat(next, path);
+                        if (!opened.IsDirectory) throw new IOException($"'{path}' is not a directory"); // never expected with O_DIRECTORY
+                        if (StickyShared(status) && opened.Uid != 0 && opened.Uid != euid)
+                            throw AnotherUsersEntry(path, target, opened.Uid, here);
+                    }
+                    catch
+                    {
+                        Posix.Close(next);
+                        throw;
+                    }
+                    Push(stack, next, path, opened);
+                    continue;
+                }
+                if (!Posix.IsLinkError(errno) && errno != 2 /* ENOENT */) throw Posix.ErrorFor("open", path, errno);
                 var st = Posix.StatAt(fd, c, path);
                 if (st is null)
                 {
@@ -135,15 +210,13 @@ internal static class SafePath
                     else Push(stack, made, path);
                     continue;
                 }
-                var stickyShared = (status.Permissions & (OtherWrite | StickyBit)) == (OtherWrite | StickyBit);
-                if (stickyShared && st.Uid != 0 && st.Uid != euid)
-                    throw ErrorCodes.SinkUnsafeDirectory.Exception(
-                        $"'{path}' (on the way to '{target}') belongs to uid {st.Uid} and sits in the shared directory '{here}': another user made it, so they could swap what Keyward writes there");
+                if (StickyShared(status) && st.Uid != 0 && st.Uid != euid)
+                    throw AnotherUsersEntry(path, target, st.Uid, here);
                 if (st.IsSymlink)
                 {
                     if (rooted)
                         throw ErrorCodes.SinkParentIsSymlink.Exception(
-                            $"'{path}' (on the way to '{target}') is a symbolic link; under --root no link is followed, so nothing is written outside '{anchor}'");
+                            $"'{path}' (on the way to '{target}') is a symbolic link; under --root none is followed, so nothing is written outside '{anchor}'");
                     if (st.Uid != 0 && st.Uid != euid)
                         throw ErrorCodes.SinkParentIsSymlink.Exception(
                             $"'{path}' (on the way to '{target}') is a symbolic link owned by uid {st.Uid}; only links owned by root or by Keyward's user are followed");
@@ -162,14 +235,10 @@ internal static class SafePath
                 }
                 if (!st.IsDirectory)
                     throw new IOException($"'{path}' (on the way to '{target}') is not a directory");
-                var next = Posix.TryOpenAt(fd, c, Posix.OPath | Posix.ODirectory | Posix.ONoFollow, 0, out var errno);
-                if (next < 0)
-                {
-                    if (Posix.IsLinkError(errno))
-                        throw ErrorCodes.SinkParentIsSymlink.Exception($"'{path}' (on the way to '{target}') was replaced by a symbolic link while Keyward walked it");
-                    throw Posix.ErrorFor("open", path, errno);
-                }
-                Push(stack, next, path);
+                // A directory that was a link a moment ago, or the reverse: look again.
+                queue.AddFirst(c);
+                if (++links > MaxLinks)
+                    throw ErrorCodes.SinkParentIsSymlink.Exception($"'{path}' keeps changing between a link and a directory");
             }
             var top = stack[^1];
             stack.RemoveAt(stack.Count - 1);
@@ -181,13 +250,20 @@ internal static class SafePath
         }
     }
 
+    private static bool StickyShared(FileStatus directory) =>
+        (directory.Permissions & (OtherWrite | StickyBit)) == (OtherWrite | StickyBit);
+
+    private static KeywardException AnotherUsersEntry(string path, string target, uint uid, string shared) =>
+        ErrorCodes.SinkUnsafeDirectory.Exception(
+            $"'{path}' (on the way to '{target}') belongs to uid {uid} and sits in the shared directory '{shared}': another user made it, so they could swap what Keyward writes there");
+
     /// <summary>Adds an opened directory to the walk after checking that other users cannot replace its entries.</summary>
-    private static void Push(List<(int Fd, FileStatus Status, string Path)> stack, int fd, string path)
+    private static void Push(List<(int Fd, FileStatus Status, string Path)> stack, int fd, string path, FileStatus? known = null)
     {
         FileStatus status;
         try
         {
-            status = Posix.FStat(fd, path);
+            status = known ?? Posix.FStat(fd, path);
         }
         catch
         {

@@ -47,6 +47,31 @@ public sealed class SafePathTests : IDisposable
     }
 
     [Fact]
+    public void Write_UnderRoot_DirectoryReplacedByALinkAfterAnEarlierWrite_IsStillRefused()
+    {
+        // The writer remembers directories it has walked; a remembered one swapped for a link is walked again.
+        var writer = Writer(Root);
+        writer.Write(Request(Path.Combine(Root, "etc/nix/a"), "x"));
+        Directory.Delete(Path.Combine(Root, "etc/nix"), recursive: true);
+        var outside = Directory.CreateDirectory(_dir["v"]).FullName;
+        File.CreateSymbolicLink(Path.Combine(Root, "etc/nix"), outside);
+        var e = Assert.Throws<KeywardException>(() => writer.Write(Request(Path.Combine(Root, "etc/nix/b"), "secret")));
+        Assert.Equal(ErrorCodes.SinkParentIsSymlink, e.First.Code);
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
+    }
+
+    [Fact]
+    public void Write_RememberedDirectoryReplacedByAWorldWritableOne_IsRefused()
+    {
+        var writer = Writer();
+        writer.Write(Request(_dir["d/a"], "x"));
+        Directory.Delete(_dir["d"], recursive: true);
+        Directory.CreateDirectory(_dir["d"]);
+        File.SetUnixFileMode(_dir["d"], (UnixFileMode)0x1FF);
+        Assert.Equal(ErrorCodes.SinkUnsafeDirectory, Assert.Throws<KeywardException>(() => writer.Write(Request(_dir["d/b"], "x"))).First.Code);
+    }
+
+    [Fact]
     public void Write_UnderRoot_SymlinkedParentInsideTheRoot_IsRefusedToo()
     {
         // Even a link that stays inside the root is not followed: its meaning depends on where the tree is mounted.
