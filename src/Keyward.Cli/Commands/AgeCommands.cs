@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Keyward.Core.Errors;
 using Keyward.Crypto.Age;
+using Keyward.Sinks.Files;
 
 namespace Keyward.Cli.Commands;
 
@@ -151,50 +152,17 @@ internal static class AgeCommands
         WriteAtomically(context.Console.ResolvePath(outFile), write);
     }
 
-    /// <summary>Temp file in the target's directory (0600), fsync, rename; the temp file is removed on any failure.</summary>
+    /// <summary>Through the one atomic writer: a 0600 temporary file in the target's directory, fsync, rename,
+    /// directory fsync; the temporary file is removed on any failure.</summary>
     private static void WriteAtomically(string path, Action<Stream> write)
     {
-        var dir = Path.GetDirectoryName(path) ?? ".";
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.keyward-{Guid.NewGuid():N}.tmp");
         try
         {
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                BufferSize = 1 << 16,
-            };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            using (var stream = new FileStream(temp, options))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.Write(Path.GetFullPath(path), write, mode: 0x180);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
             throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {ex.Message}");
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
+using Keyward.Sinks.Files;
 
 namespace Keyward.Cli.Commands;
 
@@ -298,27 +299,21 @@ internal static class NixCommands
         return end == span.Length ? s : Secret.FromBytes(span[..end]);
     }
 
-    /// <summary>Writes <paramref name="path"/> next to itself and renames it over the original, keeping its mode.</summary>
-    private static async Task ReplaceFileAtomicallyAsync(string path, string text, CancellationToken ct)
+    /// <summary>Rewrites <paramref name="path"/> atomically through the one writer (temporary file, fsync, rename,
+    /// directory fsync), keeping its mode.</summary>
+    private static Task ReplaceFileAtomicallyAsync(string path, string text, CancellationToken ct)
     {
-        var dir = Path.GetDirectoryName(path)!;
-        var tmp = Path.Combine(dir, "." + Path.GetFileName(path) + ".keyward-" + Guid.NewGuid().ToString("n")[..8]);
+        ct.ThrowIfCancellationRequested();
         try
         {
-            await using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            {
-                await fs.WriteAsync(Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
-                await fs.FlushAsync(ct).ConfigureAwait(false);
-                fs.Flush(flushToDisk: true);
-            }
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, File.GetUnixFileMode(path));
-            File.Move(tmp, path, overwrite: true);
+            var full = Path.GetFullPath(path);
+            AtomicFile.Write(full, Encoding.UTF8.GetBytes(text), (int)File.GetUnixFileMode(full));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(tmp); } catch (IOException) { }
             throw ErrorCodes.IoFailure.Exception($"cannot rewrite {path}: {e.Message}");
         }
+        return Task.CompletedTask;
     }
 
     private static async Task WriteNewSecretFileAsync(string path, Secret value, CancellationToken ct)

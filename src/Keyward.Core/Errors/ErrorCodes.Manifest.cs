@@ -36,7 +36,7 @@ public static partial class ErrorCodes
     public static readonly ErrorCode ManifestInvalidMode = new("KW0211", ErrorKind.BadInput, "invalid file mode", "write the mode as octal digits, at most 07777, e.g. \"0600\"");
     public static readonly ErrorCode ManifestInvalidPath = new("KW0212", ErrorKind.BadInput, "invalid path", "sink paths and persistence roots are absolute and normalised (no '.', '..', '//' or trailing '/')");
     public static readonly ErrorCode ManifestDuplicatePath = new("KW0213", ErrorKind.BadInput, "two sinks write the same file", "give each sink its own path");
-    public static readonly ErrorCode ManifestWorldReadable = new("KW0214", ErrorKind.BadInput, "a sink carrying secrets would be world-readable", "clear the 'other' read bit, e.g. mode \"0600\" or \"0640\"");
+    public static readonly ErrorCode ManifestWorldReadable = new("KW0214", ErrorKind.BadInput, "a sink carrying secrets would give other users access", "clear every 'other' bit (read, write, execute), e.g. mode \"0600\" or \"0640\"");
     public static readonly ErrorCode ManifestInNixStore = new("KW0215", ErrorKind.BadInput, "a sink carrying secrets would be written inside /nix/store", "the Nix store is world-readable; write secrets under /run, /var/lib or /etc instead");
     public static readonly ErrorCode ManifestInvalidEnvName = new("KW0216", ErrorKind.BadInput, "invalid environment variable name", "use letters, digits and '_', not starting with a digit");
     public static readonly ErrorCode ManifestInvalidKubernetesName = new("KW0217", ErrorKind.BadInput, "invalid Kubernetes name", "Secret names are DNS subdomains, namespaces DNS labels (lowercase letters, digits, '-'), data keys [-._a-zA-Z0-9]+");
@@ -49,5 +49,6 @@ public static partial class ErrorCodes
     public static readonly ErrorCode ManifestSinkWithoutContent = new("KW0224", ErrorKind.BadInput, "sink has nothing to write", "give the sink 'credential:' (raw), 'entries:' or 'tokens:'");
     public static readonly ErrorCode ManifestInvalidPublicKey = new("KW0225", ErrorKind.BadInput, "invalid trusted public key", "name a nix-signing-key credential or write a literal Nix public key name:base64(32 bytes)");
     public static readonly ErrorCode ManifestUnknownServer = new("KW0226", ErrorKind.BadInput, "defaultServer names no server of this sink", "set defaultServer to one of the sink's entry keys");
+    public static readonly ErrorCode ManifestWorldWritable = new("KW0228", ErrorKind.BadInput, "a sink's file or directory mode would be world-writable", "clear the 'other' write bit, e.g. directoryMode \"0755\" or \"0700\", mode \"0644\"");
     public static readonly ErrorCode ManifestIgnoredSetting = new("KW0227", ErrorKind.BadInput, "setting has no effect here", "remove the setting (it is only used by the kinds named in the message)");
 }

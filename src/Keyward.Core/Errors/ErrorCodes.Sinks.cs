@@ -25,4 +25,8 @@ public static partial class ErrorCodes
         "create the user or group first, or use a numeric id");
     public static readonly ErrorCode SinkLinkConflict = new("KW0714", ErrorKind.Failed, "a persisted sink's runtime path cannot be made a symlink",
         "the runtime path is a directory; remove it so Keyward can link it to the persisted file");
+    public static readonly ErrorCode SinkParentIsSymlink = new("KW0715", ErrorKind.Failed, "a directory on the way to a file is a symbolic link Keyward does not follow",
+        "under --root no link is followed; elsewhere only links owned by root or by Keyward's user are; point the sink at the real directory or remove the link");
+    public static readonly ErrorCode SinkUnsafeDirectory = new("KW0716", ErrorKind.Failed, "a directory on the way to a file lets other users replace what Keyward writes",
+        "remove the world-write bit (chmod o-w), or, in a sticky directory such as /tmp, use a directory owned by root or by Keyward's user");
 }

@@ -16,7 +16,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 {
     private AtomicFileWriter? _writer;
 
-    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.IoFailure.With(m)));
+    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.IoFailure.With(m))) { Root = options.Root };
 
     /// <summary>Where the bytes go: the storage path (under the persistence root when there is one), under --root.</summary>
     public string TargetPath(Sink sink) => options.Rooted(sink.StoragePath);

@@ -1,5 +1,6 @@
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
+using Keyward.Sinks.Files;
 using Keyward.Store.Contract;
 
 namespace Keyward.Services.Bootstrap;
@@ -56,14 +57,15 @@ public sealed class StoreBootstrapStore(ICredentialStore store, ExternalCredenti
             "validated against the service and stored as the active version"), cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task WritePlaceholderAsync(string content, CancellationToken cancellationToken)
+    /// <summary>Atomically, 0600 from its first byte (the one writer: an unguessable temporary name, never a fixed one),
+    /// missing directories made 0700; under --root no link below the root is followed.</summary>
+    public Task WritePlaceholderAsync(string content, CancellationToken cancellationToken)
     {
-        var path = Physical(PlaceholderPath);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var tmp = path + ".keyward-tmp";
-        await File.WriteAllTextAsync(tmp, content, cancellationToken).ConfigureAwait(false);
-        File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(tmp, path, overwrite: true);
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Path.GetFullPath(Physical(PlaceholderPath));
+        AtomicFile.Write(path, System.Text.Encoding.UTF8.GetBytes(content), mode: 0x180, directoryMode: 0x1C0,
+            root: string.IsNullOrEmpty(root) ? null : Path.GetFullPath(root));
+        return Task.CompletedTask;
     }
 
     public Task AuditAsync(string action, string detail, CancellationToken cancellationToken) =>

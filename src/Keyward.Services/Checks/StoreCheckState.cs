@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Keyward.Core.Secrets;
+using Keyward.Sinks.Files;
 using Keyward.Store.Contract;
 
 namespace Keyward.Services.Checks;
@@ -111,10 +112,9 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             }
             file[report.Key] = o;
         }
-        Directory.CreateDirectory(stateDirectory);
-        var tmp = FilePath + ".tmp";
-        await File.WriteAllTextAsync(tmp, file.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
-        File.Move(tmp, FilePath, overwrite: true);
+        // Atomic (a crash keeps the previous memory), 0600 in a 0700 state directory made if missing; no secrets in it.
+        AtomicFile.Write(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
+            mode: 0x180, directoryMode: 0x1C0);
         _active = null;
     }
 

@@ -2,15 +2,18 @@ using System.Security.Cryptography;
 using System.Text;
 using Keyward.Core.Errors;
 using Keyward.Sinks.Files;
+using Microsoft.Win32.SafeHandles;
 
 namespace Keyward.Sinks;
 
 /// <summary>
 /// Writes sink files so that a reader sees either the old file or the new one, never a mix, and a crash leaves no
-/// partial file: the bytes go to a temporary file created (O_EXCL, unguessable name) in the target's directory with the
-/// final mode and owner already set, are fsynced, renamed over the target, and the directory is fsynced.
-/// A file whose content has the same keyed fingerprint is never rewritten (same inode and mtime); only a wrong mode or
-/// owner is corrected in place. A symlink at the target is refused: Keyward never writes through a link it did not make.
+/// partial file (through <see cref="AtomicFile"/>: a temporary file created O_EXCL under an unguessable name in the
+/// target's directory with the final mode and owner already set, fsynced, renamed over the target, directory fsynced).
+/// A file whose content is the same is never rewritten (same inode and mtime); only a wrong mode or owner is corrected
+/// in place. A symlink at the target is refused: Keyward never writes through a link it did not make; directories on
+/// the way are walked with <see cref="SafePath"/> (no link below <see cref="Root"/>, no other user's link, no
+/// world-writable directory).
 /// </summary>
 public sealed class AtomicFileWriter
 {
@@ -34,6 +37,18 @@ public sealed class AtomicFileWriter
 
     /// <summary>Test seam: called with the temporary file's path after it is written and before the rename.</summary>
     internal Action<string>? BeforeRename { get; set; }
+
+    /// <summary>The <c>--root</c> the paths were built under: no symbolic link below it is followed, and owner names
+    /// resolve with its own <c>/etc/passwd</c> when it has one (<see cref="Files.Accounts"/>). Null: the running system.</summary>
+    public string? Root
+    {
+        get => _root;
+        init => (_root, _accounts) = (value, Files.Accounts.For(value));
+    }
+
+    private readonly string? _root;
+    private readonly Accounts _accounts = Files.Accounts.System;
+    private readonly WalkMemory _walked = new();
 
     public FileWriteOutcome Write(FileWriteRequest request)
     {
@@ -80,7 +95,7 @@ public sealed class AtomicFileWriter
     public FileInspection Inspect(FileWriteRequest request)
     {
         Validate(request);
-        var status = Posix.LStat(request.Path);
+        var status = SafePath.LStat(request.Path, _root, _walked);
         if (status is null)
             return new FileInspection(FileDifferences.Missing | LinkDifferences(request), null, null, null,
                 request.EnforceDirectoryMode ? DirectoryModeOf(request) : null, LinkTargetOf(request), OwnerVerified: false);
@@ -99,17 +114,21 @@ public sealed class AtomicFileWriter
             OwnerVerified: _isRoot || (request.Owner is null && request.Group is null));
     }
 
-    private static int? DirectoryModeOf(FileWriteRequest request) =>
-        Posix.LStat(System.IO.Path.GetDirectoryName(request.Path)!) is { } ds && ds.Type == Posix.TypeDirectory ? ds.Permissions : null;
+    private int? DirectoryModeOf(FileWriteRequest request) =>
+        SafePath.LStat(System.IO.Path.GetDirectoryName(request.Path)!, _root, _walked) is { IsDirectory: true } ds ? ds.Permissions : null;
 
-    private static FileDifferences LinkDifferences(FileWriteRequest request)
+    private FileDifferences LinkDifferences(FileWriteRequest request)
     {
         if (request.SymlinkFrom is null || LinkIsCurrent(request.SymlinkFrom, request.Path)) return FileDifferences.None;
-        return Posix.LStat(request.SymlinkFrom) is null ? FileDifferences.LinkMissing : FileDifferences.LinkWrong;
+        return SafePath.LStat(request.SymlinkFrom, _root, _walked) is null ? FileDifferences.LinkMissing : FileDifferences.LinkWrong;
     }
 
-    private static string? LinkTargetOf(FileWriteRequest request) =>
-        request.SymlinkFrom is { } link && Posix.LStat(link) is { Type: Posix.TypeSymlink } ? new FileInfo(link).LinkTarget : null;
+    private string? LinkTargetOf(FileWriteRequest request)
+    {
+        if (request.SymlinkFrom is not { } link) return null;
+        using var dir = SafePath.OpenParent(link, _root, null, _walked, out var name);
+        return dir is not null && Posix.StatAt(dir.Fd, name, link) is { IsSymlink: true } ? Posix.ReadLinkAt(dir.Fd, name, link) : null;
+    }
 
     private static void Validate(FileWriteRequest request)
     {
@@ -120,11 +139,14 @@ public sealed class AtomicFileWriter
             throw new ArgumentException($"symlink path '{request.SymlinkFrom}' must be absolute", nameof(request));
         if (request.Mode is < 0 or > 0xFFF || request.DirectoryMode is < 0 or > 0xFFF)
             throw new ArgumentOutOfRangeException(nameof(request), "modes are 12-bit permission values (0 to 07777)");
+        foreach (var p in request.SymlinkFrom is null ? [request.Path] : new[] { request.Path, request.SymlinkFrom })
+            if (p.Contains('\0', StringComparison.Ordinal) || p.Split('/').Skip(1).Any(c => c is "" or "." or ".."))
+                throw new ArgumentException($"path '{p}' is not normalised (empty, '.' or '..' component, trailing '/' or NUL)", nameof(request));
     }
 
-    private static FileStatus? TargetStatus(string path)
+    private FileStatus? TargetStatus(string path)
     {
-        var status = Posix.LStat(path);
+        var status = SafePath.LStat(path, _root, _walked);
         if (status is null) return null;
         if (status.Type == Posix.TypeSymlink)
             throw ErrorCodes.SinkTargetIsSymlink.Exception($"'{path}' is a symbolic link; refusing to write through it");
@@ -136,13 +158,23 @@ public sealed class AtomicFileWriter
     private bool SameContent(FileWriteRequest request, FileStatus status)
     {
         if (status.Size != request.Content.Length) return false;
-        byte[] existing;
+        var existing = new byte[request.Content.Length];
         try
         {
-            existing = File.ReadAllBytes(request.Path);
+            using var handle = OpenExisting(request.Path, out var opened);
+            if (handle is null || opened!.Size != existing.Length) return false; // gone, or changed since the lstat
+            var fd = (int)handle.DangerousGetHandle();
+            var read = 0;
+            while (read < existing.Length)
+            {
+                var n = Posix.PRead(fd, existing.AsSpan(read), read, request.Path);
+                if (n == 0) return false; // shrank meanwhile
+                read += n;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            CryptographicOperations.ZeroMemory(existing);
             return false; // unreadable: rewrite it
         }
         try
@@ -157,20 +189,50 @@ public sealed class AtomicFileWriter
         }
     }
 
+    /// <summary>The existing regular file at <paramref name="path"/>, opened through the safe walk with
+    /// <c>O_NOFOLLOW</c> (never a link) and <c>O_NONBLOCK</c> (never blocks on a FIFO swapped in); null when it is gone
+    /// or is not a regular file.</summary>
+    private SafeFileHandle? OpenExisting(string path) => OpenExisting(path, out _);
+
+    private SafeFileHandle? OpenExisting(string path, out FileStatus? opened)
+    {
+        opened = null;
+        using var dir = SafePath.OpenParent(path, _root, null, _walked, out var name);
+        if (dir is null) return null;
+        var fd = Posix.TryOpenAt(dir.Fd, name, Posix.ORdOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out var errno);
+        // Mode 0200 and the like: a non-root owner may write but not read its own file; metadata can still be fixed.
+        if (fd < 0 && errno == 13 /* EACCES */) fd = Posix.TryOpenAt(dir.Fd, name, Posix.OWrOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out errno);
+        if (fd < 0) return errno is 2 or 40 /* ENOENT, ELOOP */ ? null : throw Posix.ErrorFor("open", path, errno);
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        opened = Posix.FStat(fd, path);
+        if (!opened.IsRegular)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return handle;
+    }
+
     private bool FixMetadata(FileWriteRequest request, FileStatus status, uint? uid, uint? gid)
     {
         var changed = false;
+        var ownerDiffers = (uid is { } u && status.Uid != u) || (gid is { } g && status.Gid != g);
+        if (!ownerDiffers && status.Permissions == request.Mode) return false;
         try
         {
-            if ((uid is { } u && status.Uid != u) || (gid is { } g && status.Gid != g))
+            // Through a descriptor opened without following links: the file checked is the file changed.
+            using var handle = OpenExisting(request.Path)
+                ?? throw new IOException($"'{request.Path}' changed while Keyward fixed its mode and owner");
+            var fd = (int)handle.DangerousGetHandle();
+            if (ownerDiffers)
             {
-                Posix.Chown(request.Path, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
+                Posix.FChown(fd, uid ?? uint.MaxValue, gid ?? uint.MaxValue, request.Path);
                 changed = true;
             }
             // After chown, which may clear set-id bits.
             if (changed || status.Permissions != request.Mode)
             {
-                File.SetUnixFileMode(request.Path, (UnixFileMode)request.Mode);
+                Posix.FChmod(fd, request.Mode, request.Path);
                 changed |= status.Permissions != request.Mode;
             }
         }
@@ -182,80 +244,54 @@ public sealed class AtomicFileWriter
     }
 
     /// <summary>A persisted sink's storage directory holds nothing but what Keyward put there: its mode is the declared
-    /// one even when the directory already existed (a rebuilt image or a hand-made <c>mkdir</c> leaves 0755).</summary>
-    private static bool FixDirectoryMode(FileWriteRequest request)
+    /// one even when the directory already existed (a rebuilt image or a hand-made <c>mkdir</c> leaves 0755). Changed
+    /// through a descriptor from the safe walk, so a link swapped in cannot redirect the chmod.</summary>
+    private bool FixDirectoryMode(FileWriteRequest request)
     {
-        var directory = System.IO.Path.GetDirectoryName(request.Path)!;
         if (DirectoryModeOf(request) is not { } mode || mode == request.DirectoryMode) return false;
         try
         {
-            File.SetUnixFileMode(directory, (UnixFileMode)request.DirectoryMode);
+            using var dir = SafePath.OpenParent(request.Path, _root, null, _walked, out _)
+                ?? throw new IOException($"the directory of '{request.Path}' disappeared");
+            var fd = Posix.OpenAt(dir.Fd, ".", Posix.ORdOnly | Posix.ODirectory, 0, dir.Path);
+            try
+            {
+                Posix.FChmod(fd, request.DirectoryMode, dir.Path);
+            }
+            finally
+            {
+                Posix.Close(fd);
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"setting the mode of '{directory}' failed: {e.Message}"), e);
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"setting the mode of the directory of '{request.Path}' failed: {e.Message}"), e);
         }
         return true;
     }
 
     private void WriteNew(FileWriteRequest request, uint? uid, uint? gid)
     {
-        var directory = System.IO.Path.GetDirectoryName(request.Path)!;
-        var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(request.Path)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.kw-tmp");
         try
         {
-            EnsureDirectory(directory, request.DirectoryMode, uid, gid);
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew, // O_CREAT | O_EXCL: never an existing file or a planted symlink
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                UnixCreateMode = (UnixFileMode)(request.Mode & 0x1FF),
-            };
-            using (var stream = new FileStream(temp, options))
-            {
-                if (uid is not null || gid is not null)
-                    Posix.FChown(stream.SafeFileHandle, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
-                // Exactly the declared mode whatever the umask (and after chown, which clears set-id bits).
-                File.SetUnixFileMode(stream.SafeFileHandle, (UnixFileMode)request.Mode);
-                stream.Write(request.Content);
-                stream.Flush(flushToDisk: true);
-            }
-            BeforeRename?.Invoke(temp);
-            Posix.Rename(temp, request.Path);
-            Posix.FsyncDirectory(directory);
+            // Missing directories are created top-down with exactly DirectoryMode and the sink's owner; existing ones are
+            // left as they are (but walked safely: see SafePath).
+            using var dir = SafePath.OpenParent(request.Path, _root, new DirectoryCreation(request.DirectoryMode, uid, gid), _walked, out var name)!;
+            AtomicFile.WriteIn(dir, name, stream => stream.Write(request.Content), request.Mode, uid, gid, BeforeRename);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"writing '{request.Path}' failed: {e.Message}"), e);
-            throw;
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"writing '{request.Path}' failed: {e.Message}"), e);
         }
     }
 
-    /// <summary>Creates the missing directories top-down with exactly <paramref name="mode"/> and the sink's owner;
-    /// existing directories are left as they are.</summary>
-    private static void EnsureDirectory(string directory, int mode, uint? uid, uint? gid)
+    private bool LinkIsCurrent(string link, string target)
     {
-        var missing = new Stack<string>();
-        for (var d = directory; d is not null && Posix.LStat(d) is null; d = System.IO.Path.GetDirectoryName(d))
-            missing.Push(d);
-        while (missing.TryPop(out var d))
-        {
-            Directory.CreateDirectory(d, (UnixFileMode)(mode & 0x1FF));
-            if (uid is not null || gid is not null)
-                Posix.Chown(d, uid ?? uint.MaxValue, gid ?? uint.MaxValue);
-            File.SetUnixFileMode(d, (UnixFileMode)mode);
-        }
-    }
-
-    private static bool LinkIsCurrent(string link, string target)
-    {
-        var status = Posix.LStat(link);
-        if (status is null || status.Type != Posix.TypeSymlink) return false;
+        using var dir = SafePath.OpenParent(link, _root, null, _walked, out var name);
+        var status = dir is null ? null : Posix.StatAt(dir.Fd, name, link);
+        if (status is null || !status.IsSymlink) return false;
         // Keyward's own links are relative; an absolute link naming the storage path itself is as good.
-        var text = new FileInfo(link).LinkTarget;
+        var text = Posix.ReadLinkAt(dir!.Fd, name, link);
         return string.Equals(text, LinkText(link, target), StringComparison.Ordinal) || string.Equals(text, target, StringComparison.Ordinal);
     }
 
@@ -265,37 +301,41 @@ public sealed class AtomicFileWriter
         System.IO.Path.GetRelativePath(System.IO.Path.GetDirectoryName(link)!, target);
 
     /// <summary>Makes <c>SymlinkFrom</c> a symlink to <c>Path</c>, replacing anything but a directory atomically.</summary>
-    private static bool EnsureLink(FileWriteRequest request, uint? uid, uint? gid)
+    private bool EnsureLink(FileWriteRequest request, uint? uid, uint? gid)
     {
         var link = request.SymlinkFrom!;
         if (LinkIsCurrent(link, request.Path)) return false;
-        var status = Posix.LStat(link);
-        if (status is not null && status.Type == Posix.TypeDirectory)
-            throw ErrorCodes.SinkLinkConflict.Exception($"runtime path '{link}' is a directory; cannot link it to '{request.Path}'");
-        var directory = System.IO.Path.GetDirectoryName(link)!;
-        var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(link)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.kw-tmp");
         try
         {
-            EnsureDirectory(directory, request.DirectoryMode, uid, gid);
-            File.CreateSymbolicLink(temp, LinkText(link, request.Path));
-            Posix.Rename(temp, link);
-            Posix.FsyncDirectory(directory);
+            using var dir = SafePath.OpenParent(link, _root, new DirectoryCreation(request.DirectoryMode, uid, gid), _walked, out var name)!;
+            var status = Posix.StatAt(dir.Fd, name, link);
+            if (status is not null && status.IsDirectory)
+                throw ErrorCodes.SinkLinkConflict.Exception($"runtime path '{link}' is a directory; cannot link it to '{request.Path}'");
+            var temp = AtomicFile.TemporaryName(name);
+            Posix.SymlinkAt(LinkText(link, request.Path), dir.Fd, temp, dir.Child(temp));
+            try
+            {
+                Posix.RenameAt(dir.Fd, temp, name, link);
+            }
+            catch
+            {
+                Posix.TryUnlinkAt(dir.Fd, temp);
+                throw;
+            }
+            dir.Fsync();
         }
-        catch (Exception e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"linking '{link}' to '{request.Path}' failed: {e.Message}"), e);
-            throw;
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"linking '{link}' to '{request.Path}' failed: {e.Message}"), e);
         }
         return true;
     }
 
     private (uint? Uid, uint? Gid) ResolveOwner(FileWriteRequest request, bool warn)
     {
-        if (request.Owner is null && request.Group is null) return (null, null);
         if (!_isRoot)
         {
+            if (request.Owner is null && request.Group is null) return (null, null);
             if (warn && !_warnedNotRoot)
             {
                 _warnedNotRoot = true;
@@ -303,28 +343,17 @@ public sealed class AtomicFileWriter
             }
             return (null, null);
         }
-        return (Id(request.Owner, group: false), Id(request.Group, group: true));
+        // No declared owner means the owner a new file gets: Keyward's own user. So an existing file ends up with the
+        // same owner whether or not its content had to change (a matching file owned by someone else is taken back).
+        return (Id(request.Owner, group: false) ?? Posix.EffectiveUid, Id(request.Group, group: true));
     }
 
-    private static uint? Id(string? name, bool group)
+    private uint? Id(string? name, bool group)
     {
         if (name is null) return null;
-        if (uint.TryParse(name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var numeric))
-            return numeric;
-        return (group ? Posix.GroupId(name) : Posix.UserId(name))
-            ?? throw ErrorCodes.SinkUnknownOwner.Exception($"{(group ? "group" : "user")} '{name}' does not exist on this host");
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            if (Posix.LStat(path) is not null) File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // best effort: the original failure is what matters
-        }
+        return (group ? _accounts.GroupId(name) : _accounts.UserId(name))
+            ?? throw ErrorCodes.SinkUnknownOwner.Exception(
+                $"{(group ? "group" : "user")} '{name}' does not exist {(_accounts.FromRootFiles ? $"in {_root}/etc/{(group ? "group" : "passwd")}" : "on this host")}");
     }
 }
 

@@ -22,6 +22,7 @@ internal sealed partial class ManifestReader
 
         var path = fm.String("path");
         if (path is not null && !IsNormalAbsolute(path, fm.At("path"), $"path of {what}")) path = null;
+        if (path is not null && !IsFilePath(path, fm.At("path"), $"path of {what}")) path = null;
         var persist = fm.String("persist");
         if (persist is not null && !IsNormalAbsolute(persist, fm.At("persist"), $"persistence root of {what}")) persist = null;
         if (persist == "/")
@@ -98,11 +99,20 @@ internal sealed partial class ManifestReader
         var sink = new Sink(name, path ?? "", format, fm.String("owner"), fm.String("group"), mode, directoryMode, persist,
             entries, hooks, nixConf, kube, attic, key.Location);
 
-        // A sink that delivers secret values must not be readable by everyone, nor sit in the world-readable Nix store.
+        // A sink that delivers secret values gives other users nothing (read, write or execute: a world-writable
+        // atticd.env would let anyone set the JWT signing secret), nor sits in the world-readable Nix store.
         var carriesSecrets = format.CarriesSecrets() && entries.Any(e => e.Take == EntryValue.Value && e.TokenFile is null);
-        if (carriesSecrets && (mode & 0b100) != 0)
+        if (carriesSecrets && (mode & 0b111) != 0)
             problems.Fail(ErrorCodes.ManifestWorldReadable, fm.Has("mode") ? fm.At("mode") : key.Location,
-                $"{what} delivers secret values but mode {Convert.ToString(mode, 8).PadLeft(4, '0')} lets every user read it");
+                $"{what} delivers secret values but mode {Octal(mode)} {OtherAccess(mode)}");
+        // No sink file or directory is world-writable, secret or not: a writable nix.conf fragment lets anyone add a
+        // substituter and trust its key; a writable directory lets anyone replace the file.
+        else if ((mode & 0b010) != 0)
+            problems.Fail(ErrorCodes.ManifestWorldWritable, fm.Has("mode") ? fm.At("mode") : key.Location,
+                $"{what} has mode {Octal(mode)}: every user could rewrite it");
+        if ((directoryMode & 0b010) != 0)
+            problems.Fail(ErrorCodes.ManifestWorldWritable, fm.Has("directoryMode") ? fm.At("directoryMode") : key.Location,
+                $"{what} has directoryMode {Octal(directoryMode)}: every user could replace the files in the directories Keyward creates");
         if (carriesSecrets && path is not null && (InNixStore(path) || (persist is not null && InNixStore(sink.StoragePath))))
             problems.Fail(ErrorCodes.ManifestInNixStore, fm.At(InNixStore(path) ? "path" : "persist"),
                 $"{what} delivers secret values into the Nix store ({FieldMap.Clip(InNixStore(path) ? path : sink.StoragePath)}), which every user can read");
@@ -110,6 +120,16 @@ internal sealed partial class ManifestReader
         if (path is not null) _sinkPathAt[sink] = fm.At("path");
         return sink;
     }
+
+    private static string Octal(int mode) => Convert.ToString(mode, 8).PadLeft(4, '0');
+
+    private static string OtherAccess(int mode) => (mode & 0b111) switch
+    {
+        0b100 => "lets every user read it",
+        0b010 => "lets every user rewrite it",
+        0b001 => "gives every user the execute bit",
+        _ => $"gives every user access ({((mode & 0b100) != 0 ? "r" : "-")}{((mode & 0b010) != 0 ? "w" : "-")}{((mode & 0b001) != 0 ? "x" : "-")})",
+    };
 
     private static bool InNixStore(string path) => path == "/nix/store" || path.StartsWith("/nix/store/", StringComparison.Ordinal);
 
@@ -343,6 +363,22 @@ internal sealed partial class ManifestReader
         string? problem = !path.StartsWith('/') ? "is not absolute"
             : path.Contains('\0', StringComparison.Ordinal) ? "contains a NUL character"
             : path != "/" && path.Split('/').Skip(1).Any(seg => seg is "" or "." or "..") ? "is not normalised (empty, '.' or '..' segment, or a trailing '/')"
+            : null;
+        if (problem is null) return true;
+        problems.Fail(ErrorCodes.ManifestInvalidPath, at, $"{what} '{FieldMap.Clip(path)}' {problem}");
+        return false;
+    }
+
+    /// <summary>A sink path names a file: not '/', and every component fits a Linux file name (255 bytes; the last
+    /// one 230, leaving room for the writer's temporary name <c>.NAME.&lt;16 hex&gt;.kw-tmp</c> beside it).</summary>
+    private bool IsFilePath(string path, SourceLocation at, string what)
+    {
+        const int NameMax = 255, FileNameMax = NameMax - 25;
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        string? problem = parts.Length == 0 ? "is the root directory, not a file"
+            : parts.SkipLast(1).FirstOrDefault(p => System.Text.Encoding.UTF8.GetByteCount(p) > NameMax) is { } d ? $"has a directory name of {System.Text.Encoding.UTF8.GetByteCount(d)} bytes (at most {NameMax})"
+            : System.Text.Encoding.UTF8.GetByteCount(parts[^1]) > FileNameMax ? $"has a file name of {System.Text.Encoding.UTF8.GetByteCount(parts[^1])} bytes (at most {FileNameMax}, leaving room for the temporary name beside it)"
+            : System.Text.Encoding.UTF8.GetByteCount(path) > 4095 ? "is longer than 4095 bytes (PATH_MAX)"
             : null;
         if (problem is null) return true;
         problems.Fail(ErrorCodes.ManifestInvalidPath, at, $"{what} '{FieldMap.Clip(path)}' {problem}");
