@@ -51,9 +51,11 @@ internal static class AgeCommands
         var identities = new Option<string[]>("--identity", "-i") { Description = "Identity file: AGE-SECRET-KEY-1… lines or an OpenSSH ed25519 private key; repeatable", Arity = ArgumentArity.OneOrMore, Required = true };
         var output = new Option<string?>("--output", "-o") { Description = "Write to FILE (atomically, mode 0600; nothing is left on failure) instead of stdout" };
         var input = new Argument<string?>("input") { Description = "File to decrypt, binary or armored (default: stdin)", Arity = ArgumentArity.ZeroOrOne };
-        var cmd = new Command("decrypt", "Decrypt an age file (like age -d)") { identities, output, input };
+        var reveal = new Option<bool>("--reveal") { Description = "Allow printing the plaintext to a terminal" };
+        var cmd = new Command("decrypt", "Decrypt an age file (like age -d)") { identities, output, reveal, input };
         cmd.SetAction(parse =>
         {
+            RefuseTerminal(context, parse.GetValue(output), parse.GetValue(reveal), "the decrypted plaintext");
             var list = new List<IAgeIdentity>();
             foreach (var f in parse.GetValue(identities) ?? [])
             {
@@ -77,9 +79,11 @@ internal static class AgeCommands
     public static Command BuildKeygen(CliContext context)
     {
         var output = new Option<string?>("--output", "-o") { Description = "Write the identity to this new file (mode 0600) and print the public key to stderr" };
-        var cmd = new Command("keygen", "Generate an X25519 age identity (like age-keygen)") { output };
+        var reveal = new Option<bool>("--reveal") { Description = "Allow printing the identity (a secret key) to a terminal" };
+        var cmd = new Command("keygen", "Generate an X25519 age identity (like age-keygen)") { output, reveal };
         cmd.SetAction(parse =>
         {
+            RefuseTerminal(context, parse.GetValue(output), parse.GetValue(reveal), "a secret key");
             var identity = X25519Identity.Generate();
             using var secret = identity.ToSecret();
             var created = context.Time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
@@ -99,6 +103,13 @@ internal static class AgeCommands
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>Like <c>keyward get</c>: a secret goes to a file (-o) or a pipe, to a terminal only with --reveal.</summary>
+    private static void RefuseTerminal(CliContext context, string? outFile, bool reveal, string what)
+    {
+        if (outFile is null && !reveal && context.Console.OutIsTerminal)
+            throw ErrorCodes.RefuseTerminal.Exception($"refusing to print {what} to a terminal", "pass -o FILE, pipe the output, or pass --reveal");
     }
 
     private static string ReadText(string path)
@@ -175,7 +186,7 @@ internal static class AgeCommands
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {ex.Message}");
+            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {IoErrorText.Describe(ex)}");
         }
         catch
         {

@@ -317,7 +317,7 @@ internal static class NixCommands
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             try { File.Delete(tmp); } catch (IOException) { }
-            throw ErrorCodes.IoFailure.Exception($"cannot rewrite {path}: {e.Message}");
+            throw ErrorCodes.IoFailure.Exception($"cannot rewrite {path}: {IoErrorText.Describe(e)}");
         }
     }
 
@@ -337,7 +337,7 @@ internal static class NixCommands
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {e.Message}");
+            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {IoErrorText.Describe(e)}");
         }
     }
 }

@@ -25,4 +25,6 @@ public static partial class ErrorCodes
         "create the user or group first, or use a numeric id");
     public static readonly ErrorCode SinkLinkConflict = new("KW0714", ErrorKind.Failed, "a persisted sink's runtime path cannot be made a symlink",
         "the runtime path is a directory; remove it so Keyward can link it to the persisted file");
+    public static readonly ErrorCode SinkOwnerNotApplied = new("KW0715", ErrorKind.Failed, "sink owner and group not applied: not running as root",
+        "run apply as root for the declared owner and group to be set; until then the files belong to the user who ran keyward");
 }

@@ -10,7 +10,8 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 {
     private AtomicFileWriter? _writer;
 
-    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.IoFailure.With(m)));
+    // The writer's one warning is "not running as root: owner and group not applied" (KW0715, not KW0008's free-space hint).
+    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.SinkOwnerNotApplied.With(m)));
 
     /// <summary>Where the bytes go: the storage path (under the persistence root when there is one), under --root.</summary>
     public string TargetPath(Sink sink) => options.Rooted(sink.StoragePath);

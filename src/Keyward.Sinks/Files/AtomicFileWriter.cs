@@ -149,7 +149,7 @@ public sealed class AtomicFileWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"fixing mode or owner of '{request.Path}' failed: {e.Message}"), e);
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"fixing mode or owner of '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
         }
         return changed;
     }
@@ -185,7 +185,7 @@ public sealed class AtomicFileWriter
         {
             TryDelete(temp);
             if (e is IOException or UnauthorizedAccessException)
-                throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"writing '{request.Path}' failed: {e.Message}"), e);
+                throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"writing '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
             throw;
         }
     }
@@ -239,7 +239,7 @@ public sealed class AtomicFileWriter
         {
             TryDelete(temp);
             if (e is IOException or UnauthorizedAccessException)
-                throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"linking '{link}' to '{request.Path}' failed: {e.Message}"), e);
+                throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"linking '{link}' to '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
             throw;
         }
         return true;
