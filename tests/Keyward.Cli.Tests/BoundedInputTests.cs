@@ -182,4 +182,57 @@ public sealed class BoundedInputTests : IDisposable
         Assert.Contains("AGE-SECRET-KEY-1", revealed.Out, StringComparison.Ordinal);
         Assert.Equal(0, (await tty.RunAsync("keygen", "-o", "k.txt")).ExitCode);
     }
+    [Fact]
+    public async Task OpeningTheState_TightensAWorldReadableIdentityAndAWorldWritableDirectory_WithWarnings()
+    {
+        Assert.Equal(0, (await new CliHarness().RunAsync("init", "--state", State)).ExitCode);
+        var identity = Path.Combine(State, "identity.txt");
+        File.SetUnixFileMode(identity, (UnixFileMode)0x1A4); // 0644
+        File.SetUnixFileMode(State, (UnixFileMode)0x1FF);    // 0777
+        var r = await new CliHarness().RunAsync("list", "--state", State);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains($"warning[KW0320]: identity file {identity} was mode 0644; changed to 0600", r.Err, StringComparison.Ordinal);
+        Assert.Contains($"warning[KW0320]: state directory {State} was mode 0777; changed to 0750", r.Err, StringComparison.Ordinal);
+        Assert.Equal((UnixFileMode)0x180, File.GetUnixFileMode(identity));
+        Assert.Equal((UnixFileMode)0x1E8, File.GetUnixFileMode(State));
+        var again = await new CliHarness().RunAsync("list", "--state", State);
+        Assert.DoesNotContain("KW0320", again.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IdentityThatIsADirectory_IsReportedAsSuch_NotAsMissing()
+    {
+        Assert.Equal(0, (await new CliHarness().RunAsync("init", "--state", State)).ExitCode);
+        var identity = Path.Combine(State, "identity.txt");
+        File.Delete(identity);
+        Directory.CreateDirectory(identity);
+        var r = await new CliHarness().RunAsync("list", "--state", State);
+        AssertCode(r, "KW0304");
+        Assert.Contains("is a directory, not an identity file", r.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("missing", r.Err, StringComparison.Ordinal);
+    }
+    [Fact]
+    public void Apply_NotAsRoot_WarnsWithKW0715AndItsOwnHint_NotKW0008sFreeSpaceHint()
+    {
+        // Runs the real binary as nobody (setpriv): the not-root path only exists for a non-root process.
+        var binary = Path.Combine(AppContext.BaseDirectory, "keyward");
+        if (!File.Exists("/usr/bin/setpriv") || Environment.UserName != "root" || !File.Exists(binary))
+            Assert.Skip("needs root, /usr/bin/setpriv and the keyward apphost");
+        File.SetUnixFileMode(_dir, (UnixFileMode)0x1FF);
+        var m = Write("m.yaml", "apiVersion: keyward/v1\ncredentials:\n  s: { kind: secret, owner: o, purpose: p }\nsinks:\n  out: { path: /run/x, format: raw, credential: s, mode: \"0600\", owner: root, group: root }\n");
+        var start = new ProcessStartInfo("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary,
+            "apply", "-f", m, "--state", State, "--root", Path.Combine(_dir, "root")])
+        { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        start.Environment["HOME"] = _dir;
+        start.Environment["DOTNET_CLI_HOME"] = _dir;
+        using var p = Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var err = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(120_000), "keyward did not finish");
+        Assert.True(p.ExitCode == 0, err);
+        Assert.Contains("warning[KW0715]: not running as root: sink owner and group are not applied", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("KW0008", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("free space", err, StringComparison.Ordinal);
+        _ = stdout.Result;
+    }
 }

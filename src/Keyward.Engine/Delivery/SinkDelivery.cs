@@ -46,6 +46,12 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
                 options.Warn(ex.First with { Message = ex.First.Message + $" (under --root the file keeps this host's ownership; {request.Owner ?? "-"}:{request.Group ?? "-"} applies on the target system)" });
             return action(request with { Owner = null, Group = null });
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The writer translates failures of the write itself; a failed look at the target or its parents (statx:
+            // "File name too long" under a long --root, EACCES) is the same failure to the user, not an internal error.
+            throw new Core.Errors.KeywardException(Core.Errors.ErrorCodes.SinkWriteFailed.With($"cannot write '{request.Path}': {Core.Errors.IoErrorText.Describe(ex)}"), ex);
+        }
     }
 
     /// <summary>True when the sink can be rendered now (every credential it needs has a value).</summary>
