@@ -212,7 +212,7 @@ public sealed class BoundedInputTests : IDisposable
         Assert.DoesNotContain("missing", r.Err, StringComparison.Ordinal);
     }
     [Fact]
-    public void Apply_NotAsRoot_WarnsWithKW0715AndItsOwnHint_NotKW0008sFreeSpaceHint()
+    public async Task Apply_NotAsRoot_WarnsWithKW0715AndItsOwnHint_NotKW0008sFreeSpaceHint()
     {
         // Runs the real binary as nobody (setpriv): the not-root path only exists for a non-root process.
         var binary = Path.Combine(AppContext.BaseDirectory, "keyward");
@@ -227,12 +227,12 @@ public sealed class BoundedInputTests : IDisposable
         start.Environment["DOTNET_CLI_HOME"] = _dir;
         using var p = Process.Start(start)!;
         var stdout = p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var err = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), "keyward did not finish");
+        var err = await p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
         Assert.True(p.ExitCode == 0, err);
         Assert.Contains("warning[KW0715]: not running as root: sink owner and group are not applied", err, StringComparison.Ordinal);
         Assert.DoesNotContain("KW0008", err, StringComparison.Ordinal);
         Assert.DoesNotContain("free space", err, StringComparison.Ordinal);
-        _ = stdout.Result;
+        await stdout;
     }
 }
