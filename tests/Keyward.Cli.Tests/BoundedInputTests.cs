@@ -235,4 +235,15 @@ public sealed class BoundedInputTests : IDisposable
         Assert.DoesNotContain("free space", err, StringComparison.Ordinal);
         await stdout;
     }
+    [Fact]
+    public async Task CommandLineFiles_ADirectoryOrAnOversizedFile_AreKW0010AndKW0011()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "id-dir"));
+        Sparse("id-big.txt", (1 << 20) + 1);
+        Write("in.age", "not age");
+        var h = new CliHarness { CurrentDirectory = _dir };
+        AssertCode(await h.RunAsync("decrypt", "-i", "id-dir", "in.age"), "KW0010");
+        AssertCode(await h.RunAsync("decrypt", "-i", "id-big.txt", "in.age"), "KW0011");
+        AssertCode(await h.RunAsync("encrypt", "-R", "id-dir", "in.age"), "KW0010");
+    }
 }

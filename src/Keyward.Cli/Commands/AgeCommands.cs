@@ -112,25 +112,8 @@ internal static class AgeCommands
             throw ErrorCodes.RefuseTerminal.Exception($"refusing to print {what} to a terminal", "pass -o FILE, pipe the output, or pass --reveal");
     }
 
-    private static string ReadText(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (FileNotFoundException)
-        {
-            throw ErrorCodes.FileNotFound.Exception($"{path} not found");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw ErrorCodes.FileNotFound.Exception($"{path} not found");
-        }
-        catch (UnauthorizedAccessException)
-        {
-            throw ErrorCodes.FileUnreadable.Exception($"{path} cannot be read");
-        }
-    }
+    // Identity and recipient files: regular files up to 1 MiB (a FIFO or /dev/zero is KW0010, not a hang).
+    private static string ReadText(string path) => InputFiles.ReadText(path);
 
     private static Stream OpenInput(CliContext context, string? input)
     {
