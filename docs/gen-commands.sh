@@ -18,6 +18,9 @@ Every command takes `--state DIR` (default `$KEYWARD_STATE`, else `/var/lib/keyw
 `keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md).
 Commands that list or report take `--json`. Secret values are printed only by the commands whose job it is
 (`get`, `token mint`, `nix keygen`, `keygen`, `decrypt`), and those refuse a terminal unless told otherwise.
+Input files (the manifest, credential sources, identities, keys, narinfos) must be regular files — a FIFO, device or
+directory is KW0010 — of at most 16 MiB for manifests, narinfos and path lists and 1 MiB for the rest (KW0011).
+`--debug` adds stack traces and changes nothing else: the exit code is the same as without it.
 
 | command | what it does | details |
 |---|---|---|

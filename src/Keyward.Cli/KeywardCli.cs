@@ -46,10 +46,12 @@ public static class KeywardCli
         {
             return ErrorPrinter.Print(console, new KeywardException(ErrorCodes.Cancelled.With("cancelled"), ex), debug);
         }
-        catch (Exception ex) when (!debug)
+        catch (Exception ex)
         {
-            // Bugs: say so without a trace (which could carry values from locals in some runtimes' messages).
+            // Bugs: say so without a trace (which could carry values from locals in some runtimes' messages); with
+            // --debug print the trace too, and still exit like without it (never an unhandled abort and core dump).
             ErrorPrinter.Print(console.Err, ErrorCodes.Internal.With($"unexpected {ex.GetType().Name}"), warning: false);
+            if (debug) console.Err.WriteLine(ex.ToString());
             return (int)ErrorKind.Failed;
         }
     }

@@ -20,7 +20,7 @@ internal static class RotationSetup
         // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
         Services = new AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
         // Under --root the files belong to another system: its units are not ours to restart.
-        RunHook = runHooks && root is null ? new HookRunner().RunAsync
+        RunHook = runHooks && root is null ? new HookRunner(getEnv: context.Console.GetEnv).RunAsync
             : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),
         Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
         GetEnv = context.Console.GetEnv,

@@ -6,8 +6,14 @@ namespace Keyward.Cli;
 /// <summary>Opens the state directory named by --state (or its defaults).</summary>
 internal static class StateInput
 {
-    public static Task<OpenedState> OpenAsync(CliContext context, ParseResult parse, CancellationToken cancellationToken) =>
-        StateDirectory.OpenAsync(context.StateDirectory(parse), context.Time, cancellationToken);
+    public static async Task<OpenedState> OpenAsync(CliContext context, ParseResult parse, CancellationToken cancellationToken) =>
+        Warned(context, await StateDirectory.OpenAsync(context.StateDirectory(parse), context.Time, cancellationToken).ConfigureAwait(false));
+
+    private static OpenedState Warned(CliContext context, OpenedState state)
+    {
+        foreach (var w in state.Warnings) context.Warn(w);
+        return state;
+    }
 
     /// <summary>For apply: an empty state is initialised on first use.</summary>
     public static async Task<OpenedState> OpenOrInitAsync(CliContext context, ParseResult parse, IReadOnlyList<string> recipients, CancellationToken cancellationToken)
@@ -19,6 +25,6 @@ internal static class StateInput
             context.Console.Err.WriteLine($"keyward: initialised state in {dir} (store recipient {state.Recipient})");
             return state;
         }
-        return await StateDirectory.OpenAsync(dir, context.Time, cancellationToken).ConfigureAwait(false);
+        return Warned(context, await StateDirectory.OpenAsync(dir, context.Time, cancellationToken).ConfigureAwait(false));
     }
 }

@@ -52,9 +52,11 @@ internal static class AgeCommands
         var identities = new Option<string[]>("--identity", "-i") { Description = "Identity file: AGE-SECRET-KEY-1… lines or an OpenSSH ed25519 private key; repeatable", Arity = ArgumentArity.OneOrMore, Required = true };
         var output = new Option<string?>("--output", "-o") { Description = "Write to FILE (atomically, mode 0600; nothing is left on failure) instead of stdout" };
         var input = new Argument<string?>("input") { Description = "File to decrypt, binary or armored (default: stdin)", Arity = ArgumentArity.ZeroOrOne };
-        var cmd = new Command("decrypt", "Decrypt an age file (like age -d)") { identities, output, input };
+        var reveal = new Option<bool>("--reveal") { Description = "Allow printing the plaintext to a terminal" };
+        var cmd = new Command("decrypt", "Decrypt an age file (like age -d)") { identities, output, reveal, input };
         cmd.SetAction(parse =>
         {
+            RefuseTerminal(context, parse.GetValue(output), parse.GetValue(reveal), "the decrypted plaintext");
             var list = new List<IAgeIdentity>();
             foreach (var f in parse.GetValue(identities) ?? [])
             {
@@ -78,9 +80,11 @@ internal static class AgeCommands
     public static Command BuildKeygen(CliContext context)
     {
         var output = new Option<string?>("--output", "-o") { Description = "Write the identity to this new file (mode 0600) and print the public key to stderr" };
-        var cmd = new Command("keygen", "Generate an X25519 age identity (like age-keygen)") { output };
+        var reveal = new Option<bool>("--reveal") { Description = "Allow printing the identity (a secret key) to a terminal" };
+        var cmd = new Command("keygen", "Generate an X25519 age identity (like age-keygen)") { output, reveal };
         cmd.SetAction(parse =>
         {
+            RefuseTerminal(context, parse.GetValue(output), parse.GetValue(reveal), "a secret key");
             var identity = X25519Identity.Generate();
             using var secret = identity.ToSecret();
             var created = context.Time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
@@ -102,25 +106,15 @@ internal static class AgeCommands
         return cmd;
     }
 
-    private static string ReadText(string path)
+    /// <summary>Like <c>keyward get</c>: a secret goes to a file (-o) or a pipe, to a terminal only with --reveal.</summary>
+    private static void RefuseTerminal(CliContext context, string? outFile, bool reveal, string what)
     {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (FileNotFoundException)
-        {
-            throw ErrorCodes.FileNotFound.Exception($"{path} not found");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw ErrorCodes.FileNotFound.Exception($"{path} not found");
-        }
-        catch (UnauthorizedAccessException)
-        {
-            throw ErrorCodes.FileUnreadable.Exception($"{path} cannot be read");
-        }
+        if (outFile is null && !reveal && context.Console.OutIsTerminal)
+            throw ErrorCodes.RefuseTerminal.Exception($"refusing to print {what} to a terminal", "pass -o FILE, pipe the output, or pass --reveal");
     }
+
+    // Identity and recipient files: regular files up to 1 MiB (a FIFO or /dev/zero is KW0010, not a hang).
+    private static string ReadText(string path) => InputFiles.ReadText(path);
 
     private static Stream OpenInput(CliContext context, string? input)
     {
@@ -162,7 +156,7 @@ internal static class AgeCommands
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {ex.Message}");
+            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {IoErrorText.Describe(ex)}");
         }
     }
 

@@ -274,20 +274,17 @@ internal static class NixCommands
         return Secret.Adopt(bytes);
     }
 
-    private static async Task<Secret> ReadSecretFileAsync(string path, CancellationToken ct)
+    // Key files up to 1 MiB, narinfos and path lists up to 16 MiB; regular files only (InputFiles).
+    private static Task<Secret> ReadSecretFileAsync(string path, CancellationToken ct)
     {
-        try { return Secret.Adopt(await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false)); }
-        catch (FileNotFoundException) { throw ErrorCodes.FileNotFound.Exception($"{path} does not exist"); }
-        catch (DirectoryNotFoundException) { throw ErrorCodes.FileNotFound.Exception($"{path} does not exist"); }
-        catch (UnauthorizedAccessException) { throw ErrorCodes.FileUnreadable.Exception($"{path} cannot be read"); }
+        ct.ThrowIfCancellationRequested();
+        return Task.FromResult(Secret.Adopt(InputFiles.ReadBytes(path)));
     }
 
-    private static async Task<string> ReadTextFileAsync(string path, CancellationToken ct)
+    private static Task<string> ReadTextFileAsync(string path, CancellationToken ct)
     {
-        try { return await File.ReadAllTextAsync(path, ct).ConfigureAwait(false); }
-        catch (FileNotFoundException) { throw ErrorCodes.FileNotFound.Exception($"{path} does not exist"); }
-        catch (DirectoryNotFoundException) { throw ErrorCodes.FileNotFound.Exception($"{path} does not exist"); }
-        catch (UnauthorizedAccessException) { throw ErrorCodes.FileUnreadable.Exception($"{path} cannot be read"); }
+        ct.ThrowIfCancellationRequested();
+        return Task.FromResult(InputFiles.ReadText(path, Core.Inputs.InputFile.MaxManifestBytes));
     }
 
     /// <summary>Key files may end in LF (Nix tolerates it); CR LF from an editor is trimmed too, before Nix's strict decoder.</summary>
@@ -311,7 +308,7 @@ internal static class NixCommands
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw ErrorCodes.IoFailure.Exception($"cannot rewrite {path}: {e.Message}");
+            throw ErrorCodes.IoFailure.Exception($"cannot rewrite {path}: {IoErrorText.Describe(e)}");
         }
         return Task.CompletedTask;
     }
@@ -332,7 +329,7 @@ internal static class NixCommands
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {e.Message}");
+            throw ErrorCodes.IoFailure.Exception($"cannot write {path}: {IoErrorText.Describe(e)}");
         }
     }
 }

@@ -309,16 +309,17 @@ internal static class TokenCommands
     }
 
     /// <summary>--secret-base64-file, else atticd's environment variables; null when neither is given and not required.</summary>
-    private static async Task<AtticSigningKey?> LoadKeyAsync(CliContext context, string? file, bool required, CancellationToken ct)
+    private static Task<AtticSigningKey?> LoadKeyAsync(CliContext context, string? file, bool required, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        return Task.FromResult(LoadKey(context, file, required));
+    }
+
+    private static AtticSigningKey? LoadKey(CliContext context, string? file, bool required)
     {
         if (file is not null)
         {
-            var path = context.Console.ResolvePath(file);
-            byte[] bytes;
-            try { bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false); }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw ErrorCodes.FileNotFound.Exception($"{path} does not exist"); }
-            catch (UnauthorizedAccessException) { throw ErrorCodes.FileUnreadable.Exception($"{path} cannot be read"); }
-            using var value = Secret.Adopt(bytes);
+            using var value = Secret.Adopt(InputFiles.ReadBytes(context.Console.ResolvePath(file))); // regular file, at most 1 MiB (KW0010/KW0011)
             return AtticSigningKey.FromBase64ValueDetect(value);
         }
         string[] vars = [AtticSigningKey.Rs256PubkeyVariable, AtticSigningKey.Rs256SecretVariable, AtticSigningKey.Hs256SecretVariable];

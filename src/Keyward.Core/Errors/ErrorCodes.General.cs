@@ -11,4 +11,6 @@ public static partial class ErrorCodes
     public static readonly ErrorCode Cancelled = new("KW0007", ErrorKind.Failed, "operation cancelled", "nothing was half-written; rerun the command");
     public static readonly ErrorCode IoFailure = new("KW0008", ErrorKind.Failed, "file system operation failed", "check free space and permissions of the target directory");
     public static readonly ErrorCode InvalidArgument = new("KW0009", ErrorKind.BadInput, "invalid argument value", "run the command with --help to see the accepted values");
+    public static readonly ErrorCode InputNotRegularFile = new("KW0010", ErrorKind.BadInput, "input is not a regular file", "point Keyward at a regular file (not a directory, FIFO, device or socket)");
+    public static readonly ErrorCode InputTooLarge = new("KW0011", ErrorKind.BadInput, "input file too large", "manifests are read up to 16 MiB, credential sources and token maps up to 1 MiB; check the path points at the intended file");
 }

@@ -22,6 +22,7 @@ public static partial class ErrorCodes
     public static readonly ErrorCode ManifestInvalidRecipient = new("KW0116", ErrorKind.BadInput, "invalid age or SSH recipient", "use an age X25519 recipient (age1…) or an SSH public key line (ssh-ed25519 AAAA… / ssh-rsa AAAA…)");
     public static readonly ErrorCode ManifestConflictingFields = new("KW0117", ErrorKind.BadInput, "conflicting or incomplete alternatives", "use exactly one of the alternatives named in the message");
     public static readonly ErrorCode ManifestAnchor = new("KW0118", ErrorKind.BadInput, "unknown YAML alias", "define the anchor (&name) before using the alias (*name)");
+    public static readonly ErrorCode ManifestTooDeep = new("KW0119", ErrorKind.BadInput, "manifest nesting too deep", "a manifest needs fewer than 10 levels of lists and mappings; flatten the structure at the position shown");
 
     public static readonly ErrorCode ManifestDanglingReference = new("KW0201", ErrorKind.BadInput, "reference to an undeclared credential", "declare the credential under 'credentials:' or fix the name");
     public static readonly ErrorCode ManifestKindMismatch = new("KW0202", ErrorKind.BadInput, "referenced credential has the wrong kind", "reference a credential of one of the kinds named in the message");

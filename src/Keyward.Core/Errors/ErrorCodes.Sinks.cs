@@ -29,4 +29,6 @@ public static partial class ErrorCodes
         "under --root no link is followed; elsewhere only links owned by root or by Keyward's user are; point the sink at the real directory or remove the link");
     public static readonly ErrorCode SinkUnsafeDirectory = new("KW0716", ErrorKind.Failed, "a directory on the way to a file lets other users replace what Keyward writes",
         "remove the world-write bit (chmod o-w), or, in a sticky directory such as /tmp, use a directory owned by root or by Keyward's user");
+    public static readonly ErrorCode SinkOwnerNotApplied = new("KW0717", ErrorKind.Failed, "sink owner and group not applied: not running as root",
+        "run apply as root for the declared owner and group to be set; until then the files belong to the user who ran keyward");
 }

@@ -1,4 +1,5 @@
 using Keyward.Core.Errors;
+using Keyward.Core.Inputs;
 using Keyward.Core.Manifest.Loading;
 using Keyward.Core.Manifest.Yaml;
 
@@ -29,7 +30,7 @@ public static class ManifestLoader
         var problems = new Problems();
         var root = YamlTree.Parse(text, fileName, problems.List);
         KeywardManifest? manifest = null;
-        if (!problems.List.Any(d => d.Error.Code == ErrorCodes.ManifestSyntax))
+        if (!problems.List.Any(d => d.Error.Code == ErrorCodes.ManifestSyntax || d.Error.Code == ErrorCodes.ManifestTooDeep))
             manifest = new ManifestReader(fileName, problems).Read(root);
         var diagnostics = problems.List
             .Select((d, i) => (d, i))
@@ -42,22 +43,22 @@ public static class ManifestLoader
         return new ManifestLoadResult(hasErrors ? null : manifest, diagnostics);
     }
 
-    /// <summary>Reads the file at <paramref name="path"/> (KW0003 if missing, KW0004 if unreadable), then <see cref="Parse"/>.</summary>
+    /// <summary>Reads the file at <paramref name="path"/> (KW0003 if missing, KW0004 if unreadable, KW0010 if not a
+    /// regular file, KW0011 if over <see cref="InputFile.MaxManifestBytes"/>), then <see cref="Parse"/>.</summary>
     public static ManifestLoadResult Load(string path)
     {
-        string text;
-        try
+        var problem = InputFile.TryRead(path, InputFile.MaxManifestBytes, out var bytes, out var detail);
+        var error = problem switch
         {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return new ManifestLoadResult(null, [Diagnostic.Fail(ErrorCodes.FileNotFound.With($"manifest '{path}' does not exist", "pass the manifest with -f PATH"))]);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return new ManifestLoadResult(null, [Diagnostic.Fail(ErrorCodes.FileUnreadable.With($"manifest '{path}' cannot be read: {ex.GetType().Name}"))]);
-        }
-        return Parse(text, path);
+            InputFileProblem.None => null,
+            InputFileProblem.Missing => ErrorCodes.FileNotFound.With($"manifest '{path}' does not exist", "pass the manifest with -f PATH"),
+            InputFileProblem.NotRegular => ErrorCodes.InputNotRegularFile.With($"manifest '{path}' is {detail}"),
+            InputFileProblem.TooLarge => ErrorCodes.InputTooLarge.With($"manifest '{path}' is too large ({detail})"),
+            _ => ErrorCodes.FileUnreadable.With($"manifest '{path}' cannot be read: {detail}"),
+        };
+        if (error is not null) return new ManifestLoadResult(null, [Diagnostic.Fail(error)]);
+        // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise, the mark itself dropped.
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return Parse(reader.ReadToEnd(), path);
     }
 }

@@ -290,8 +290,14 @@ public sealed record SinkEntry(
     string? TokenFile,
     SourceLocation Location);
 
-/// <summary>A hook run when a sink's content changes.</summary>
-public abstract record Hook(SourceLocation Location);
+/// <summary>A hook run when a sink's content changes. It runs with a minimal environment (PATH, HOME, LANG, LC_ALL,
+/// TZ when set), plus the variables named in <see cref="PassEnv"/>: never Keyward's whole environment, which can hold
+/// credentials read by <c>source: { env: … }</c>.</summary>
+public abstract record Hook(SourceLocation Location)
+{
+    /// <summary>Names of Keyward's environment variables the hook also receives (<c>passEnv:</c>).</summary>
+    public IReadOnlyList<string> PassEnv { get; init; } = [];
+}
 public sealed record RestartUnitHook(string Unit, SourceLocation Location) : Hook(Location);
 public sealed record ReloadUnitHook(string Unit, SourceLocation Location) : Hook(Location);
 public sealed record CommandHook(IReadOnlyList<string> Argv, SourceLocation Location) : Hook(Location);

@@ -45,10 +45,15 @@ public readonly record struct HumanDuration(TimeSpan Value, string Text)
             any = true;
         }
         if (!any) { error = "empty duration"; return false; }
+        // Every duration is added to or subtracted from a date; beyond this, date arithmetic would leave DateTimeOffset's range.
+        if (totalTicks > MaxTicks) { error = $"duration '{s}' is longer than 1000 years"; return false; }
         duration = new HumanDuration(TimeSpan.FromTicks(totalTicks), s);
         error = null;
         return true;
     }
+
+    /// <summary>The longest duration accepted: 1000 years.</summary>
+    public const long MaxTicks = 1000 * Year * TimeSpan.TicksPerSecond;
 
     private static long? UnitTicks(string unit) => unit switch
     {

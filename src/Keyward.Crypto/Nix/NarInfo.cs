@@ -9,6 +9,9 @@ namespace Keyward.Crypto.Nix;
 /// from the character after <c>": "</c>; unknown keys are kept. Required: StorePath, URL, NarHash and a non-zero
 /// NarSize. The lines are kept in their original order so <see cref="ToText"/> and <see cref="WithSignature"/>
 /// change nothing but the added <c>Sig:</c> line.
+/// A known key other than <c>Sig</c> may appear once: Nix's parser keeps the <em>last</em> StorePath, NarHash, NarSize…
+/// (and refuses a second non-empty References), so a reader that kept the first could verify different fields than
+/// Nix trusts. Duplicates are refused, never resolved: Keyward never accepts a narinfo Nix would read differently.
 /// </summary>
 public sealed class NarInfo
 {
@@ -78,6 +81,7 @@ public sealed class NarInfo
         var lines = new List<KeyValuePair<string, string>>();
         string? storePath = null, url = null, narHashText = null, narSizeText = null, referencesText = null;
         var sigs = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         var lineNo = 0;
         foreach (var raw in text.Split('\n'))
         {
@@ -88,6 +92,8 @@ public sealed class NarInfo
             var key = raw[..colon];
             var value = colon + 2 <= raw.Length ? raw[(colon + 2)..] : "";
             lines.Add(new(key, value));
+            if (SingleKeys.Contains(key) && !seen.Add(key))
+                throw Invalid($"line {lineNo} is a second {key} line (Nix uses the last one, so a narinfo with two is refused)");
             switch (key)
             {
                 case "StorePath": storePath ??= value; break;
@@ -114,6 +120,12 @@ public sealed class NarInfo
             : referencesText.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return new NarInfo(lines, storePath, url, narHash, narSize, refs, sigs);
     }
+
+    /// <summary>The keys NixOS/nix's <c>NarInfo</c> constructor reads (all but Sig, which is a set).</summary>
+    private static readonly HashSet<string> SingleKeys = new(StringComparer.Ordinal)
+    {
+        "StorePath", "URL", "Compression", "FileHash", "FileSize", "NarHash", "NarSize", "References", "Deriver", "System", "CA",
+    };
 
     private static KeywardException Invalid(string why) => ErrorCodes.NarInfoInvalid.Exception($"not a valid narinfo: {why}");
 

@@ -132,7 +132,7 @@ public sealed partial class AgenixImporter(ICredentialStore store, EngineOptions
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw ErrorCodes.AgenixDecrypt.Exception($"{file} cannot be read: {e.Message}");
+            throw ErrorCodes.AgenixDecrypt.Exception($"{file} cannot be read: {IoErrorText.Describe(e)}");
         }
         try
         {

@@ -280,7 +280,7 @@ public sealed class ApplyEngine
             var resolved = SinkDelivery.ResolveAll(manifest, values);
             var trust = await TrustListsAsync(manifest, null, cancellationToken).ConfigureAwait(false);
             // Under --root the files belong to another system (an image being built): its units are not ours to restart.
-            var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl") : null;
+            var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl", getEnv: _options.GetEnv) : null;
             var now = _options.Time.GetUtcNow();
             foreach (var sink in sinks)
             {

@@ -16,7 +16,8 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 {
     private AtomicFileWriter? _writer;
 
-    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.IoFailure.With(m))) { Root = options.Root };
+    // The writer's one warning is "not running as root: owner and group not applied" (KW0717, not KW0008's free-space hint).
+    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.SinkOwnerNotApplied.With(m))) { Root = options.Root };
 
     /// <summary>Where the bytes go: the storage path (under the persistence root when there is one), under --root.</summary>
     public string TargetPath(Sink sink) => options.Rooted(sink.StoragePath);
@@ -215,6 +216,12 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
             if (_warnedOwners.Add(who))
                 options.Warn(ex.First with { Message = ex.First.Message + $" (under --root the file keeps this host's ownership; {request.Owner ?? "-"}:{request.Group ?? "-"} applies on the target system)" });
             return action(request with { Owner = null, Group = null });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The writer translates failures of the write itself; a failed look at the target or its parents (statx:
+            // "File name too long" under a long --root, EACCES) is the same failure to the user, not an internal error.
+            throw new Core.Errors.KeywardException(Core.Errors.ErrorCodes.SinkWriteFailed.With($"cannot write '{request.Path}': {Core.Errors.IoErrorText.Describe(ex)}"), ex);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Keyward.Core.Errors;
+using Keyward.Core.Inputs;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Tokens;
@@ -32,9 +33,7 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
                 return Secret.FromUtf8(v.Trim());
             case FileSource file:
                 var path = Resolve(file.Path);
-                if (!File.Exists(path))
-                    throw ErrorCodes.ExternalSourceMissing.At(file.Location, $"credential '{c.Name}': source file {path} does not exist").AsException();
-                var bytes = File.ReadAllBytes(path);
+                var bytes = ReadSource(path, file.Location, $"credential '{c.Name}': source file {path}");
                 var text = Encoding.UTF8.GetString(bytes).Trim();
                 Array.Clear(bytes);
                 if (text.Length == 0)
@@ -69,12 +68,11 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
     {
         var path = Resolve(map.Path);
         if (_maps.TryGetValue(path, out var cached)) return cached;
-        if (!File.Exists(path))
-            throw ErrorCodes.ExternalSourceMissing.At(map.Location, $"JSON map {path} does not exist").AsException();
+        var bytes = ReadSource(path, map.Location, $"JSON map {path}");
         Dictionary<string, string>? parsed;
         try
         {
-            parsed = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(path));
+            parsed = JsonSerializer.Deserialize<Dictionary<string, string>>(bytes);
         }
         catch (JsonException)
         {
@@ -82,8 +80,27 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
             throw ErrorCodes.ExternalSourceInvalid.At(map.Location, $"JSON map {path} is not an object of strings",
                 "the file must look like {\"github.com\": \"ghp_…\", \"gitlab.com\": \"glpat-…\"}").AsException();
         }
+        finally
+        {
+            Array.Clear(bytes);
+        }
         parsed ??= [];
         _maps[path] = parsed;
         return parsed;
+    }
+
+    /// <summary>Regular files only, at most <see cref="InputFile.MaxSourceBytes"/>: a FIFO, a device such as /dev/zero
+    /// or a huge file is refused with a code and the manifest location instead of hanging or exhausting memory.</summary>
+    private static byte[] ReadSource(string path, SourceLocation? at, string what)
+    {
+        var problem = InputFile.TryRead(path, InputFile.MaxSourceBytes, out var bytes, out var detail);
+        return problem switch
+        {
+            InputFileProblem.None => bytes,
+            InputFileProblem.Missing => throw ErrorCodes.ExternalSourceMissing.At(at, $"{what} does not exist").AsException(),
+            InputFileProblem.NotRegular => throw ErrorCodes.InputNotRegularFile.At(at, $"{what} is {detail}").AsException(),
+            InputFileProblem.TooLarge => throw ErrorCodes.InputTooLarge.At(at, $"{what} is too large ({detail})").AsException(),
+            _ => throw ErrorCodes.ExternalSourceInvalid.At(at, $"{what} cannot be read: {detail}", "check the file's permissions").AsException(),
+        };
     }
 }

@@ -193,16 +193,15 @@ public sealed partial class CheckRunner
                     var v = Environment.GetEnvironmentVariable(env.Variable);
                     return string.IsNullOrEmpty(v) ? (null, $"environment variable {env.Variable} is not set") : (Secret.FromUtf8(v.Trim()), null);
                 case FileSource file:
-                    var path = _options.Resolve(file.Path);
-                    if (!File.Exists(path)) return (null, $"{file.Path} does not exist");
-                    var text = File.ReadAllText(path).Trim();
+                    if (ReadBounded(_options.Resolve(file.Path), file.Path, out var fileBytes) is { } fileProblem) return (null, fileProblem);
+                    var text = System.Text.Encoding.UTF8.GetString(fileBytes).Trim();
+                    Array.Clear(fileBytes);
                     return text.Length == 0 || Bootstrap.Placeholder.IsPlaceholder(text)
                         ? (null, $"{file.Path} holds no token yet (a bootstrap placeholder or empty)")
                         : (Secret.FromUtf8(text), null);
                 case JsonMapSource map:
-                    var mapPath = _options.Resolve(map.Path);
-                    if (!File.Exists(mapPath)) return (null, $"{map.Path} does not exist");
-                    using (var doc = JsonDocument.Parse(File.ReadAllText(mapPath)))
+                    if (ReadBounded(_options.Resolve(map.Path), map.Path, out var mapBytes) is { } mapProblem) return (null, mapProblem);
+                    using (var doc = JsonDocument.Parse(mapBytes))
                         return doc.RootElement.TryGetProperty(map.Key, out var t) && t.ValueKind == JsonValueKind.String
                             ? (Secret.FromUtf8(t.GetString()!), null)
                             : (null, $"{map.Path} has no string key '{map.Key}'");
@@ -215,6 +214,17 @@ public sealed partial class CheckRunner
             return (null, $"{Describe(source)} cannot be read ({ex.GetType().Name})");
         }
     }
+
+    /// <summary>Regular files up to <see cref="Core.Inputs.InputFile.MaxSourceBytes"/> only (never hangs on a FIFO or reads /dev/zero).</summary>
+    private static string? ReadBounded(string path, string shown, out byte[] bytes) =>
+        Core.Inputs.InputFile.TryRead(path, Core.Inputs.InputFile.MaxSourceBytes, out bytes, out var detail) switch
+        {
+            Core.Inputs.InputFileProblem.None => null,
+            Core.Inputs.InputFileProblem.Missing => $"{shown} does not exist",
+            Core.Inputs.InputFileProblem.NotRegular => $"{shown} is {detail} [KW0010]",
+            Core.Inputs.InputFileProblem.TooLarge => $"{shown} is too large ({detail}) [KW0011]",
+            _ => $"{shown} cannot be read ({detail})",
+        };
 
     private static string Describe(ExternalSource s) => s switch
     {

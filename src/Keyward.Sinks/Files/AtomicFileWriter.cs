@@ -238,7 +238,7 @@ public sealed class AtomicFileWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"fixing mode or owner of '{request.Path}' failed: {e.Message}"), e);
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"fixing mode or owner of '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
         }
         return changed;
     }
@@ -265,7 +265,7 @@ public sealed class AtomicFileWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"setting the mode of the directory of '{request.Path}' failed: {e.Message}"), e);
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"setting the mode of the directory of '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
         }
         return true;
     }
@@ -281,7 +281,7 @@ public sealed class AtomicFileWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"writing '{request.Path}' failed: {e.Message}"), e);
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"writing '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
         }
     }
 
@@ -326,7 +326,7 @@ public sealed class AtomicFileWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"linking '{link}' to '{request.Path}' failed: {e.Message}"), e);
+            throw new KeywardException(ErrorCodes.SinkWriteFailed.With($"linking '{link}' to '{request.Path}' failed: {IoErrorText.Describe(e)}"), e);
         }
         return true;
     }

@@ -18,15 +18,35 @@ public sealed class HookRunner
 {
     private const int OutputTailChars = 2000;
 
+    /// <summary>What every hook gets from Keyward's environment; anything else only when named in <c>passEnv:</c>.</summary>
+    public static readonly IReadOnlyList<string> BaseEnvironment = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
+
+    /// <summary>PATH when Keyward itself has none (NixOS paths first, then the FHS ones).</summary>
+    public const string DefaultPath = "/run/wrappers/bin:/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
     private readonly string _systemctl;
     private readonly TimeSpan _timeout;
+    private readonly Func<string, string?> _getEnv;
 
     /// <param name="systemctl">The systemctl binary (injectable for tests).</param>
     /// <param name="timeout">Per hook; default 90 s, systemd's default stop timeout.</param>
-    public HookRunner(string systemctl = "systemctl", TimeSpan? timeout = null)
+    /// <param name="getEnv">Keyward's environment, read for the base variables and <c>passEnv</c> (default: the process's).</param>
+    public HookRunner(string systemctl = "systemctl", TimeSpan? timeout = null, Func<string, string?>? getEnv = null)
     {
         _systemctl = systemctl;
         _timeout = timeout ?? TimeSpan.FromSeconds(90);
+        _getEnv = getEnv ?? Environment.GetEnvironmentVariable;
+    }
+
+    /// <summary>The hook's whole environment: the base variables that are set, PATH always, and the hook's passEnv.
+    /// Never the rest of Keyward's environment, which can hold a credential read by <c>source: { env: … }</c>.</summary>
+    public IReadOnlyDictionary<string, string> EnvironmentFor(Hook hook)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in BaseEnvironment.Concat(hook.PassEnv))
+            if (_getEnv(name) is { } value) env[name] = value;
+        if (!env.ContainsKey("PATH")) env["PATH"] = DefaultPath;
+        return env;
     }
 
     /// <summary>The argv a hook runs, for plans and reports.</summary>
@@ -70,6 +90,8 @@ public sealed class HookRunner
             RedirectStandardError = true,
         };
         foreach (var arg in argv.Skip(1)) start.ArgumentList.Add(arg);
+        start.Environment.Clear();
+        foreach (var (name, value) in EnvironmentFor(hook)) start.Environment[name] = value;
 
         using var process = new Process { StartInfo = start };
         var output = new StringBuilder();
@@ -91,7 +113,7 @@ public sealed class HookRunner
         }
         catch (Win32Exception e)
         {
-            return new HookResult(false, null, $"{what}: cannot start '{argv[0]}': {e.Message}");
+            return new HookResult(false, null, $"{what}: cannot start '{argv[0]}': {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(e.NativeErrorCode)}");
         }
         process.StandardInput.Close();
         process.BeginOutputReadLine();

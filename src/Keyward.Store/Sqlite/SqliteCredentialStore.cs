@@ -129,11 +129,23 @@ internal sealed class SqliteCredentialStore : ICredentialStore
         {
             throw SqliteErrors.Translate(e, _path);
         }
+        catch (Exception e) when (IsMalformedRow(e))
+        {
+            throw Malformed(e);
+        }
         finally
         {
             _gate.Release();
         }
     }
+
+    /// <summary>A row whose column has the wrong storage class (a ciphertext stored as TEXT) or an unparsable value (a
+    /// <c>created</c> that is not a time, metadata that is not JSON) was written outside Keyward: a tamper, not a bug.</summary>
+    private static bool IsMalformedRow(Exception e) => e is InvalidCastException or FormatException or JsonException or OverflowException;
+
+    private KeywardException Malformed(Exception e) => new(ErrorCodes.StoreTampered.With(
+        $"a row of {_path} has a value of the wrong type or format ({e.GetType().Name}): it was edited outside Keyward",
+        "restore the state directory from a backup and investigate who could write keyward.db"), e);
 
     /// <summary>Runs <paramref name="work"/> in the open user transaction, or in its own immediate transaction.
     /// <paramref name="durable"/> calls must commit before returning, so they refuse to join a user transaction.</summary>
@@ -167,6 +179,10 @@ internal sealed class SqliteCredentialStore : ICredentialStore
         catch (SqliteException e)
         {
             throw SqliteErrors.Translate(e, _path);
+        }
+        catch (Exception e) when (IsMalformedRow(e))
+        {
+            throw Malformed(e);
         }
         finally
         {
@@ -493,6 +509,10 @@ internal sealed class SqliteCredentialStore : ICredentialStore
             if (head is null)
             {
                 if (headText is not null || rows.Count > 0) problems.Add("the audit chain head is missing or malformed");
+                // Every mint, import and rotation is audited: versions with no log and no head mean both were deleted
+                // (issue 9: this passed as "audit log intact: 0 entries").
+                else if (Command("SELECT count(*) FROM versions;").ExecuteScalar() is long versions && versions > 0)
+                    problems.Add(string.Create(CultureInfo.InvariantCulture, $"the audit log is empty but the store holds {versions} credential versions: the log and its chain head were deleted"));
             }
             else if (!head.IsAuthentic(_keys.AuditKey))
             {

@@ -11,6 +11,9 @@ public sealed class OpenedState : IAsyncDisposable
     private readonly IDataKeyWrap _wrap;
     private List<string> _recipients;
 
+    /// <summary>What opening found and fixed (KW0320: permissions tightened); the front end prints them.</summary>
+    public IReadOnlyList<Core.Errors.KeywardError> Warnings { get; internal init; } = [];
+
     internal OpenedState(SqliteCredentialStore store, string directory, string identityPath, string recipient, IReadOnlyList<string> recipients, IDataKeyWrap wrap)
     {
         _store = store;

@@ -136,10 +136,15 @@ public static class StateDirectory
                 ? ErrorCodes.StoreNotInitialised.Exception($"{dir} has an identity but no store ({DatabaseFileName}); restore it from backup, or move the identity away and run `keyward init`")
                 : ErrorCodes.StoreNotInitialised.Exception($"{dir} is not an initialised Keyward state directory", "run `keyward init` (or pass the right --state DIR)");
         }
+        if (Directory.Exists(identityPath))
+        {
+            throw ErrorCodes.StoreIdentityInvalid.Exception($"{identityPath} is a directory, not an identity file", "move the directory away and restore identity.txt (one AGE-SECRET-KEY-1... line) from backup");
+        }
         if (!File.Exists(identityPath))
         {
             throw ErrorCodes.StoreIdentityMissing.Exception($"{identityPath} is missing; the store cannot be decrypted without it");
         }
+        var permissionWarnings = identityOverride is null ? StatePermissions.Tighten(dir, identityPath) : [];
 
         Secret identityText;
         try
@@ -176,7 +181,7 @@ public static class StateDirectory
                     throw ErrorCodes.StoreKeyMismatch.Exception($"the data key unwrapped from {databasePath} does not match the store's key check");
                 }
                 var recipients = (SqliteDatabase.ReadMeta(connection, null, StoreMetaKeys.Recipients) as string ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                return new OpenedState(new SqliteCredentialStore(connection, keys, databasePath), dir, identityPath, recipient, recipients, wrap);
+                return new OpenedState(new SqliteCredentialStore(connection, keys, databasePath), dir, identityPath, recipient, recipients, wrap) { Warnings = permissionWarnings };
             }
         }
         catch (Microsoft.Data.Sqlite.SqliteException e)

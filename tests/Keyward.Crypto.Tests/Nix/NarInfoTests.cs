@@ -151,4 +151,25 @@ public sealed class NarInfoTests
         "StorePath: /nix/store/36fy5ahg48sbws5psh40d6dp82kzsy7l-kwtest\nURL: nar/x.nar.xz\nCompression: xz\n" +
         "NarHash: sha256:1xmr8jicvzszfzpz46g37mlpvbzjl2wpwvl2b05psipssyp1sm8h\nNarSize: 120\nReferences: " + refs + "\n";
 
+    [Theory]
+    [InlineData("NarHash", "sha256:0000000000000000000000000000000000000000000000000000")]
+    [InlineData("NarSize", "121")]
+    [InlineData("StorePath", "/nix/store/36fy5ahg48sbws5psh40d6dp82kzsy7l-other")]
+    [InlineData("References", "")]
+    [InlineData("URL", "nar/other.nar.xz")]
+    [InlineData("Deriver", "x.drv")]
+    public void Parse_DuplicatedKey_IsRefused_BecauseNixReadsTheLastOne(string key, string value)
+    {
+        // Issue 9: with a second NarHash line Keyward verified the first value ("ok") while Nix used the last ("untrusted").
+        var at = NixSigned.IndexOf(key + ": ", StringComparison.Ordinal);
+        var eol = NixSigned.IndexOf('\n', at) + 1;
+        var text = NixSigned[..eol] + key + ": " + value + "\n" + NixSigned[eol..];
+        var ex = Assert.Throws<KeywardException>(() => NarInfo.Parse(text));
+        Assert.Equal(ErrorCodes.NarInfoInvalid, ex.First.Code);
+        Assert.Contains("second " + key, ex.First.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_TwoSigLines_AreBothKept() =>
+        Assert.Equal(2, NarInfo.Parse(NixSigned + "Sig: other-1:" + Convert.ToBase64String(new byte[64]) + "\n").Sigs.Count);
 }

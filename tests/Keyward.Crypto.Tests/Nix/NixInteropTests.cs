@@ -153,4 +153,24 @@ public sealed class NixInteropTests(NixStoreFixture nix) : IClassFixture<NixStor
         Assert.NotEqual(0, tampered.ExitCode);
         Assert.Equal(NarInfoStatus.BadSignature, NarInfoVerifier.Verify(NarInfo.Parse(File.ReadAllText(mainFile)), [key.PublicKey]).Status);
     }
+    [Fact]
+    public void DuplicatedNarHash_NixSaysUntrusted_AndKeywardRefusesToParse()
+    {
+        var cache = nix.NewDir("duplicate-narhash");
+        nix.Nix("/usr/bin/nix", "copy", "--to", $"file://{cache}", nix.Dep).EnsureSuccess("nix copy");
+        using var key = NixSecretKey.Generate("keyward-dup-1");
+        var pub = key.PublicKey.ToString();
+        var file = Directory.GetFiles(cache, "*.narinfo").Single();
+        var signed = NarInfo.Parse(File.ReadAllText(file)).Sign(key).ToText();
+        File.WriteAllText(file, signed);
+        Assert.Equal(0, nix.Nix("/usr/bin/nix", "store", "verify", "--store", $"file://{cache}", "--no-contents", "--trusted-public-keys", pub, nix.Dep).ExitCode);
+
+        // A second NarHash after the signed one: Nix keeps the last, so the signature no longer matches.
+        var narHash = "NarHash: " + NarInfo.Parse(signed).Get("NarHash");
+        var duplicated = signed.Replace(narHash + "\n", narHash + "\nNarHash: sha256:" + NixBase32.Encode(new byte[32]) + "\n", StringComparison.Ordinal);
+        Assert.NotEqual(signed, duplicated);
+        File.WriteAllText(file, duplicated);
+        Assert.NotEqual(0, nix.Nix("/usr/bin/nix", "store", "verify", "--store", $"file://{cache}", "--no-contents", "--trusted-public-keys", pub, nix.Dep).ExitCode);
+        Assert.Throws<Keyward.Core.Errors.KeywardException>(() => NarInfo.Parse(duplicated));
+    }
 }

@@ -102,6 +102,47 @@ public sealed class HookRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task Command_GetsAMinimalEnvironment_NotKeywardsWhole()
+    {
+        // A credential read by `source: { env: … }` sits in Keyward's environment: no hook may inherit it.
+        var name = "KW_HOOK_LEAK_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(name, "ghp_secretvalue");
+        try
+        {
+            var hook = new CommandHook(["/bin/sh", "-c", "env > \"$0\"", _dir["env"]], Fixtures.Here);
+            var result = await new HookRunner(timeout: TimeSpan.FromSeconds(30)).RunAsync(hook, TestContext.Current.CancellationToken);
+            Assert.True(result.Success, result.Message);
+            var env = File.ReadAllLines(_dir["env"]).Select(l => l.Split('=', 2)[0]).Where(n => n is not ("PWD" or "SHLVL" or "_")).ToHashSet();
+            Assert.DoesNotContain(name, env);
+            Assert.DoesNotContain("ghp_secretvalue", File.ReadAllText(_dir["env"]), StringComparison.Ordinal);
+            Assert.Contains("PATH", env);
+            Assert.Subset(HookRunner.BaseEnvironment.ToHashSet(), env);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
+    }
+
+    [Fact]
+    public async Task Command_PassEnv_AddsOnlyTheNamedVariables()
+    {
+        var env = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["WANTED"] = "yes", ["SECRET"] = "no" };
+        var hook = new CommandHook(["/bin/sh", "-c", "env > \"$0\"", _dir["env"]], Fixtures.Here) { PassEnv = ["WANTED", "UNSET"] };
+        var runner = new HookRunner(timeout: TimeSpan.FromSeconds(30), getEnv: n => env.GetValueOrDefault(n));
+        Assert.Equal(new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["WANTED"] = "yes" }, runner.EnvironmentFor(hook));
+        var result = await runner.RunAsync(hook, TestContext.Current.CancellationToken);
+        Assert.True(result.Success, result.Message);
+        var lines = File.ReadAllLines(_dir["env"]);
+        Assert.Contains("WANTED=yes", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("SECRET=", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Environment_WithoutPath_GetsTheDefaultPath() =>
+        Assert.Equal(HookRunner.DefaultPath, new HookRunner(getEnv: _ => null).EnvironmentFor(new RestartUnitHook("a.service", Fixtures.Here))["PATH"]);
+
+    [Fact]
     public void Describe_NamesTheAction() =>
         Assert.Equal("run /usr/bin/touch '/tmp/a b'", HookRunner.Describe(new CommandHook(["/usr/bin/touch", "/tmp/a b"], Fixtures.Here)));
 }

@@ -255,4 +255,29 @@ public sealed class SqliteStoreTamperTests : IDisposable
         Assert.Contains("entry 3 (mint x) was altered: its content does not match its hash", problems);
         Assert.Contains("entries 3..3 were added outside Keyward", problems);
     }
+    // ------------------------------------------------------------------ issue 9: malformed rows and a wiped log
+
+    [Theory]
+    [InlineData("UPDATE versions SET ciphertext = 'not a blob';", "reveal", "KW0310")]
+    [InlineData("UPDATE versions SET nonce = 42;", "reveal", "KW0310")]
+    [InlineData("UPDATE versions SET created = 'yesterday';", "list", "KW0310")]
+    [InlineData("UPDATE versions SET expires = 'soon';", "list", "KW0310")]
+    [InlineData("UPDATE versions SET metadata = '{not json';", "list", "KW0307")] // StoredMetadata says so itself
+    public async Task RowEditedToTheWrongTypeOrFormat_IsATamperOrCorruptCode_NotAnInternalError(string sql, string read, string code)
+    {
+        var dir = _temp.Combine("s");
+        await using var state = await TestStates.InitAsync(dir, Ct);
+        await state.Store.PutAsync(V("k", Secret.Random(32)), Ct);
+        using (var raw = TestStates.Raw(dir)) TestStates.Exec(raw, sql);
+        await ThrowsKwAsync(code, () => read == "reveal" ? state.Store.RevealAsync("k", 1, Ct) : state.Store.ListVersionsAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Audit_WipedLogAndHeadOnAStoreWithVersions_IsDetected()
+    {
+        var dir = await AuditedStateAsync(3);
+        await using (var state = await TestStates.OpenAsync(dir, Ct)) await state.Store.PutAsync(V("k", Secret.Random(32)), Ct);
+        Tamper(dir, "DELETE FROM audit; DELETE FROM meta WHERE key = 'audit_head';");
+        Assert.Equal(["the audit log is empty but the store holds 1 credential versions: the log and its chain head were deleted"], await VerifyAsync(dir));
+    }
 }

@@ -223,14 +223,29 @@ internal sealed class FieldMap
         var s = ScalarOf(name, "a date");
         if (s is null) return null;
         var text = s.Value.Trim();
+        DateTimeOffset? parsed = null;
         if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-            return new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        if (text.Length > 10 && (text.EndsWith('Z') || text[10..].Contains('+', StringComparison.Ordinal) || text[10..].Contains('-', StringComparison.Ordinal))
+            parsed = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        else if (text.Length > 10 && (text.EndsWith('Z') || text[10..].Contains('+', StringComparison.Ordinal) || text[10..].Contains('-', StringComparison.Ordinal))
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var ts))
-            return ts;
-        _problems.Fail(ErrorCodes.ManifestInvalidDate, s.Location, $"{name} '{Clip(text)}' of {What} is not a date");
-        return null;
+            parsed = ts;
+        if (parsed is null)
+        {
+            _problems.Fail(ErrorCodes.ManifestInvalidDate, s.Location, $"{name} '{Clip(text)}' of {What} is not a date");
+            return null;
+        }
+        // Dates meet durations of up to 1000 years (renewBefore, validity): keep both ends of that arithmetic inside
+        // DateTimeOffset's years 1-9999 ("0001-01-01T00:00:00-14:00" minus 30 days was an internal error).
+        if (parsed.Value.UtcDateTime < MinDate || parsed.Value.UtcDateTime > MaxDate)
+        {
+            _problems.Fail(ErrorCodes.ManifestInvalidDate, s.Location, $"{name} '{Clip(text)}' of {What} is outside 1970-01-01 to 7999-12-31");
+            return null;
+        }
+        return parsed;
     }
+
+    private static readonly DateTime MinDate = new(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly DateTime MaxDate = new(7999, 12, 31, 23, 59, 59, DateTimeKind.Utc);
 
     public Uri? Url(string name)
     {

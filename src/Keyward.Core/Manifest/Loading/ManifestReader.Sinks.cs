@@ -251,6 +251,13 @@ internal sealed partial class ManifestReader
             if (AsMapping(item, $"a hook of {fm.What}") is not { } m) continue;
             var hfm = new FieldMap(m, ManifestFields.Hook, $"onChange hook of {fm.What}", item.Location, problems);
             var choice = hfm.ExactlyOne();
+            var passEnv = new List<string>();
+            foreach (var name in hfm.ScalarList("passEnv") ?? [])
+            {
+                if (EnvNameRegex().IsMatch(name.Value)) passEnv.Add(name.Value);
+                else problems.Fail(ErrorCodes.ManifestInvalidEnvName, name.Location, $"'{FieldMap.Clip(name.Value)}' (passEnv of {hfm.What}) is not a valid environment variable name");
+            }
+            var before = hooks.Count;
             switch (choice)
             {
                 case 0 or 1:
@@ -275,6 +282,7 @@ internal sealed partial class ManifestReader
                     hooks.Add(new CommandHook([.. argv.Select(a => a.Value)], hfm.KeyAt("command")));
                     break;
             }
+            if (hooks.Count > before) hooks[^1] = hooks[^1] with { PassEnv = passEnv };
         }
         return hooks;
     }
@@ -363,6 +371,9 @@ internal sealed partial class ManifestReader
         string? problem = !path.StartsWith('/') ? "is not absolute"
             : path.Contains('\0', StringComparison.Ordinal) ? "contains a NUL character"
             : path != "/" && path.Split('/').Skip(1).Any(seg => seg is "" or "." or "..") ? "is not normalised (empty, '.' or '..' segment, or a trailing '/')"
+            // Linux limits: NAME_MAX 255 bytes per component, PATH_MAX 4096 bytes with the terminating NUL.
+            : path.Split('/').Any(seg => System.Text.Encoding.UTF8.GetByteCount(seg) > 255) ? "has a component longer than 255 bytes (the file system's limit)"
+            : System.Text.Encoding.UTF8.GetByteCount(path) > 4095 ? "is longer than 4095 bytes (the system's limit)"
             : null;
         if (problem is null) return true;
         problems.Fail(ErrorCodes.ManifestInvalidPath, at, $"{what} '{FieldMap.Clip(path)}' {problem}");

@@ -88,6 +88,7 @@ internal static class ManifestFields
         new("restart", Text, "systemd unit to restart."),
         new("reload", Text, "systemd unit to reload."),
         new("command", new ListShape(Text), "A command to run, as an argv list (no shell)."),
+        new("passEnv", new ListShape(Text), "Environment variables passed from Keyward's environment to the hook, by name; otherwise it gets only PATH, HOME, LANG, LC_ALL and TZ."),
     ], ExactlyOneOf: [["restart"], ["reload"], ["command"]]);
 
     public static readonly ObjectSpec Entry = new("entry", "One entry of a sink: its key is an environment variable (env), JSON key (json), host (nix-access-tokens, netrc, git-credentials), server name (attic-config) or data key (kubernetes-secret).",

@@ -38,6 +38,15 @@ internal sealed record YMapping(IReadOnlyList<YPair> Pairs, string File, int Lin
 
 internal static class YamlTree
 {
+    /// <summary>Deepest nesting of lists and mappings accepted. A manifest needs about 8 levels; the tree is built by
+    /// recursion, and 20,000 levels of flow nesting (a 40 KB file) would otherwise overflow the stack and kill the process.</summary>
+    public const int MaxDepth = 64;
+
+    private sealed class TooDeepException(Mark at) : Exception
+    {
+        public Mark At { get; } = at;
+    }
+
     /// <summary>Parses one YAML document. Syntax errors, duplicate keys, non-scalar keys, unknown aliases and
     /// extra documents are added to <paramref name="problems"/>; the returned root is null when nothing usable was read.</summary>
     public static YNode? Parse(string text, string file, List<Diagnostic> problems)
@@ -52,12 +61,18 @@ internal static class YamlTree
             while (parser.TryConsume<DocumentStart>(out var docStart))
             {
                 documents++;
-                var node = ReadNode(parser, file, anchors, problems);
+                var node = ReadNode(parser, file, anchors, problems, 0);
                 parser.Consume<DocumentEnd>();
                 if (documents == 1) root = node;
                 else problems.Add(Diagnostic.Fail(ErrorCodes.ManifestMultipleDocuments.At(Loc(file, docStart.Start),
                     "the file holds more than one YAML document; only the first is read")));
             }
+        }
+        catch (TooDeepException ex)
+        {
+            problems.Add(Diagnostic.Fail(ErrorCodes.ManifestTooDeep.At(Loc(file, ex.At),
+                $"lists and mappings are nested more than {MaxDepth} levels deep here; nothing after this point was read")));
+            return null;
         }
         catch (YamlException ex)
         {
@@ -86,9 +101,10 @@ internal static class YamlTree
     internal static SourceLocation Loc(string file, Mark mark) =>
         new(file, (int)Math.Max(1, mark.Line), (int)Math.Max(1, mark.Column));
 
-    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, List<Diagnostic> problems)
+    private static YNode ReadNode(IParser parser, string file, Dictionary<string, YNode> anchors, List<Diagnostic> problems, int depth)
     {
         var ev = parser.Current ?? throw new InvalidOperationException("unexpected end of YAML stream");
+        if (depth >= MaxDepth && ev is SequenceStart or MappingStart) throw new TooDeepException(ev.Start);
         switch (ev)
         {
             case AnchorAlias alias:
@@ -112,7 +128,7 @@ internal static class YamlTree
                 parser.MoveNext();
                 var items = new List<YNode>();
                 while (!parser.TryConsume<SequenceEnd>(out _))
-                    items.Add(ReadNode(parser, file, anchors, problems));
+                    items.Add(ReadNode(parser, file, anchors, problems, depth + 1));
                 var (line, col) = Pos(start.Start);
                 var node = new YSequence(items, file, line, col);
                 Remember(start.Anchor, node, anchors);
@@ -125,8 +141,8 @@ internal static class YamlTree
                 Dictionary<string, YScalar>? seen = null; // built only for large mappings; small ones are scanned
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
-                    var keyNode = ReadNode(parser, file, anchors, problems);
-                    var value = ReadNode(parser, file, anchors, problems);
+                    var keyNode = ReadNode(parser, file, anchors, problems, depth + 1);
+                    var value = ReadNode(parser, file, anchors, problems, depth + 1);
                     if (keyNode is not YScalar key)
                     {
                         problems.Add(Diagnostic.Fail(ErrorCodes.ManifestWrongType.At(keyNode.Location, "mapping keys must be plain text, not a list or mapping")));
