@@ -151,6 +151,35 @@ public sealed class StateConcurrencyTests : IDisposable
         Assert.Contains("--lock-timeout", bad.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AWritingCommand_RemovesStaleTempFilesOfItsOwnSinksOnly_WipingThemFirst()
+    {
+        var (manifest, _, state, root) = Run(0);
+        Assert.Equal(0, (await new CliHarness().RunAsync("apply", "-f", manifest, "--state", state, "--root", root, "--no-hooks")).ExitCode);
+        var srv = Path.Combine(root, "srv");
+        var stale = Path.Combine(srv, ".ci.token.0123456789abcdef.kw-tmp");
+        File.WriteAllText(stale, "a complete secret a killed write left");
+        var notOurs = new[] { Path.Combine(srv, ".ci.token.notours.kw-tmp"), Path.Combine(srv, ".other.0123456789abcdef.kw-tmp"), Path.Combine(srv, "ci.token.0123456789abcdef.kw-tmp") };
+        foreach (var f in notOurs) File.WriteAllText(f, "not ours");
+        var outside = Path.Combine(_dir, "outside.txt");
+        File.WriteAllText(outside, "keep me");
+        var link = Path.Combine(srv, ".reader.token.fedcba9876543210.kw-tmp");
+        File.CreateSymbolicLink(link, outside);
+        // Keep a second name of the stale file's inode: what the sweep did to the content shows through it.
+        using var before = new FileStream(stale, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+        var r = await new CliHarness().RunAsync("rotate", "ci-push-token", "-f", manifest, "--state", state, "--root", root);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("removed 2 temporary files", r.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(stale));
+        Assert.False(File.Exists(link) || new FileInfo(link).LinkTarget is not null);
+        foreach (var f in notOurs) Assert.True(File.Exists(f), f);
+        Assert.Equal("keep me", File.ReadAllText(outside));
+        var wiped = new byte[before.Length];
+        before.ReadExactly(wiped);
+        Assert.All(wiped, b => Assert.Equal(0, b));
+    }
+
     /// <summary>No open journal; the expected number of versions (when given) and ledger rows per token; the active
     /// versions are what the sinks hold, and the tokens in the sinks verify against the secret in atticd.env.</summary>
     internal static async Task AssertConsistentAsync(string state, string root, Dictionary<string, int>? expectedVersions, string because)
