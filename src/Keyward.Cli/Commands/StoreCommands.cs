@@ -84,7 +84,7 @@ internal static class StoreCommands
             var dir = context.StateDirectory(parse);
             var path = context.Console.ResolvePath(parse.GetValue(identity)!);
             if (!File.Exists(path)) throw Core.Errors.ErrorCodes.FileNotFound.Exception($"identity file {path} does not exist");
-            await using var state = await StateDirectory.RecoverAsync(dir, path, context.Time, ct).ConfigureAwait(false);
+            await using var state = await StateDirectory.RecoverAsync(dir, path, context.LockOptions(parse, "store recover"), context.Time, ct).ConfigureAwait(false);
             await state.Store.AppendAuditAsync(new AuditEvent(context.Time.GetUtcNow(), EngineOptions.DefaultActor(), "recover", AuditSubject, null, null,
                 $"new host identity {state.Recipient}, opened with {Path.GetFileName(path)}"), ct).ConfigureAwait(false);
             if (!parse.GetValue(json))

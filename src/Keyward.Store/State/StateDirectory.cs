@@ -62,13 +62,17 @@ public static class StateDirectory
     /// previous recipient except the lost identity's. Refuses when <c>identity.txt</c> still exists (move it away first).
     /// </summary>
     public static Task<OpenedState> RecoverAsync(string dir, string recoveryIdentityPath, TimeProvider time, CancellationToken ct) =>
-        RecoverAsync(dir, recoveryIdentityPath, time, AgeDataKeyWrap.Instance, ct);
+        RecoverAsync(dir, recoveryIdentityPath, StateLockOptions.Default with { Purpose = "store recover" }, time, AgeDataKeyWrap.Instance, ct);
+
+    /// <inheritdoc cref="RecoverAsync(string, string, TimeProvider, CancellationToken)"/>
+    public static Task<OpenedState> RecoverAsync(string dir, string recoveryIdentityPath, StateLockOptions lockOptions, TimeProvider time, CancellationToken ct) =>
+        RecoverAsync(dir, recoveryIdentityPath, lockOptions, time, AgeDataKeyWrap.Instance, ct);
 
     internal static async Task<OpenedState> OpenOrInitAsync(string dir, IReadOnlyList<string> extraRecipients, StateLockOptions lockOptions, TimeProvider time, IDataKeyWrap wrap, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dir);
         var extras = extraRecipients.Select(wrap.NormaliseRecipient).ToList(); // validate before creating anything
-        PrepareDirectory(dir);
+        if (!Directory.Exists(dir)) PrepareDirectory(dir); // an existing state directory's mode is tightened by init only
         var held = await StateLock.AcquireAsync(dir, lockOptions, ct).ConfigureAwait(false);
         try
         {
@@ -152,6 +156,7 @@ public static class StateDirectory
         var staging = Path.Combine(dir, StagingDirectoryName);
         var stagedIdentity = Path.Combine(staging, IdentityFileName);
         var stagedDatabase = Path.Combine(staging, DatabaseFileName);
+        PrepareDirectory(dir); // an existing (e.g. mktemp'd) directory is tightened to 0700 too
         PrepareDirectory(staging);
         try
         {
@@ -352,7 +357,8 @@ public static class StateDirectory
                 var keyCheck = SqliteDatabase.ReadMeta(connection, null, StoreMetaKeys.KeyCheck) as string;
                 if (storeId is null || wrapped is null || keyCheck is null)
                 {
-                    throw ErrorCodes.StoreCorrupt.Exception($"{databasePath} has no store id or wrapped data key; it was not created by `keyward init`");
+                    throw ErrorCodes.StoreCorrupt.Exception($"{databasePath} has no store id or wrapped data key; it was not created by `keyward init`, or its init was killed by a Keyward older than the crash-safe init",
+                        "if this state never held data, move identity.txt and keyward.db away and run `keyward init`; otherwise restore keyward.db from backup");
                 }
                 var recipient = wrap.RecipientOf(identityText);
                 using var dataKey = wrap.Unwrap(wrapped, identityText);
@@ -383,11 +389,14 @@ public static class StateDirectory
         }
     }
 
-    internal static async Task<OpenedState> RecoverAsync(string dir, string recoveryIdentityPath, TimeProvider time, IDataKeyWrap wrap, CancellationToken ct)
+    internal static async Task<OpenedState> RecoverAsync(string dir, string recoveryIdentityPath, TimeProvider time, IDataKeyWrap wrap, CancellationToken ct) =>
+        await RecoverAsync(dir, recoveryIdentityPath, StateLockOptions.Default with { Purpose = "store recover" }, time, wrap, ct).ConfigureAwait(false);
+
+    internal static async Task<OpenedState> RecoverAsync(string dir, string recoveryIdentityPath, StateLockOptions lockOptions, TimeProvider time, IDataKeyWrap wrap, CancellationToken ct)
     {
         var identityPath = Path.Combine(dir, IdentityFileName);
         if (!Directory.Exists(dir)) return await OpenAsync(dir, recoveryIdentityPath, time, wrap, ct).ConfigureAwait(false); // KW0301
-        var held = await StateLock.AcquireAsync(dir, StateLockOptions.Default with { Purpose = "store recover" }, ct).ConfigureAwait(false);
+        var held = await StateLock.AcquireAsync(dir, lockOptions, ct).ConfigureAwait(false);
         try
         {
             await FinishInterruptedInitAsync(dir, time, wrap, ct).ConfigureAwait(false);
