@@ -13,7 +13,8 @@ commands=("init" "plan" "plan rotate" "plan exposed" "apply" "list" "get" "rotat
 # Commands
 
 Every command takes `--state DIR` (default `$KEYWARD_STATE`, else `/var/lib/keyward` as root, else
-`$XDG_STATE_HOME/keyward`), `--debug` (stack traces) and `--help`. Exit codes: **0** ok, **1** an operation failed
+`$XDG_STATE_HOME/keyward`), `--lock-timeout` (how long a command that writes the state waits for another writer:
+default 30s, then KW0317; see [store.md](store.md#one-writer-at-a-time)), `--debug` (stack traces) and `--help`. Exit codes: **0** ok, **1** an operation failed
 (a check failed, a hook failed, an upstream refused), **2** bad input or usage. Errors print as
 `keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md).
 Commands that list or report take `--json`. Secret values are printed only by the commands whose job it is

@@ -10,6 +10,9 @@ public sealed class CliContext(CliConsole console)
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Crash points for the rotation executor: inert in the shipped CLI, set only by in-process tests.</summary>
+    internal Engine.Rotation.IFaultInjector Faults { get; init; } = Engine.Rotation.NoFaults.Instance;
+
     /// <summary>--state, else $KEYWARD_STATE, else /var/lib/keyward as root, else $XDG_STATE_HOME/keyward.</summary>
     public string StateDirectory(ParseResult parse)
     {
@@ -27,6 +30,26 @@ public sealed class CliContext(CliConsole console)
             xdg = Path.Combine(home, ".local", "state");
         }
         return Path.Combine(xdg, "keyward");
+    }
+
+    /// <summary>How a writing command waits for the state lock: --lock-timeout (default 30 s), and a line on stderr
+    /// naming the holder when it has to wait.</summary>
+    public Store.StateLockOptions LockOptions(ParseResult parse, string purpose)
+    {
+        var text = parse.GetValue(CliOptions.LockTimeout);
+        var timeout = Store.StateLockOptions.DefaultTimeout;
+        if (!string.IsNullOrWhiteSpace(text))
+        {
+            if (text.Trim() == "0") timeout = TimeSpan.Zero;
+            else if (Core.Time.HumanDuration.TryParse(text, out var d, out var error)) timeout = d.Value;
+            else throw ErrorCodes.InvalidArgument.Exception($"--lock-timeout: {error}");
+        }
+        return new Store.StateLockOptions
+        {
+            Timeout = timeout,
+            Purpose = purpose,
+            Waiting = m => Console.Err.WriteLine($"keyward: {m}"),
+        };
     }
 
     public bool Debug(ParseResult parse) => parse.GetValue(CliOptions.Debug);

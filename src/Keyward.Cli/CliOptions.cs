@@ -11,6 +11,12 @@ internal static class CliOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> LockTimeout = new("--lock-timeout")
+    {
+        Description = "How long a command that writes the state waits for another keyward writing it (default 30s; 0 = do not wait)",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> Debug = new("--debug")
     {
         Description = "Print stack traces for errors",

@@ -11,11 +11,16 @@ public static class KeywardCli
         RunAsync(args, console, TimeProvider.System, cancellationToken);
 
     /// <summary>With a clock of the caller's choosing (tests move it forward to make policies due).</summary>
-    public static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, CancellationToken cancellationToken) =>
+        RunAsync(args, console, time, Engine.Rotation.NoFaults.Instance, cancellationToken);
+
+    /// <summary>Tests only: with crash points for the rotation executor.</summary>
+    internal static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, Engine.Rotation.IFaultInjector faults, CancellationToken cancellationToken)
     {
-        var context = new CliContext(console) { Time = time };
+        var context = new CliContext(console) { Time = time, Faults = faults };
         var root = new RootCommand("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
         root.Options.Add(CliOptions.State);
+        root.Options.Add(CliOptions.LockTimeout);
         root.Options.Add(CliOptions.Debug);
         foreach (var command in CommandRegistry.Build(context)) root.Subcommands.Add(command);
 

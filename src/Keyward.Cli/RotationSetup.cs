@@ -22,7 +22,7 @@ internal static class RotationSetup
         // Under --root the files belong to another system: its units are not ours to restart.
         RunHook = runHooks && root is null ? new HookRunner(getEnv: context.Console.GetEnv).RunAsync
             : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),
-        Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
+        Faults = context.Faults,
         GetEnv = context.Console.GetEnv,
         Progress = progress,
         Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),

@@ -122,8 +122,7 @@ public sealed class ApplyPolicyTests : IDisposable
     {
         var cli = Cli();
         Assert.Equal(0, (await Apply(cli)).ExitCode);
-        var crashing = new CliHarness { Time = _time };
-        crashing.Env["KEYWARD_FAULT_AT"] = "step-2-before";
+        var crashing = new CliHarness { Time = _time, Faults = new FaultAt("step-2-before") };
         var crashed = await crashing.RunAsync("rotate", "jwt", "-f", Manifest, "--root", Root, "--state", State);
         Assert.NotEqual(0, crashed.ExitCode);
 
@@ -153,5 +152,14 @@ public sealed class ApplyPolicyTests : IDisposable
         var list = await cli.RunAsync("store", "recipients", "--state", State);
         Assert.Contains(recipient, list.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("re-wrapped", (await Apply(cli)).Out, StringComparison.Ordinal);
+    }
+
+    /// <summary>Throws at one crash point, as a killed process would stop there.</summary>
+    private sealed class FaultAt(string point) : Engine.Rotation.IFaultInjector
+    {
+        public void At(string p)
+        {
+            if (p == point) throw new Engine.Rotation.InjectedFaultException(p);
+        }
     }
 }

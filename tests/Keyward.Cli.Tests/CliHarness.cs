@@ -25,6 +25,9 @@ internal sealed class CliHarness
     public string CurrentDirectory { get; init; } = RepoRoot;
     public TimeProvider? Time { get; init; }
 
+    /// <summary>Crash points for the rotation executor (the shipped CLI has none).</summary>
+    public Engine.Rotation.IFaultInjector? Faults { get; init; }
+
     /// <summary>Everything printed by every run, for leak scans.</summary>
     public StringBuilder AllOutput { get; } = new();
 
@@ -43,7 +46,7 @@ internal sealed class CliHarness
             GetEnv = n => Env.TryGetValue(n, out var v) ? v : null,
             CurrentDirectory = CurrentDirectory,
         };
-        var code = await KeywardCli.RunAsync(args, console, Time ?? TimeProvider.System, TestContext.Current.CancellationToken);
+        var code = await KeywardCli.RunAsync(args, console, Time ?? TimeProvider.System, Faults ?? Engine.Rotation.NoFaults.Instance, TestContext.Current.CancellationToken);
         var bytes = stdout.ToArray();
         var result = new CliResult(code, o.ToString() + Encoding.UTF8.GetString(bytes), e.ToString(), bytes);
         AllOutput.Append(result.Out).Append(result.Err);

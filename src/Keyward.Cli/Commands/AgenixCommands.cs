@@ -25,7 +25,7 @@ internal static class AgenixCommands
         agenix.SetAction(async (parse, ct) =>
         {
             var manifest = ManifestInput.Load(context, parse, file);
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            await using var state = await StateInput.OpenForWriteAsync(context, parse, "export agenix", ct).ConfigureAwait(false);
             var exporter = new AgenixExporter(state.Store, Options(context));
             var report = await exporter.ExportAsync(manifest, context.Console.ResolvePath(parse.GetValue(dir)!), parse.GetValue(armor), ct).ConfigureAwait(false);
             if (parse.GetValue(json))
@@ -73,7 +73,7 @@ internal static class AgenixCommands
         {
             var manifest = parse.GetValue(file) is null ? null : ManifestInput.Load(context, parse, file!);
             var ids = LoadIdentities(context, parse.GetValue(identities) ?? []);
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            await using var state = await StateInput.OpenForWriteAsync(context, parse, "import agenix", ct).ConfigureAwait(false);
             var importer = new AgenixImporter(state.Store, Options(context));
             var report = await importer.ImportAsync(context.Console.ResolvePath(parse.GetValue(dir)!), ids, manifest, parse.GetValue(skipForeign), ct).ConfigureAwait(false);
             if (parse.GetValue(json))

@@ -69,7 +69,12 @@ internal static class ApplyCommand
             await using var state = scratch is not null
                 // `plan` on a state that does not exist yet: plan against a throwaway empty store, create nothing.
                 ? await Store.StateDirectory.InitAsync(scratch, [], context.Time, ct).ConfigureAwait(false)
-                : await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, ct).ConfigureAwait(false);
+                : dryRun
+                    // `plan` (and --dry-run) read: no lock, never waits for a writer.
+                    ? await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false)
+                    // apply holds the state lock from before it plans until its last write: it never acts on a snapshot
+                    // another writer has changed since.
+                    : await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, "apply", announce: true, ct).ConfigureAwait(false);
             return await RunOnStateAsync(context, manifest, state, options, progress, json, dryRun, ct).ConfigureAwait(false);
         }
         finally
@@ -81,6 +86,7 @@ internal static class ApplyCommand
     private static async Task<int> RunOnStateAsync(CliContext context, Core.Manifest.KeywardManifest manifest, Store.OpenedState state, EngineOptions options,
         ProgressLine progress, bool json, bool dryRun, CancellationToken ct)
     {
+        if (!dryRun) StateInput.SweepStaleTempFiles(context, manifest, options.Root);
         var engine = new ApplyEngine(state.Store, options);
         var plan = await engine.PlanAsync(manifest, ct).ConfigureAwait(false);
         if (dryRun)

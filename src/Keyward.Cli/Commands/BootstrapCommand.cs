@@ -45,7 +45,8 @@ internal static class BootstrapCommand
                 throw ErrorCodes.InvalidArgument.Exception($"--deadline: {error}");
             var rootDir = parse.GetValue(root) is { } r ? context.Console.ResolvePath(r) : null;
 
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            await using var state = await StateInput.OpenForWriteAsync(context, parse, "bootstrap", ct).ConfigureAwait(false);
+            StateInput.SweepStaleTempFiles(context, manifest, rootDir);
             Secret? password = null;
             if (service.AdminPassword is { } pw)
             {

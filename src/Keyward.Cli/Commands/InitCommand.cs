@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Keyward.Store;
 
 namespace Keyward.Cli.Commands;
 
@@ -17,12 +16,14 @@ internal static class InitCommand
         cmd.SetAction(async (parse, ct) =>
         {
             var dir = context.StateDirectory(parse);
-            if (StateDirectory.IsInitialised(dir))
+            // Under the state lock: finishes an interrupted init, and an existing state is opened (so a broken one says
+            // what is wrong instead of "already initialised").
+            await using var state = await StateInput.OpenOrInitAsync(context, parse, parse.GetValue(recipients) ?? [], "init", announce: false, ct).ConfigureAwait(false);
+            if (!state.Created)
             {
                 context.Console.Out.WriteLine($"state in {dir} is already initialised; nothing changed");
                 return 0;
             }
-            await using var state = await StateDirectory.InitAsync(dir, parse.GetValue(recipients) ?? [], context.Time, ct).ConfigureAwait(false);
             context.Console.Out.WriteLine($"initialised {dir}");
             context.Console.Out.WriteLine($"  identity:  {state.IdentityPath} (keep it safe; it unlocks the store)");
             context.Console.Out.WriteLine($"  recipient: {state.Recipient}");

@@ -29,7 +29,10 @@ internal static class ReconcileCommand
                 o.WriteLine("no Attic caches declared");
                 return 0;
             }
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            // Writes to the live caches are serialised with every other writer of this state; a dry run only reads.
+            await using var state = parse.GetValue(dryRun)
+                ? await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false)
+                : await StateInput.OpenForWriteAsync(context, parse, "reconcile", ct).ConfigureAwait(false);
             using var http = ServiceHttp.CreateClient();
             var clients = new ServiceClients(http, ServiceHttpOptions.Default, context.Time);
             var results = new List<CacheReconcileResult>();

@@ -32,8 +32,10 @@ internal static class RotateCommand
             if (modes == 1 && (list.Length > 0 || leaked.Length > 0)) throw ErrorCodes.Usage.Exception("--continue, --resume and --abort act on the open rotation: give no names");
             if (modes == 0 && list.Length == 0 && leaked.Length == 0) throw ErrorCodes.Usage.Exception("name the credentials to rotate, or what leaked with --exposed");
             var asJson = parse.GetValue(json);
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            // The lock spans "is a rotation open?" / "open one" and the whole journal run (start, --resume, --continue, --abort).
+            await using var state = await StateInput.OpenForWriteAsync(context, parse, "rotate", ct).ConfigureAwait(false);
             var root = parse.GetValue(rootOption);
+            StateInput.SweepStaleTempFiles(context, manifest, string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root));
             using var http = Services.Http.ServiceHttp.CreateClient();
             var executor = new RotationExecutor(state.Store, RotationSetup.Options(context, state, manifest, http,
                 string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root), runHooks: true, asJson ? null : context.Console.Out.WriteLine,

@@ -51,7 +51,7 @@ internal static class StoreCommands
         {
             var given = (parse.GetValue(recipients) ?? []).Select(r => r.Trim()).Where(r => r.Length > 0).ToArray();
             if (given.Length == 0) throw Core.Errors.ErrorCodes.StoreRecipientsUnchanged.Exception("no recipient given");
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            await using var state = await StateInput.OpenForWriteAsync(context, parse, "store add-recipient", ct).ConfigureAwait(false);
             var before = state.Recipients.ToHashSet(StringComparer.Ordinal);
             await state.AddRecipientsAsync(given, ct).ConfigureAwait(false);
             var added = state.Recipients.Where(r => !before.Contains(r)).ToArray();
@@ -84,7 +84,7 @@ internal static class StoreCommands
             var dir = context.StateDirectory(parse);
             var path = context.Console.ResolvePath(parse.GetValue(identity)!);
             if (!File.Exists(path)) throw Core.Errors.ErrorCodes.FileNotFound.Exception($"identity file {path} does not exist");
-            await using var state = await StateDirectory.RecoverAsync(dir, path, context.Time, ct).ConfigureAwait(false);
+            await using var state = await StateDirectory.RecoverAsync(dir, path, context.LockOptions(parse, "store recover"), context.Time, ct).ConfigureAwait(false);
             await state.Store.AppendAuditAsync(new AuditEvent(context.Time.GetUtcNow(), EngineOptions.DefaultActor(), "recover", AuditSubject, null, null,
                 $"new host identity {state.Recipient}, opened with {Path.GetFileName(path)}"), ct).ConfigureAwait(false);
             if (!parse.GetValue(json))
@@ -140,7 +140,7 @@ internal sealed class StoredSigner : IAsyncDisposable
     {
         if (alsoSecretFile)
             throw Core.Errors.ErrorCodes.TokenSignerUnusable.Exception("--signed-by and --secret-base64-file both name a signing key; pass one");
-        var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+        var state = await StateInput.OpenForWriteAsync(context, parse, "token mint", ct).ConfigureAwait(false);
         try
         {
             var active = await state.Store.GetActiveAsync(name, ct).ConfigureAwait(false);

@@ -19,5 +19,6 @@ public static partial class ErrorCodes
     public static readonly ErrorCode StoreTokenMissing = new("KW0313", ErrorKind.BadInput, "token not found in the ledger", "list the ledger to see recorded token ids");
     public static readonly ErrorCode StoreJournalMissing = new("KW0314", ErrorKind.Failed, "journal not found", "list open journals; a committed or aborted journal cannot be changed");
     public static readonly ErrorCode StoreIo = new("KW0315", ErrorKind.Failed, "store database operation failed", "check free space and permissions of the state directory");
+    public static readonly ErrorCode StateLockTimeout = new("KW0317", ErrorKind.Failed, "timed out waiting for the state lock", "another keyward (named in the message) is writing the same state; wait for it to finish and retry, or give it longer with --lock-timeout");
     public static readonly ErrorCode StoreKeyMismatch = new("KW0316", ErrorKind.Failed, "the unwrapped data key does not belong to this store", "the wrapped key in keyward.db was replaced; restore keyward.db from backup");
 }

@@ -103,6 +103,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         if (continuePhaseTwo && open.Status != RotationStatus.PhaseTwo)
             await store.SetJournalStatusAsync(open.Id, RotationStatus.PhaseTwo, ct).ConfigureAwait(false);
         var done = DoneSteps(open);
+        await ReMintForeignTokensAsync(journal, done, ct).ConfigureAwait(false);
         Progress($"resuming rotation journal {open.Id}: {done.Count} of {journal.Steps.Count} steps already done");
         var state = await RunStepsAsync(open.Id, journal, done, allowPhaseTwo, ct).ConfigureAwait(false);
         return new RotationOutcome(open.Id, state, null, _log);
@@ -263,7 +264,11 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 
     private async Task StageAsync(Credential c, StepContext ctx, CancellationToken ct)
     {
-        if (await NewVersionAsync(c.Name, ctx, ct).ConfigureAwait(false) is not null) return; // staged before a crash: reuse
+        while (await NewVersionAsync(c.Name, ctx, ct).ConfigureAwait(false) is { } staged)
+        {
+            if (c is not AtticTokenCredential t || await SignedByCurrentAsync(t, staged, ctx, ct).ConfigureAwait(false)) return; // staged before a crash: reuse
+            await ForgetForeignAsync(t.Name, staged, ct).ConfigureAwait(false);
+        }
         var now = Now;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         DateTimeOffset? expires = null;
@@ -317,6 +322,53 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             if (ledger is not null) await store.RecordTokenAsync(ledger with { Version = put.Version }, ct).ConfigureAwait(false);
             await AuditAsync(c is ExternalCredential ? "import" : "mint", c.Name, put.Version, put.Fingerprint, "staged by rotation", ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>--resume reuses what a crashed run staged, but a token version newer than the snapshot that does not verify
+    /// against the signer this rotation uses (minted meanwhile by another writer with the old secret) would fail the
+    /// verify step on every resume: it is retired and revoked, and its re-mint step and every step after it run again.</summary>
+    private async Task ReMintForeignTokensAsync(JournalIntent journal, HashSet<int> done, CancellationToken ct)
+    {
+        var ctx = new StepContext(journal, done);
+        foreach (var step in journal.Steps.Where(s => s.Action is StepAction.Stage or StepAction.ReMint && done.Contains(s.Order)).OrderBy(s => s.Order))
+        {
+            if (_m.FindCredential(step.Target) is not AtticTokenCredential t) continue;
+            var again = false;
+            while (await NewVersionAsync(t.Name, ctx, ct).ConfigureAwait(false) is { } staged && !await SignedByCurrentAsync(t, staged, ctx, ct).ConfigureAwait(false))
+            {
+                await ForgetForeignAsync(t.Name, staged, ct).ConfigureAwait(false);
+                again = true;
+            }
+            if (again) done.RemoveWhere(o => o >= step.Order);
+        }
+    }
+
+    /// <summary>True when <paramref name="version"/> of <paramref name="t"/> verifies against the signer value this rotation
+    /// uses now — the verify step's own check.</summary>
+    private async Task<bool> SignedByCurrentAsync(AtticTokenCredential t, CredentialVersion version, StepContext ctx, CancellationToken ct)
+    {
+        var signer = await CurrentAsync(t.SignedBy, ctx, ct).ConfigureAwait(false);
+        if (signer is null) return true; // nothing to check against: the mint or verify step says so
+        using var signerValue = signer.Value.Value;
+        using var token = await store.RevealAsync(t.Name, version.Version, ct).ConfigureAwait(false);
+        using var key = _m.FindCredential(t.SignedBy) is RsaKeyCredential ? AtticSigningKey.Rs256(signerValue) : AtticSigningKey.Hs256(signerValue);
+        try
+        {
+            AtticTokens.Verify(token.RevealString(), key, options.Time, t.Issuer, t.Audiences.Count > 0 ? t.Audiences : null);
+            return true;
+        }
+        catch (KeywardException)
+        {
+            return false;
+        }
+    }
+
+    private async Task ForgetForeignAsync(string name, CredentialVersion version, CancellationToken ct)
+    {
+        await store.SetStateAsync(name, version.Version, VersionState.Retired, ct).ConfigureAwait(false);
+        await RevokeLedgerAsync(name, version.Version, ct).ConfigureAwait(false);
+        await AuditAsync("retire", name, version.Version, version.Fingerprint, "not signed by the rotation's signer; minted again", ct).ConfigureAwait(false);
+        Progress($"{name} version {version.Version} is not signed by the rotation's signer: retired, minted again");
     }
 
     private Secret ReadExternal(ExternalCredential x)

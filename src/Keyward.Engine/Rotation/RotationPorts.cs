@@ -5,21 +5,21 @@ using Keyward.Sinks.Hooks;
 namespace Keyward.Engine.Rotation;
 
 /// <summary>A test-only crash point. The executor calls <see cref="At"/> at every journal step, before and after the
-/// step's effect (<c>step-N-before</c>, <c>step-N-after</c>, <c>abort-before-render</c>...). Inert unless configured.</summary>
+/// step's effect (<c>step-N-before</c>, <c>step-N-after</c>, <c>abort-before-render</c>...). Production passes
+/// <see cref="NoFaults"/>; tests pass one that throws <see cref="InjectedFaultException"/> at a chosen point.</summary>
 public interface IFaultInjector
 {
     void At(string point);
 }
 
-/// <summary>Reads <c>KEYWARD_FAULT_AT=&lt;point&gt;</c> (compiled in, inert unless set): throwing there imitates a crash.</summary>
-public sealed class EnvironmentFaultInjector(Func<string, string?> getEnv) : IFaultInjector
+/// <summary>The production injector: does nothing. Crash points are set only by tests, in process (an
+/// <see cref="IFaultInjector"/> passed in code); no environment variable or file can make a shipped binary stop at one.</summary>
+public sealed class NoFaults : IFaultInjector
 {
-    public const string Variable = "KEYWARD_FAULT_AT";
+    public static NoFaults Instance { get; } = new();
 
     public void At(string point)
     {
-        if (string.Equals(getEnv(Variable), point, StringComparison.Ordinal))
-            throw new InjectedFaultException(point);
     }
 }
 
@@ -73,7 +73,7 @@ public sealed class RotationExecutorOptions
     /// <summary>Who rotates (audit actor).</summary>
     public string Actor { get; init; } = Environment.UserName + "@" + Environment.MachineName;
 
-    public IFaultInjector Faults { get; init; } = new EnvironmentFaultInjector(Environment.GetEnvironmentVariable);
+    public IFaultInjector Faults { get; init; } = NoFaults.Instance;
 
     /// <summary>Runs a sink hook; default: <see cref="HookRunner"/>.</summary>
     public Func<Hook, CancellationToken, Task<HookResult>> RunHook { get; init; } = new HookRunner().RunAsync;

@@ -10,6 +10,7 @@ public sealed class OpenedState : IAsyncDisposable
     private readonly SqliteCredentialStore _store;
     private readonly IDataKeyWrap _wrap;
     private List<string> _recipients;
+    private StateLock? _lock;
 
     /// <summary>What opening found and fixed (KW0320: permissions tightened); the front end prints them.</summary>
     public IReadOnlyList<Core.Errors.KeywardError> Warnings { get; internal init; } = [];
@@ -39,6 +40,14 @@ public sealed class OpenedState : IAsyncDisposable
 
     public string DatabasePath => _store.DatabasePath;
 
+    /// <summary>True when this open created the state (a first <c>apply</c>, <c>init</c>).</summary>
+    public bool Created { get; internal set; }
+
+    /// <summary>True when this state was opened for writing and holds the state lock until it is disposed.</summary>
+    public bool HoldsLock => _lock is not null;
+
+    internal void Hold(StateLock held) => _lock = held;
+
     /// <summary>Rewraps the data key to the current recipients plus <paramref name="recipients"/> (age1… or ssh-ed25519),
     /// so an operator holding one of those keys can recover the store. Values are not re-encrypted.</summary>
     public async Task AddRecipientsAsync(IReadOnlyList<string> recipients, CancellationToken ct)
@@ -57,5 +66,16 @@ public sealed class OpenedState : IAsyncDisposable
         _recipients = [.. recipients];
     }
 
-    public ValueTask DisposeAsync() => _store.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _store.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock?.Dispose(); // after the store is closed: the next writer finds every write of this one committed
+            _lock = null;
+        }
+    }
 }

@@ -185,8 +185,11 @@ internal sealed class RotationFixture : IAsyncDisposable
     }
 
     /// <summary>The plan's step count for a rotation of <paramref name="name"/> (the planner is pure, so no store is needed).</summary>
-    public static int StepCount(string name) =>
-        RotationPlanner.Plan(new RotationFixture(false).DisposeDirectory(), StoreFacts.Empty, new RotationIntent([name]), DateTimeOffset.UnixEpoch).Steps.Count;
+    public static int StepCount(string name) => Plan(name).Steps.Count;
+
+    /// <summary>The plan for a rotation of <paramref name="name"/> (the planner is pure, so no store is needed).</summary>
+    public static RotationPlan Plan(string name) =>
+        RotationPlanner.Plan(new RotationFixture(false).DisposeDirectory(), StoreFacts.Empty, new RotationIntent([name]), DateTimeOffset.UnixEpoch);
 
     private KeywardManifest DisposeDirectory()
     {

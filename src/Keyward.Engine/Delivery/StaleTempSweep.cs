@@ -1,0 +1,22 @@
+using Keyward.Core.Manifest;
+using Keyward.Sinks.Files;
+
+namespace Keyward.Engine.Delivery;
+
+/// <summary>Every command that writes sinks (apply, rotate, bootstrap) first removes what killed writes of the sinks it
+/// owns left behind (<see cref="StaleTempFiles"/>): under the state lock, before it writes anything.</summary>
+public static class StaleTempSweep
+{
+    /// <summary>Sweeps the target (and persisted link) path of every file sink of <paramref name="manifest"/>, under
+    /// <see cref="EngineOptions.Root"/>; returns how many stale files were removed.</summary>
+    public static int Run(KeywardManifest manifest, EngineOptions options)
+    {
+        var removed = 0;
+        foreach (var sink in manifest.Sinks.Where(s => s.Kubernetes?.Live != true))
+        {
+            removed += StaleTempFiles.Sweep(options.Rooted(sink.StoragePath));
+            if (sink.PersistRoot is not null) removed += StaleTempFiles.Sweep(options.Rooted(sink.Path));
+        }
+        return removed;
+    }
+}

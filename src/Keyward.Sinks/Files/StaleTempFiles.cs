@@ -1,0 +1,72 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Microsoft.Win32.SafeHandles;
+
+namespace Keyward.Sinks.Files;
+
+/// <summary>
+/// Removes what a killed atomic write left next to a sink: <c>.NAME.&lt;16 hex&gt;.kw-tmp</c> (the temporary name
+/// <see cref="AtomicFileWriter"/> writes and renames over NAME). Such a file holds a complete secret. It is overwritten
+/// with zeros, synced and unlinked; a temporary symlink (persisted sinks' link) is only unlinked. Nothing else is
+/// touched: only names that match that exact pattern for the given target's own file name, opened without following a
+/// symlink. Call it only under the state lock (so no writer of this state is mid-write).
+/// </summary>
+public static partial class StaleTempFiles
+{
+    /// <summary>Removes the stale temporary files of <paramref name="targetPath"/>; returns how many.</summary>
+    public static int Sweep(string targetPath)
+    {
+        var directory = Path.GetDirectoryName(targetPath);
+        var name = Path.GetFileName(targetPath);
+        if (string.IsNullOrEmpty(directory) || string.IsNullOrEmpty(name) || !Directory.Exists(directory)) return 0;
+        var pattern = new Regex("^" + Regex.Escape("." + name + ".") + "[0-9a-f]{16}" + Regex.Escape(".kw-tmp") + "$", RegexOptions.CultureInvariant);
+        var removed = 0;
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFileSystemEntries(directory, "." + name + ".*.kw-tmp").ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        foreach (var path in candidates)
+        {
+            if (!pattern.IsMatch(Path.GetFileName(path))) continue;
+            try
+            {
+                var info = new FileInfo(path);
+                if (info.LinkTarget is null && (info.Attributes & FileAttributes.Directory) == 0) Wipe(path);
+                if ((info.Attributes & FileAttributes.Directory) != 0) continue;
+                File.Delete(path);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // best effort: the next writer tries again
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>Overwrites a regular file with zeros and syncs it, opened with O_NOFOLLOW (a symlink swapped in after
+    /// the check fails to open instead of redirecting the overwrite).</summary>
+    private static void Wipe(string path)
+    {
+        var noFollow = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x8000 : 0x20000;
+        var fd = open(path, 1 /* O_WRONLY */ | noFollow | 0x80000 /* O_CLOEXEC */, 0);
+        if (fd < 0) return;
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var length = RandomAccess.GetLength(handle);
+        var zeros = new byte[Math.Min(length, 1 << 20)];
+        for (long offset = 0; offset < length; offset += zeros.Length)
+            RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - offset)), offset);
+        _ = fsync(fd);
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags, int mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+}
