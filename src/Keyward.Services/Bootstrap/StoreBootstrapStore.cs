@@ -58,12 +58,13 @@ public sealed class StoreBootstrapStore(ICredentialStore store, ExternalCredenti
     }
 
     /// <summary>Atomically, 0600 from its first byte (the one writer: an unguessable temporary name, never a fixed one),
-    /// missing directories made 0700; under --root no link below the root is followed.</summary>
+    /// missing directories made 0700; under --root no link below the root is followed. An identical placeholder is not
+    /// rewritten (the machine writes it on every poll).</summary>
     public Task WritePlaceholderAsync(string content, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var path = Path.GetFullPath(Physical(PlaceholderPath));
-        AtomicFile.Write(path, System.Text.Encoding.UTF8.GetBytes(content), mode: 0x180, directoryMode: 0x1C0,
+        AtomicFile.WriteIfChanged(path, System.Text.Encoding.UTF8.GetBytes(content), mode: 0x180, directoryMode: 0x1C0,
             root: string.IsNullOrEmpty(root) ? null : Path.GetFullPath(root));
         return Task.CompletedTask;
     }

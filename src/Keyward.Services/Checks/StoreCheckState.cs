@@ -113,7 +113,7 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             file[report.Key] = o;
         }
         // Atomic (a crash keeps the previous memory), 0600 in a 0700 state directory made if missing; no secrets in it.
-        AtomicFile.Write(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
+        AtomicFile.WriteIfChanged(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
             mode: 0x180, directoryMode: 0x1C0);
         _active = null;
     }

@@ -230,6 +230,20 @@ public sealed class SafePathTests : IDisposable
     }
 
     [Fact]
+    public void AtomicFile_WriteIfChanged_SameContentAndMode_TouchesNothing()
+    {
+        var path = _dir["memory.json"];
+        Assert.True(AtomicFile.WriteIfChanged(path, Encoding.UTF8.GetBytes("{}"), 0x180));
+        var before = Posix.LStat(path)!;
+        Assert.False(AtomicFile.WriteIfChanged(path, Encoding.UTF8.GetBytes("{}"), 0x180));
+        Assert.Equal(before.Inode, Posix.LStat(path)!.Inode);
+        Assert.True(AtomicFile.WriteIfChanged(path, Encoding.UTF8.GetBytes("{}"), 0x1A0)); // a different mode is a change
+        Assert.Equal(0x1A0, Posix.LStat(path)!.Permissions);
+        Assert.True(AtomicFile.WriteIfChanged(path, Encoding.UTF8.GetBytes("[]"), 0x1A0));
+        Assert.Equal("[]", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void AtomicFile_Write_StreamThatFails_LeavesTheOldFileAndNoTemporary()
     {
         var path = _dir["f"];
