@@ -18,6 +18,9 @@ internal static class RotationSetup
         Time = context.Time,
         // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
         Services = new AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
+        // Coder admin tokens: the next one is created through the API with the current one; the old one is deleted.
+        ServiceTokens = new CoderTokenRotator(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time),
+            context.Time, Engine.EngineOptions.DefaultActor()),
         // Under --root the files belong to another system: its units are not ours to restart.
         RunHook = runHooks && root is null ? new HookRunner().RunAsync
             : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),

@@ -5,6 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Core.Time;
 using Keyward.Engine;
 using Keyward.Engine.Apply;
+using Keyward.Engine.Bootstrap;
 using Keyward.Services.Bootstrap;
 using Keyward.Services.Checks;
 using Keyward.Services.Http;
@@ -61,24 +62,49 @@ internal static class BootstrapCommand
                 : new GiteaBootstrapTarget(service, clients.Gitea(service), password, context.Time);
             var engineOptions = new EngineOptions { Root = rootDir, Time = context.Time, Warn = context.Warn, RunHooks = !parse.GetValue(noHooks) };
             var delivery = new EngineDelivery(manifest, new ApplyEngine(state.Store, engineOptions));
-            var store = new StoreBootstrapStore(state.Store, credential, state.Directory, context.Time, rootDir);
-            var machine = new BootstrapMachine(target, store, delivery, context.Time, new BootstrapOptions { Wait = parse.GetValue(wait), Deadline = limit.Value });
+            var manifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".";
+            var store = new StoreBootstrapStore(state.Store, credential, state.Directory, manifestDirectory, context.Time, rootDir,
+                context.Console.GetEnv, engineOptions.Actor + " (bootstrap)");
+            var o = context.Console.Out;
+            var printed = false;
+            void Print(string instructions)
+            {
+                o.WriteLine();
+                o.WriteLine(instructions);
+                o.WriteLine();
+                o.WriteLine($"(in {store.PlaceholderPath} as well, unless it holds something else)");
+                o.Flush();
+                printed = true;
+            }
+            var machine = new BootstrapMachine(target, store, delivery, context.Time, new BootstrapOptions
+            {
+                Wait = parse.GetValue(wait),
+                Deadline = limit.Value,
+                Instructions = Print,
+                Rerun = Rerun(label, service.Name, Path.GetFullPath(manifest.File), parse.GetValue(CliOptions.State), rootDir),
+            });
 
             var outcome = await machine.RunAsync(ct).ConfigureAwait(false);
-            var o = context.Console.Out;
             foreach (var t in outcome.Transitions) o.WriteLine($"{service.Name}: {t.From.Name()} -> {t.To.Name()}: {t.Why}");
             if (outcome.State == BootstrapState.Valid)
             {
                 o.WriteLine($"{service.Name}: token stored as the active version of {credential.Name}; {outcome.Delivery}");
                 return 0;
             }
-            o.WriteLine();
-            o.WriteLine(outcome.Instructions);
-            o.WriteLine();
-            o.WriteLine($"(also written to {store.PlaceholderPath})");
+            if (!printed && outcome.Instructions is not null) Print(outcome.Instructions);
             throw ErrorCodes.BootstrapNeedsHuman.Exception($"{service.Name} is '{outcome.State.Name()}': a human must act before a token exists");
         });
         return cmd;
+    }
+
+    /// <summary>The exact command that picks a placed token up, for the placeholder (no secrets: paths and names only).</summary>
+    private static string Rerun(string kind, string service, string manifest, string? stateDirectory, string? root)
+    {
+        static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$') ? "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'" : s;
+        var line = $"keyward bootstrap {kind} {Quote(service)} -f {Quote(manifest)}";
+        if (stateDirectory is not null) line += $" --state {Quote(stateDirectory)}";
+        if (root is not null) line += $" --root {Quote(root)}";
+        return line;
     }
 
     /// <summary>Delivers the freshly stored token through the apply engine, to every sink that uses it.</summary>

@@ -60,7 +60,7 @@ public sealed class ApplyEngine
             active.TryGetValue(c.Name, out var current);
             var change = c switch
             {
-                ExternalCredential e => PlanExternal(e, current, importer, imported),
+                ExternalCredential e => PlanExternal(manifest, e, current, importer, imported),
                 AtticTokenCredential t => PlanToken(t, current, byName, active, now),
                 _ => PlanGenerated(c, current, dueNow.GetValueOrDefault(c.Name)),
             };
@@ -112,13 +112,23 @@ public sealed class ApplyEngine
         return new(t, ChangeAction.Unchanged, current.ExpiresAt is { } e ? $"version {current.Version} valid, expires {HumanDuration.InWords(e - now)}" : $"version {current.Version} is current", current.Version);
     }
 
-    private CredentialChange PlanExternal(ExternalCredential e, CredentialVersion? current, ExternalImporter importer, Dictionary<string, Secret> imported)
+    /// <summary>The command that obtains an external token: `keyward bootstrap KIND SERVICE` when a Coder or Gitea service
+    /// names it as its token, else a generic pointer.</summary>
+    internal static string BootstrapHint(KeywardManifest manifest, ExternalCredential e) =>
+        manifest.Services.FirstOrDefault(s => s.Token == e.Name && s.Kind is ServiceKind.Coder or ServiceKind.Gitea) is { } s
+            ? $"`keyward bootstrap {s.Kind.ToString().ToLowerInvariant()} {s.Name}`"
+            : "`keyward bootstrap` or an import";
+
+    private CredentialChange PlanExternal(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, ExternalImporter importer, Dictionary<string, Secret> imported)
     {
         var value = importer.Read(e);
         if (value is null)
+        {
+            var why = e.Source is null ? "no source" : $"{Describe(e.Source)} holds the bootstrap placeholder";
             return current is null
-                ? new(e, ChangeAction.Pending, $"no source: waiting for `keyward bootstrap` or an import", null)
+                ? new(e, ChangeAction.Pending, $"{why}: waiting for {BootstrapHint(manifest, e)}", null)
                 : new(e, ChangeAction.Unchanged, $"version {current.Version} (managed by bootstrap)", current.Version);
+        }
         foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
         imported[e.Name] = value;
         if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);

@@ -291,6 +291,17 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 foreach (var (k, v) in minted.Metadata) metadata[k] = v;
                 break;
             }
+            case ExternalCredential x when options.ServiceTokens?.Handles(x) == true:
+            {
+                var stored = await store.GetActiveAsync(x.Name, ct).ConfigureAwait(false)
+                    ?? throw ErrorCodes.RotationStepFailed.Exception($"'{x.Name}' has no stored token to create the next one with", "run `keyward bootstrap` first");
+                using var held = await store.RevealAsync(x.Name, stored.Version, ct).ConfigureAwait(false);
+                var created = await options.ServiceTokens.CreateAsync(x, held, ct).ConfigureAwait(false);
+                value = created.Value;
+                expires = created.ExpiresAt;
+                foreach (var (k, v) in created.Metadata) metadata[k] = v;
+                break;
+            }
             case ExternalCredential x:
                 value = ReadExternal(x);
                 origin = "import";
@@ -316,7 +327,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv);
         try
         {
-            return importer.Read(x)!;
+            return importer.Read(x) ?? throw ErrorCodes.RotationStepFailed.Exception($"the source of '{x.Name}' holds the bootstrap placeholder, not a token",
+                "put the new token in its source (or run `keyward bootstrap`), then resume");
         }
         catch (KeywardException e) when (e.First.Code == ErrorCodes.ExternalSourceMissing)
         {
@@ -343,6 +355,12 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         {
             await store.SetStateAsync(name, old, VersionState.Retired, ct).ConfigureAwait(false);
             await AuditAsync("retire", name, old, version.Fingerprint, "rotated", ct).ConfigureAwait(false);
+        }
+        if (_m.FindCredential(name) is ExternalCredential x && options.ServiceTokens?.Handles(x) == true && await NewVersionAsync(name, ctx, ct).ConfigureAwait(false) is { } nv)
+        {
+            using var retired = await store.RevealAsync(name, old, ct).ConfigureAwait(false);
+            using var current = await store.RevealAsync(name, nv.Version, ct).ConfigureAwait(false);
+            await options.ServiceTokens.DeleteAsync(x, retired, current, ct).ConfigureAwait(false);
         }
         if (_m.FindCredential(name) is AtticTokenCredential && !ctx.Journal.OverlapSeconds.ContainsKey(name))
             await RevokeLedgerAsync(name, old, ct).ConfigureAwait(false);

@@ -63,6 +63,9 @@ public sealed class RotationExecutorOptions
 
     public IRotationServicePlane? Services { get; init; }
 
+    /// <summary>External tokens whose service re-issues them (Coder): created with the current token, old one deleted.</summary>
+    public IServiceTokenRotator? ServiceTokens { get; init; }
+
     /// <summary>Environment for re-importing <c>env</c>-sourced external credentials.</summary>
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
 
