@@ -46,7 +46,8 @@ internal static class BootstrapCommand
                 throw ErrorCodes.InvalidArgument.Exception($"--deadline: {error}");
             var rootDir = parse.GetValue(root) is { } r ? context.Console.ResolvePath(r) : null;
 
-            await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+            // Bootstrap is often the first command on a new deployment (a Coder job): an empty state is initialised, as apply does.
+            await using var state = await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, ct).ConfigureAwait(false);
             Secret? password = null;
             if (service.AdminPassword is { } pw)
             {

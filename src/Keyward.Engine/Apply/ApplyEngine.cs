@@ -60,7 +60,7 @@ public sealed class ApplyEngine
             active.TryGetValue(c.Name, out var current);
             var change = c switch
             {
-                ExternalCredential e => PlanExternal(manifest, e, current, importer, imported),
+                ExternalCredential e => PlanExternal(manifest, e, current, versions, importer, imported, dueNow.GetValueOrDefault(c.Name)),
                 AtticTokenCredential t => PlanToken(t, current, byName, active, now),
                 _ => PlanGenerated(c, current, dueNow.GetValueOrDefault(c.Name)),
             };
@@ -119,7 +119,18 @@ public sealed class ApplyEngine
             ? $"`keyward bootstrap {s.Kind.ToString().ToLowerInvariant()} {s.Name}`"
             : "`keyward bootstrap` or an import";
 
-    private CredentialChange PlanExternal(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, ExternalImporter importer, Dictionary<string, Secret> imported)
+    private CredentialChange PlanExternal(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, IReadOnlyList<CredentialVersion> versions,
+        ExternalImporter importer, Dictionary<string, Secret> imported, DueItem? due)
+    {
+        var change = PlanExternalValue(manifest, e, current, versions, importer, imported);
+        // Due (policy) and re-issued through its service's API: the rotation creates the next token; nothing is imported.
+        return due is not null && change.Action == ChangeAction.Unchanged
+            ? new(e, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {e.Name}`)", current?.Version) { ViaRotation = true }
+            : change;
+    }
+
+    private CredentialChange PlanExternalValue(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, IReadOnlyList<CredentialVersion> versions,
+        ExternalImporter importer, Dictionary<string, Secret> imported)
     {
         var value = importer.Read(e);
         if (value is null)
@@ -132,9 +143,17 @@ public sealed class ApplyEngine
         foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
         imported[e.Name] = value;
         if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);
-        return current.Fingerprint == _store.Fingerprint(value.Reveal())
-            ? new(e, ChangeAction.Unchanged, $"version {current.Version} matches {Describe(e.Source!)}", current.Version)
-            : new(e, ChangeAction.Update, $"{Describe(e.Source!)} holds a different value: import", current.Version);
+        var fingerprint = _store.Fingerprint(value.Reveal());
+        if (current.Fingerprint == fingerprint)
+            return new(e, ChangeAction.Unchanged, $"version {current.Version} matches {Describe(e.Source!)}", current.Version);
+        // A value Keyward replaced (a Coder token rotated through the API, then deleted) is never imported back.
+        if (versions.FirstOrDefault(v => v.Name == e.Name && v.Version != current.Version && v.Fingerprint == fingerprint) is { } old)
+        {
+            imported.Remove(e.Name);
+            value.Dispose();
+            return new(e, ChangeAction.Unchanged, $"version {current.Version} is current; {Describe(e.Source!)} still holds the replaced version {old.Version} (not imported)", current.Version);
+        }
+        return new(e, ChangeAction.Update, $"{Describe(e.Source!)} holds a different value: import", current.Version);
     }
 
     private static string Describe(ExternalSource s) => s switch

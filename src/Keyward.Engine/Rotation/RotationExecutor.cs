@@ -316,7 +316,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         {
             var put = await store.PutAsync(new NewVersion(c.Name, c.Kind.Name(), value, VersionState.Staged, now, expires, origin, metadata), ct).ConfigureAwait(false);
             if (ledger is not null) await store.RecordTokenAsync(ledger with { Version = put.Version }, ct).ConfigureAwait(false);
-            await AuditAsync(c is ExternalCredential ? "import" : "mint", c.Name, put.Version, put.Fingerprint, "staged by rotation", ct).ConfigureAwait(false);
+            await AuditAsync(origin == "import" ? "import" : c is ExternalCredential ? "create" : "mint", c.Name, put.Version, put.Fingerprint,
+                c is ExternalCredential && origin != "import" ? "created through its service's API, staged by rotation" : "staged by rotation", ct).ConfigureAwait(false);
         }
     }
 
