@@ -5,12 +5,21 @@ namespace Keyward.Services.Checks;
 
 public sealed partial class CheckRunner
 {
+    /// <summary>`keyward bootstrap coder NAME` for the token of a Coder or Gitea service (what obtains it), else null.</summary>
+    private string? BootstrapCommandFor(string credential) =>
+        _manifest.Services.FirstOrDefault(s => s.Token == credential && s.Kind is ServiceKind.Coder or ServiceKind.Gitea) is { } s
+            ? $"`keyward bootstrap {s.Kind.ToString().ToLowerInvariant()} {s.Name}`"
+            : null;
+
     private List<Observation> CheckSink(Sink sink, AccountNames accounts)
     {
         var storage = _options.Resolve(sink.StoragePath);
         var st = FileStatus.Lstat(storage);
         if (st is null || st.IsDirectory)
-            return [Observation.False(ConditionTypes.Ready, "Missing", $"{sink.StoragePath} does not exist: run `keyward apply`")];
+            return [Observation.False(ConditionTypes.Ready, "Missing", $"{sink.StoragePath} does not exist: run " +
+                (sink.CredentialNames.Select(BootstrapCommandFor).FirstOrDefault(b => b is not null) is { } bootstrap
+                    ? $"{bootstrap} (it delivers the token once one is valid), or `keyward apply` if the token is stored already"
+                    : "`keyward apply`"))];
         var ready = Observation.True(ConditionTypes.Ready, "Present", $"{sink.StoragePath} exists");
         var problems = new List<string>();
         var reason = "MatchesManifest";

@@ -74,6 +74,10 @@ public sealed class CoderTokenLifecycleContractTests : IAsyncDisposable
         Assert.False(File.Exists(SinkFile), "the placeholder must never reach a sink");
         Assert.Contains("keyward bootstrap coder coder", apply.Out, StringComparison.Ordinal);
 
+        // A sink that waits for a bootstrap token: `check` points at bootstrap, not at apply (which cannot help).
+        var checkFresh = await Run(cli, "check");
+        Assert.Contains("run `keyward bootstrap coder coder`", checkFresh.Out, StringComparison.Ordinal);
+
         _coder.HasFirstUser = true;
         var noToken = await Run(cli, "bootstrap", "coder", "coder");
         Assert.Contains("coder: fresh -> no-token", noToken.Out, StringComparison.Ordinal);
