@@ -15,7 +15,8 @@ commands=("init" "plan" "plan rotate" "plan exposed" "apply" "list" "get" "rotat
 Every command takes `--state DIR` (default `$KEYWARD_STATE`, else `/var/lib/keyward` as root, else
 `$XDG_STATE_HOME/keyward`), `--debug` (stack traces) and `--help`. Exit codes: **0** ok, **1** an operation failed
 (a check failed, a hook failed, an upstream refused), **2** bad input or usage. Errors print as
-`keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md).
+`keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md). A mistyped
+command gets a did-you-mean hint naming the closest subcommand (at most a third of the word apart).
 Commands that list or report take `--json`. Secret values are printed only by the commands whose job it is
 (`get`, `token mint`, `nix keygen`, `keygen`, `decrypt`), and those refuse a terminal unless told otherwise.
 
@@ -25,7 +26,7 @@ Commands that list or report take `--json`. Secret values are printed only by th
 | `plan`, `apply` | compare the manifest with the store and the disk; make them match | [design.md](design.md#apply-semantics) |
 | `list`, `get` | read the store (metadata; one value to a pipe) | [store.md](store.md) |
 | `plan rotate`, `plan exposed`, `rotate`, `graph`, `audit` | rotation planning and crash-safe execution, the graph, the audit log | [rotation.md](rotation.md) |
-| `check`, `reconcile`, `bootstrap` | live checks, Attic desired state, first-token bootstrap | [services.md](services.md) |
+| `check`, `reconcile`, `bootstrap` | live checks, Attic desired state, first-token bootstrap of Coder and Gitea (`bootstrap coder NAME`, `bootstrap gitea NAME`, `--wait`, `--deadline`: placeholder and instructions until a person acts, readiness probe first, state kept between runs) | [services.md](services.md) |
 | `nix …` | Nix signing keys and narinfo signatures | [nix.md](nix.md) |
 | `token …` | Attic JWTs and provider token recognition | [tokens.md](tokens.md) |
 | `encrypt`, `decrypt`, `keygen` | the age file format | [age.md](age.md) |

@@ -28,7 +28,7 @@ internal static class BootstrapCommand
     {
         var file = CliOptions.ManifestFile();
         var name = new Argument<string>("name") { Description = "The service (or its token credential) in the manifest" };
-        var wait = new Option<bool>("--wait") { Description = "Keep probing with exponential back-off until a valid token appears" };
+        var wait = new Option<bool>("--wait") { Description = "Keep probing with exponential back-off and jitter until a valid token appears (refused connections, timeouts and 5xx mean not ready yet)" };
         var deadline = new Option<string>("--deadline") { Description = "Give up waiting after this long", DefaultValueFactory = _ => "30m" };
         var root = new Option<string?>("--root") { Description = "Prefix for sink and placeholder paths" };
         var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks of the delivered sinks" };
