@@ -16,7 +16,8 @@ Every command takes `--state DIR` (default `$KEYWARD_STATE`, else `/var/lib/keyw
 `$XDG_STATE_HOME/keyward`), `--lock-timeout` (how long a command that writes the state waits for another writer:
 default 30s, then KW0317; see [store.md](store.md#one-writer-at-a-time)), `--debug` (stack traces) and `--help`. Exit codes: **0** ok, **1** an operation failed
 (a check failed, a hook failed, an upstream refused), **2** bad input or usage. Errors print as
-`keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md).
+`keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md). A mistyped
+command gets a did-you-mean hint naming the closest subcommand (at most a third of the word apart).
 Commands that list or report take `--json`. Secret values are printed only by the commands whose job it is
 (`get`, `token mint`, `nix keygen`, `keygen`, `decrypt`), and those refuse a terminal unless told otherwise.
 Input files (the manifest, credential sources, identities, keys, narinfos) must be regular files — a FIFO, device or
@@ -29,7 +30,7 @@ directory is KW0010 — of at most 16 MiB for manifests, narinfos and path lists
 | `plan`, `apply` | compare the manifest with the store and the disk; make them match | [design.md](design.md#apply-semantics) |
 | `list`, `get` | read the store (metadata; one value to a pipe) | [store.md](store.md) |
 | `plan rotate`, `plan exposed`, `rotate`, `graph`, `audit` | rotation planning and crash-safe execution, the graph, the audit log | [rotation.md](rotation.md) |
-| `check`, `reconcile`, `bootstrap` | live checks, Attic desired state, first-token bootstrap | [services.md](services.md) |
+| `check`, `reconcile`, `bootstrap` | live checks, Attic desired state, first-token bootstrap of Coder and Gitea (`bootstrap coder NAME`, `bootstrap gitea NAME`, `--wait`, `--deadline`: placeholder and instructions until a person acts, readiness probe first, state kept between runs) | [services.md](services.md) |
 | `nix …` | Nix signing keys and narinfo signatures | [nix.md](nix.md) |
 | `token …` | Attic JWTs and provider token recognition | [tokens.md](tokens.md) |
 | `encrypt`, `decrypt`, `keygen` | the age file format | [age.md](age.md) |

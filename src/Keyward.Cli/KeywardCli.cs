@@ -37,7 +37,7 @@ public static class KeywardCli
             if (parse.Errors.Count > 0)
             {
                 foreach (var e in parse.Errors)
-                    ErrorPrinter.Print(console.Err, ErrorCodes.Usage.With(e.Message), warning: false);
+                    ErrorPrinter.Print(console.Err, ErrorCodes.Usage.With(e.Message, DidYouMean.Hint(parse, e)), warning: false);
                 return (int)ErrorKind.BadInput;
             }
             var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };

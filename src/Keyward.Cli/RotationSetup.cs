@@ -19,12 +19,16 @@ internal static class RotationSetup
         Time = context.Time,
         // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
         Services = new AtticServicePlane(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time)),
+        // Coder admin tokens: the next one is created through the API with the current one; the old one is deleted.
+        ServiceTokens = new CoderTokenRotator(state.Store, manifest, new Services.Checks.ServiceClients(http, Services.Http.ServiceHttpOptions.Default, context.Time),
+            context.Time, Engine.EngineOptions.DefaultActor()),
         // Under --root the files belong to another system: its units are not ours to restart.
         RunHook = runHooks && root is null ? new HookRunner(getEnv: context.Console.GetEnv).RunAsync
             : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),
         Faults = context.Faults,
         GetEnv = context.Console.GetEnv,
         Progress = progress,
-        Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
+        // Warnings come from steps that went on (a manual step, a hook that failed during a roll-back): `--resume` is not the answer.
+        Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m, "the rotation went on; do what the message says by hand (`keyward rotate --resume` is only for a rotation that stopped)")),
     };
 }

@@ -65,6 +65,9 @@ internal sealed class MemoryStore : ICredentialStore
 
     public string Fingerprint(ReadOnlySpan<byte> value) => "fp:" + Convert.ToHexStringLower(HMACSHA256.HashData(_key, value))[..16];
 
+    /// <summary>Like the real stores, values go in and come out as copies: a caller disposing its copy leaves the store's intact.</summary>
+    private static Secret Copy(Secret value) => Secret.FromBytes(value.Reveal());
+
     public Task<IStoreTransaction> BeginAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken)
@@ -85,8 +88,8 @@ internal sealed class MemoryStore : ICredentialStore
     public Task<Secret> RevealAsync(string name, int version, CancellationToken cancellationToken)
     {
         lock (_lock)
-            return Task.FromResult(_versions.FirstOrDefault(v => v.Meta.Name == name && v.Meta.Version == version).Value
-                ?? throw new KeywardException(ErrorCodes.Internal.With("missing")));
+            return Task.FromResult(Copy(_versions.FirstOrDefault(v => v.Meta.Name == name && v.Meta.Version == version).Value
+                ?? throw new KeywardException(ErrorCodes.Internal.With("missing"))));
     }
 
     public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IEnumerable<string> names, CancellationToken cancellationToken)
@@ -95,7 +98,7 @@ internal sealed class MemoryStore : ICredentialStore
         {
             var set = names.ToHashSet(StringComparer.Ordinal);
             return Task.FromResult<IReadOnlyDictionary<string, Secret>>(_versions.Where(v => v.Meta.State == VersionState.Active && set.Contains(v.Meta.Name))
-                .GroupBy(v => v.Meta.Name).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal));
+                .GroupBy(v => v.Meta.Name).ToDictionary(g => g.Key, g => Copy(g.Last().Value), StringComparer.Ordinal));
         }
     }
 
@@ -109,7 +112,7 @@ internal sealed class MemoryStore : ICredentialStore
                     if (_versions[i].Meta.Name == v.Name && _versions[i].Meta.State == VersionState.Active)
                         _versions[i] = (_versions[i].Meta with { State = VersionState.Previous }, _versions[i].Value);
             var meta = new CredentialVersion(v.Name, next, v.Kind, v.State, v.CreatedAt, v.ExpiresAt, Fingerprint(v.Value.Reveal()), v.Origin, v.Metadata);
-            _versions.Add((meta, v.Value));
+            _versions.Add((meta, Copy(v.Value)));
             return Task.FromResult(meta);
         }
     }
@@ -140,7 +143,12 @@ internal sealed class MemoryStore : ICredentialStore
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(DateTimeOffset? since, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(DateTimeOffset? since, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            return Task.FromResult<IReadOnlyList<AuditRecord>>(Audit.Select((e, i) => new AuditRecord(i + 1, e, "", ""))
+                .Where(r => since is null || r.Event.At >= since).ToArray());
+    }
     public Task<IReadOnlyList<string>> VerifyAuditAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>([]);
     public Task<IReadOnlyList<SinkRecord>> ListSinksAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<SinkRecord>>([]);
     public Task PutSinkAsync(SinkRecord sink, CancellationToken cancellationToken) => Task.CompletedTask;

@@ -5,6 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Core.Time;
 using Keyward.Engine;
 using Keyward.Engine.Apply;
+using Keyward.Engine.Bootstrap;
 using Keyward.Services.Bootstrap;
 using Keyward.Services.Checks;
 using Keyward.Services.Http;
@@ -27,7 +28,7 @@ internal static class BootstrapCommand
     {
         var file = CliOptions.ManifestFile();
         var name = new Argument<string>("name") { Description = "The service (or its token credential) in the manifest" };
-        var wait = new Option<bool>("--wait") { Description = "Keep probing with exponential back-off until a valid token appears" };
+        var wait = new Option<bool>("--wait") { Description = "Keep probing with exponential back-off and jitter until a valid token appears (refused connections, timeouts and 5xx mean not ready yet)" };
         var deadline = new Option<string>("--deadline") { Description = "Give up waiting after this long", DefaultValueFactory = _ => "30m" };
         var root = new Option<string?>("--root") { Description = "Prefix for sink and placeholder paths" };
         var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks of the delivered sinks" };
@@ -45,7 +46,9 @@ internal static class BootstrapCommand
                 throw ErrorCodes.InvalidArgument.Exception($"--deadline: {error}");
             var rootDir = parse.GetValue(root) is { } r ? context.Console.ResolvePath(r) : null;
 
-            await using var state = await StateInput.OpenForWriteAsync(context, parse, "bootstrap", ct).ConfigureAwait(false);
+            // Bootstrap is often the first command on a new deployment (a Coder job): an empty state is initialised, as apply
+            // does, under the state lock.
+            await using var state = await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, "bootstrap", announce: true, ct).ConfigureAwait(false);
             StateInput.SweepStaleTempFiles(context, manifest, rootDir);
             Secret? password = null;
             if (service.AdminPassword is { } pw)
@@ -62,24 +65,49 @@ internal static class BootstrapCommand
                 : new GiteaBootstrapTarget(service, clients.Gitea(service), password, context.Time);
             var engineOptions = new EngineOptions { Root = rootDir, Time = context.Time, Warn = context.Warn, RunHooks = !parse.GetValue(noHooks) };
             var delivery = new EngineDelivery(manifest, new ApplyEngine(state.Store, engineOptions));
-            var store = new StoreBootstrapStore(state.Store, credential, state.Directory, context.Time, rootDir);
-            var machine = new BootstrapMachine(target, store, delivery, context.Time, new BootstrapOptions { Wait = parse.GetValue(wait), Deadline = limit.Value });
+            var manifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".";
+            var store = new StoreBootstrapStore(state.Store, credential, state.Directory, manifestDirectory, context.Time, rootDir,
+                context.Console.GetEnv, engineOptions.Actor + " (bootstrap)");
+            var o = context.Console.Out;
+            var printed = false;
+            void Print(string instructions)
+            {
+                o.WriteLine();
+                o.WriteLine(instructions);
+                o.WriteLine();
+                o.WriteLine($"(in {store.PlaceholderPath} as well, unless it holds something else)");
+                o.Flush();
+                printed = true;
+            }
+            var machine = new BootstrapMachine(target, store, delivery, context.Time, new BootstrapOptions
+            {
+                Wait = parse.GetValue(wait),
+                Deadline = limit.Value,
+                Instructions = Print,
+                Rerun = Rerun(label, service.Name, Path.GetFullPath(manifest.File), parse.GetValue(CliOptions.State), rootDir),
+            });
 
             var outcome = await machine.RunAsync(ct).ConfigureAwait(false);
-            var o = context.Console.Out;
             foreach (var t in outcome.Transitions) o.WriteLine($"{service.Name}: {t.From.Name()} -> {t.To.Name()}: {t.Why}");
             if (outcome.State == BootstrapState.Valid)
             {
                 o.WriteLine($"{service.Name}: token stored as the active version of {credential.Name}; {outcome.Delivery}");
                 return 0;
             }
-            o.WriteLine();
-            o.WriteLine(outcome.Instructions);
-            o.WriteLine();
-            o.WriteLine($"(also written to {store.PlaceholderPath})");
+            if (!printed && outcome.Instructions is not null) Print(outcome.Instructions);
             throw ErrorCodes.BootstrapNeedsHuman.Exception($"{service.Name} is '{outcome.State.Name()}': a human must act before a token exists");
         });
         return cmd;
+    }
+
+    /// <summary>The exact command that picks a placed token up, for the placeholder (no secrets: paths and names only).</summary>
+    private static string Rerun(string kind, string service, string manifest, string? stateDirectory, string? root)
+    {
+        static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$') ? "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'" : s;
+        var line = $"keyward bootstrap {kind} {Quote(service)} -f {Quote(manifest)}";
+        if (stateDirectory is not null) line += $" --state {Quote(stateDirectory)}";
+        if (root is not null) line += $" --root {Quote(root)}";
+        return line;
     }
 
     /// <summary>Delivers the freshly stored token through the apply engine, to every sink that uses it.</summary>

@@ -19,7 +19,7 @@ public static partial class ErrorCodes
     public static readonly ErrorCode ManifestEmpty = new("KW0113", ErrorKind.BadInput, "manifest is empty", "start the manifest with 'apiVersion: keyward/v1' and a 'credentials:' mapping");
     public static readonly ErrorCode ManifestEmptyValue = new("KW0114", ErrorKind.BadInput, "value must not be empty", "write a non-empty value");
     public static readonly ErrorCode ManifestMultipleDocuments = new("KW0115", ErrorKind.BadInput, "more than one YAML document", "keep one manifest per file (remove the extra '---')");
-    public static readonly ErrorCode ManifestInvalidRecipient = new("KW0116", ErrorKind.BadInput, "invalid age or SSH recipient", "use an age X25519 recipient (age1…) or an SSH public key line (ssh-ed25519 AAAA… / ssh-rsa AAAA…)");
+    public static readonly ErrorCode ManifestInvalidRecipient = new("KW0116", ErrorKind.BadInput, "invalid age or SSH recipient", "use an age X25519 recipient (age1…) or an ssh-ed25519 public key line (ssh-ed25519 AAAA…); ssh-rsa keys are not supported");
     public static readonly ErrorCode ManifestConflictingFields = new("KW0117", ErrorKind.BadInput, "conflicting or incomplete alternatives", "use exactly one of the alternatives named in the message");
     public static readonly ErrorCode ManifestAnchor = new("KW0118", ErrorKind.BadInput, "unknown YAML alias", "define the anchor (&name) before using the alias (*name)");
     public static readonly ErrorCode ManifestTooDeep = new("KW0119", ErrorKind.BadInput, "manifest nesting too deep", "a manifest needs fewer than 10 levels of lists and mappings; flatten the structure at the position shown");

@@ -12,7 +12,7 @@ public static partial class ErrorCodes
     public static readonly ErrorCode ServiceForbidden = new("KW0904", ErrorKind.Failed, "service accepted the credential but denied the action (403)",
         "the token is valid but lacks a permission or scope the action needs");
     public static readonly ErrorCode ServiceNotFound = new("KW0905", ErrorKind.Failed, "service has no such object (404)",
-        "check the name; for Attic, create the cache with `keyward reconcile`");
+        "check the service's URL and the object's name (Attic: a missing cache is created by `keyward reconcile`)");
     public static readonly ErrorCode ServiceRejected = new("KW0906", ErrorKind.Failed, "service rejected the request (4xx)",
         "read the service's message; the request does not match what this service version accepts");
     public static readonly ErrorCode ServiceServerError = new("KW0907", ErrorKind.Failed, "service failed (5xx) after retries",

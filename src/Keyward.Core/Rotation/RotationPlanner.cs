@@ -63,7 +63,7 @@ public static class RotationPlanner
         {
             var rule = RuleFor(manifest, graph, c);
             if (rule is RotationRule.ExternalToken or RotationRule.StorageCredential)
-                p.Add(RotationPhase.Single, StepAction.ReImport, NodeKind.Credential, c.Name, ReImportDetail((ExternalCredential)c), c.Name);
+                p.Add(RotationPhase.Single, StepAction.ReImport, NodeKind.Credential, c.Name, ReImportDetail(manifest, (ExternalCredential)c), c.Name);
             else
                 p.Add(RotationPhase.Single, StepAction.Stage, NodeKind.Credential, c.Name, StageDetail(c, facts), c.Name);
         }
@@ -315,8 +315,10 @@ public static class RotationPlanner
         };
     }
 
-    private static string ReImportDetail(ExternalCredential x) => x.Source switch
+    private static string ReImportDetail(KeywardManifest manifest, ExternalCredential x) => x.Source switch
     {
+        _ when manifest.Services.Any(s => s.Kind == ServiceKind.Coder && s.Token == x.Name) =>
+            "create the next token through Coder's API with the current one (POST users/me/keys/tokens, lifetime within tokenconfig), validate it; the old one is deleted when retired",
         FileSource f => $"create a new {x.Provider.Name()} credential at the provider, write it to {f.Path}, then Keyward re-imports it",
         EnvSource e => $"create a new {x.Provider.Name()} credential at the provider, export it as ${e.Variable}, then Keyward re-imports it",
         JsonMapSource j => $"create a new {x.Provider.Name()} credential at the provider, put it under \"{j.Key}\" in {j.Path}, then Keyward re-imports it",

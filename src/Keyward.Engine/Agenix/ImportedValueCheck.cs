@@ -8,6 +8,7 @@ using Keyward.Crypto.Attic;
 using Keyward.Crypto.Nix;
 using Keyward.Crypto.Tokens;
 using Keyward.Engine.Minting;
+using Keyward.Services.Bootstrap;
 using Keyward.Store.Contract;
 
 namespace Keyward.Engine.Agenix;
@@ -31,6 +32,8 @@ internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider ti
         var warnings = new List<KeywardError>();
         DateTimeOffset? expires = null;
         if (value.Length == 0) throw Mismatch(name, kind, "the file decrypts to an empty value");
+        if (Placeholder.IsPlaceholder(Encoding.UTF8.GetString(value.Reveal()[..Math.Min(value.Length, 64)])))
+            throw Mismatch(name, kind, "the file holds Keyward's bootstrap placeholder, not a value (run `keyward bootstrap` for the token)");
         switch (kind)
         {
             case "secret":

@@ -62,7 +62,7 @@ public sealed class ApplyEngine
             active.TryGetValue(c.Name, out var current);
             var change = c switch
             {
-                ExternalCredential e => PlanExternal(e, current, importer, imported),
+                ExternalCredential e => PlanExternal(manifest, e, current, versions, importer, imported, dueNow.GetValueOrDefault(c.Name)),
                 AtticTokenCredential t => PlanToken(t, current, byName, active, now),
                 _ => PlanGenerated(c, current, dueNow.GetValueOrDefault(c.Name)),
             };
@@ -114,19 +114,48 @@ public sealed class ApplyEngine
         return new(t, ChangeAction.Unchanged, current.ExpiresAt is { } e ? $"version {current.Version} valid, expires {HumanDuration.InWords(e - now)}" : $"version {current.Version} is current", current.Version);
     }
 
-    private CredentialChange PlanExternal(ExternalCredential e, CredentialVersion? current, ExternalImporter importer, Dictionary<string, Secret> imported)
+    /// <summary>The command that obtains an external token: `keyward bootstrap KIND SERVICE` when a Coder or Gitea service
+    /// names it as its token, else a generic pointer.</summary>
+    internal static string BootstrapHint(KeywardManifest manifest, ExternalCredential e) =>
+        manifest.Services.FirstOrDefault(s => s.Token == e.Name && s.Kind is ServiceKind.Coder or ServiceKind.Gitea) is { } s
+            ? $"`keyward bootstrap {s.Kind.ToString().ToLowerInvariant()} {s.Name}`"
+            : "`keyward bootstrap` or an import";
+
+    private CredentialChange PlanExternal(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, IReadOnlyList<CredentialVersion> versions,
+        ExternalImporter importer, Dictionary<string, Secret> imported, DueItem? due)
+    {
+        var change = PlanExternalValue(manifest, e, current, versions, importer, imported);
+        // Due (policy) and re-issued through its service's API: the rotation creates the next token; nothing is imported.
+        return due is not null && change.Action == ChangeAction.Unchanged
+            ? new(e, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {e.Name}`)", current?.Version) { ViaRotation = true }
+            : change;
+    }
+
+    private CredentialChange PlanExternalValue(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, IReadOnlyList<CredentialVersion> versions,
+        ExternalImporter importer, Dictionary<string, Secret> imported)
     {
         var value = importer.Read(e);
         if (value is null)
+        {
+            var why = e.Source is null ? "no source" : $"{Describe(e.Source)} holds the bootstrap placeholder";
             return current is null
-                ? new(e, ChangeAction.Pending, $"no source: waiting for `keyward bootstrap` or an import", null)
+                ? new(e, ChangeAction.Pending, $"{why}: waiting for {BootstrapHint(manifest, e)}", null)
                 : new(e, ChangeAction.Unchanged, $"version {current.Version} (managed by bootstrap)", current.Version);
+        }
         foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
         imported[e.Name] = value;
         if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);
-        return current.Fingerprint == _store.Fingerprint(value.Reveal())
-            ? new(e, ChangeAction.Unchanged, $"version {current.Version} matches {Describe(e.Source!)}", current.Version)
-            : new(e, ChangeAction.Update, $"{Describe(e.Source!)} holds a different value: import", current.Version);
+        var fingerprint = _store.Fingerprint(value.Reveal());
+        if (current.Fingerprint == fingerprint)
+            return new(e, ChangeAction.Unchanged, $"version {current.Version} matches {Describe(e.Source!)}", current.Version);
+        // A value Keyward replaced (a Coder token rotated through the API, then deleted) is never imported back.
+        if (versions.FirstOrDefault(v => v.Name == e.Name && v.Version != current.Version && v.Fingerprint == fingerprint) is { } old)
+        {
+            imported.Remove(e.Name);
+            value.Dispose();
+            return new(e, ChangeAction.Unchanged, $"version {current.Version} is current; {Describe(e.Source!)} still holds the replaced version {old.Version} (not imported)", current.Version);
+        }
+        return new(e, ChangeAction.Update, $"{Describe(e.Source!)} holds a different value: import", current.Version);
     }
 
     private static string Describe(ExternalSource s) => s switch

@@ -5,6 +5,7 @@ using Keyward.Core.Inputs;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Tokens;
+using Keyward.Services.Bootstrap;
 
 namespace Keyward.Engine.Minting;
 
@@ -17,7 +18,8 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
 {
     private readonly Dictionary<string, Dictionary<string, string>> _maps = new(StringComparer.Ordinal);
 
-    /// <summary>Null when the credential has no source (bootstrap-managed).</summary>
+    /// <summary>Null when the credential has no source, or its source file holds the bootstrap placeholder: a placeholder is
+    /// never a value (never stored, imported or rendered); `keyward bootstrap` picks the token up once a person puts it there.</summary>
     public Secret? Read(ExternalCredential c)
     {
         switch (c.Source)
@@ -38,6 +40,7 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
                 Array.Clear(bytes);
                 if (text.Length == 0)
                     throw ErrorCodes.ExternalSourceMissing.At(file.Location, $"credential '{c.Name}': source file {path} is empty").AsException();
+                if (Placeholder.IsPlaceholder(text)) return null;
                 return Secret.FromUtf8(text);
             case JsonMapSource map:
                 var entries = LoadMap(map);
@@ -60,6 +63,10 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
             .Select(e => e with { Message = $"credential '{c.Name}': {e.Message}", Location = c.Location })
             .ToArray();
     }
+
+    /// <summary>True when the credential's source file holds the bootstrap placeholder (a token is still to be placed).</summary>
+    public bool HoldsPlaceholder(ExternalCredential c) =>
+        c.Source is FileSource f && File.Exists(Resolve(f.Path)) && Placeholder.IsPlaceholder(File.ReadAllText(Resolve(f.Path)));
 
     private string Resolve(string path) =>
         root is not null && Path.IsPathRooted(path) ? Path.Join(root, path.TrimStart('/')) : Path.GetFullPath(path, manifestDirectory);

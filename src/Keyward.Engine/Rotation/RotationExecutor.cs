@@ -306,6 +306,17 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 foreach (var (k, v) in minted.Metadata) metadata[k] = v;
                 break;
             }
+            case ExternalCredential x when options.ServiceTokens?.Handles(x) == true:
+            {
+                var stored = await store.GetActiveAsync(x.Name, ct).ConfigureAwait(false)
+                    ?? throw ErrorCodes.RotationStepFailed.Exception($"'{x.Name}' has no stored token to create the next one with", "run `keyward bootstrap` first");
+                using var held = await store.RevealAsync(x.Name, stored.Version, ct).ConfigureAwait(false);
+                var created = await options.ServiceTokens.CreateAsync(x, held, ct).ConfigureAwait(false);
+                value = created.Value;
+                expires = created.ExpiresAt;
+                foreach (var (k, v) in created.Metadata) metadata[k] = v;
+                break;
+            }
             case ExternalCredential x:
                 value = ReadExternal(x);
                 origin = "import";
@@ -320,7 +331,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         {
             var put = await store.PutAsync(new NewVersion(c.Name, c.Kind.Name(), value, VersionState.Staged, now, expires, origin, metadata), ct).ConfigureAwait(false);
             if (ledger is not null) await store.RecordTokenAsync(ledger with { Version = put.Version }, ct).ConfigureAwait(false);
-            await AuditAsync(c is ExternalCredential ? "import" : "mint", c.Name, put.Version, put.Fingerprint, "staged by rotation", ct).ConfigureAwait(false);
+            await AuditAsync(origin == "import" ? "import" : c is ExternalCredential ? "create" : "mint", c.Name, put.Version, put.Fingerprint,
+                c is ExternalCredential && origin != "import" ? "created through its service's API, staged by rotation" : "staged by rotation", ct).ConfigureAwait(false);
         }
     }
 
@@ -378,7 +390,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv, options.Root);
         try
         {
-            return importer.Read(x)!;
+            return importer.Read(x) ?? throw ErrorCodes.RotationStepFailed.Exception($"the source of '{x.Name}' holds the bootstrap placeholder, not a token",
+                "put the new token in its source (or run `keyward bootstrap`), then resume");
         }
         catch (KeywardException e) when (e.First.Code == ErrorCodes.ExternalSourceMissing)
         {
@@ -405,6 +418,12 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         {
             await store.SetStateAsync(name, old, VersionState.Retired, ct).ConfigureAwait(false);
             await AuditAsync("retire", name, old, version.Fingerprint, "rotated", ct).ConfigureAwait(false);
+        }
+        if (_m.FindCredential(name) is ExternalCredential x && options.ServiceTokens?.Handles(x) == true && await NewVersionAsync(name, ctx, ct).ConfigureAwait(false) is { } nv)
+        {
+            using var retired = await store.RevealAsync(name, old, ct).ConfigureAwait(false);
+            using var current = await store.RevealAsync(name, nv.Version, ct).ConfigureAwait(false);
+            await options.ServiceTokens.DeleteAsync(x, retired, current, ct).ConfigureAwait(false);
         }
         if (_m.FindCredential(name) is AtticTokenCredential && !ctx.Journal.OverlapSeconds.ContainsKey(name))
             await RevokeLedgerAsync(name, old, ct).ConfigureAwait(false);

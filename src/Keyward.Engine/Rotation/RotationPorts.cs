@@ -86,6 +86,9 @@ public sealed class RotationExecutorOptions
     /// <summary>The cluster client for live Secrets; null builds one from <see cref="Kubeconfig"/> when first needed.</summary>
     public Keyward.Services.Kubernetes.ILiveSecretClient? LiveSecrets { get; init; }
 
+    /// <summary>External tokens whose service re-issues them (Coder): created with the current token, old one deleted.</summary>
+    public IServiceTokenRotator? ServiceTokens { get; init; }
+
     /// <summary>Environment for re-importing <c>env</c>-sourced external credentials.</summary>
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
 

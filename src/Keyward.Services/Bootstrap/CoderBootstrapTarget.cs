@@ -4,13 +4,17 @@ using Keyward.Services.Coder;
 
 namespace Keyward.Services.Bootstrap;
 
-/// <summary>Coder: fresh = <c>GET /api/v2/users/first</c> 404; token creation = login with the first admin's
+/// <summary>Coder: ready = <c>GET /api/v2/buildinfo</c> 200; fresh = <c>GET /api/v2/users/first</c> 404; token creation = login with the first admin's
 /// email and password, then <c>POST /users/me/keys/tokens</c> with a lifetime (nanoseconds) within <c>tokenconfig</c>.</summary>
 public sealed class CoderBootstrapTarget(Service service, CoderClient client, Secret? adminPassword, TimeSpan lifetime, TimeProvider time) : IBootstrapTarget
 {
     public string Service => service.Name;
 
-    public Task<bool> IsInitialisedAsync(CancellationToken cancellationToken) => client.FirstUserExistsAsync(cancellationToken);
+    public async Task<ServiceReadiness> ProbeAsync(CancellationToken cancellationToken)
+    {
+        await client.GetBuildInfoAsync(cancellationToken).ConfigureAwait(false);
+        return await client.FirstUserExistsAsync(cancellationToken).ConfigureAwait(false) ? ServiceReadiness.Ready : ServiceReadiness.Fresh;
+    }
 
     public Task<TokenValidation> ValidateAsync(Secret token, CancellationToken cancellationToken) => client.ValidateAsync(token, cancellationToken);
 

@@ -15,8 +15,8 @@ public sealed class GiteaBootstrapTarget(Service service, GiteaClient client, Se
     public IReadOnlyList<string> Scopes =>
         service.Scopes.Concat(["read:user"]).Distinct(StringComparer.Ordinal).ToArray();
 
-    public async Task<bool> IsInitialisedAsync(CancellationToken cancellationToken) =>
-        await client.GetVersionAsync(cancellationToken).ConfigureAwait(false) is not null;
+    public async Task<ServiceReadiness> ProbeAsync(CancellationToken cancellationToken) =>
+        await client.GetVersionAsync(cancellationToken).ConfigureAwait(false) is null ? ServiceReadiness.Fresh : ServiceReadiness.Ready;
 
     public Task<TokenValidation> ValidateAsync(Secret token, CancellationToken cancellationToken) => client.ValidateAsync(token, cancellationToken);
 

@@ -4,11 +4,21 @@ namespace Keyward.Services.Checks;
 
 public sealed partial class CheckRunner
 {
+    /// <summary>`keyward bootstrap coder NAME` for the token of a Coder or Gitea service (what obtains it), else null.</summary>
+    private string? BootstrapCommandFor(string credential) =>
+        _manifest.Services.FirstOrDefault(s => s.Token == credential && s.Kind is ServiceKind.Coder or ServiceKind.Gitea) is { } s
+            ? $"`keyward bootstrap {s.Kind.ToString().ToLowerInvariant()} {s.Name}`"
+            : null;
+
     private async Task<List<Observation>> CheckSinkAsync(Sink sink, CancellationToken ct)
     {
         if (_sinks is null)
             return [Observation.Unknown(ConditionTypes.Verified, "NotVerified", "this check run was given no sink verifier")];
         var list = (await _sinks.VerifyAsync(sink, ct).ConfigureAwait(false)).ToList();
+        // A sink waiting for a token a service creates: the command that obtains it, not `apply`.
+        if (list.Count > 0 && list[0] is { Type: ConditionTypes.Ready, Status: ConditionStatus.False, Reason: "NoValue" or "Missing" } notReady &&
+            sink.CredentialNames.Select(BootstrapCommandFor).FirstOrDefault(b => b is not null) is { } bootstrap)
+            list[0] = notReady with { Message = $"{sink.StoragePath} has nothing to compare with yet: run {bootstrap} (it delivers the token once one is valid), or `keyward apply` if the token is stored already" };
         if (sink.NixConf is not { } nix) return list;
         var problems = new List<(string Reason, string Text)>();
         CheckNixConsumer(sink, nix, (r, t) => problems.Add((r, t)));

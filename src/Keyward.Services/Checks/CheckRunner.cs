@@ -140,7 +140,7 @@ public sealed partial class CheckRunner
         }
         else
             ready = Observation.False(ConditionTypes.Ready, "NotStored", c is ExternalCredential
-                ? "no active version: run `keyward bootstrap` or import the token"
+                ? $"no active version: run {BootstrapCommandFor(c.Name) ?? "`keyward bootstrap` or import the token"}"
                 : "no active version: run `keyward apply`");
 
         DateTimeOffset? expires = version?.ExpiresAt ?? (c as ExternalCredential)?.Expires;

@@ -19,6 +19,15 @@ public sealed class CoderClient(ServiceHttp http)
 
     private static string User(string user) => Uri.EscapeDataString(user);
 
+    /// <summary><c>GET /api/v2/buildinfo</c> (no auth): the version once Coder answers. 5xx and transport failures throw
+    /// (KW0907, KW0901, KW0902): the deployment is not ready yet.</summary>
+    public async Task<string?> GetBuildInfoAsync(CancellationToken cancellationToken)
+    {
+        var r = await Http.GetAsync("api/v2/buildinfo", [], cancellationToken).ConfigureAwait(false);
+        r.EnsureSuccess("asking Coder whether it is ready");
+        return r.ReadJson(e => e.TryGetProperty("version", out var v) ? v.GetString() : null);
+    }
+
     /// <summary><c>GET /api/v2/users/first</c> (no auth): 404 = no user yet, 200 = the first user exists.</summary>
     public async Task<bool> FirstUserExistsAsync(CancellationToken cancellationToken)
     {
@@ -40,17 +49,38 @@ public sealed class CoderClient(ServiceHttp http)
         return r.ReadJson(e => Secret.FromUtf8(e.GetProperty("session_token").GetString() ?? throw new FormatException("session_token")));
     }
 
-    /// <summary><c>GET /api/v2/users/me</c>: 200 valid (with the username), 401 invalid or expired.</summary>
+    /// <summary><c>GET /api/v2/users/me</c>: 200 valid (with the username), 401 invalid or expired. For a valid API token
+    /// the expiry is learnt from <c>GET /api/v2/users/me/keys/tokens</c> (the entry whose id is the token's 10-character
+    /// prefix); a session token (not listed) or a failed listing leaves it unknown.</summary>
     public async Task<TokenValidation> ValidateAsync(Secret token, CancellationToken cancellationToken)
     {
         var r = await Http.GetAsync("api/v2/users/me", Auth(token), cancellationToken).ConfigureAwait(false);
         return r.StatusCode switch
         {
-            200 => new TokenValidation(TokenStatus.Valid, "Coder accepted the token", r.ReadJson(e => e.GetProperty("username").GetString())),
+            200 => new TokenValidation(TokenStatus.Valid, "Coder accepted the token", r.ReadJson(e => e.GetProperty("username").GetString()),
+                await ExpiryAsync(token, cancellationToken).ConfigureAwait(false)),
             401 => new TokenValidation(TokenStatus.Invalid, "Coder refused the token: " + r.ErrorText),
             403 => new TokenValidation(TokenStatus.UnderScoped, "Coder accepted the token but denied users/me: " + r.ErrorText),
             _ => throw r.ToException("validating a Coder token"),
         };
+    }
+
+    /// <summary>The 10-character id of a Coder API token (<c>ID-SECRET</c>); not secret: it names the key in the API.</summary>
+    public static string? KeyId(Secret token)
+    {
+        var text = token.RevealString();
+        var dash = text.IndexOf('-', StringComparison.Ordinal);
+        return dash == 10 ? text[..dash] : null;
+    }
+
+    private async Task<DateTimeOffset?> ExpiryAsync(Secret token, CancellationToken cancellationToken)
+    {
+        if (KeyId(token) is not { } id) return null;
+        var r = await Http.GetAsync("api/v2/users/me/keys/tokens", Auth(token), cancellationToken).ConfigureAwait(false);
+        if (!r.IsSuccess) return null;
+        return r.ReadJson(e => e.ValueKind == JsonValueKind.Array
+            ? e.EnumerateArray().Where(t => t.TryGetProperty("id", out var i) && i.GetString() == id).Select(t => Date(t, "expires_at")).FirstOrDefault()
+            : null);
     }
 
     /// <summary><c>GET /api/v2/users/{user}/keys/tokens/tokenconfig</c> → <c>max_token_lifetime</c> in nanoseconds.</summary>

@@ -73,8 +73,18 @@ public sealed class ServiceResponse
             _ => ErrorCodes.ServiceRejected,
         };
         var prefix = context is null ? "" : context + ": ";
-        return code.Exception($"{prefix}{Describe()} answered {StatusCode}: {ErrorText}");
+        return code.Exception($"{prefix}{Describe()} answered {StatusCode}: {ErrorText}", code == ErrorCodes.ServiceNotFound ? NotFoundHint() : null);
     }
+
+    /// <summary>What a 404 means depends on the service: Gitea's installer answers 404 HTML to every path; Attic's missing
+    /// cache is created by reconcile; elsewhere the URL or the object's name is wrong.</summary>
+    private string NotFoundHint() => Shape switch
+    {
+        ErrorShape.Gitea when ContentType == "text/html" =>
+            "Gitea's installer still runs (every API path answers 404 HTML): finish it or set GITEA__security__INSTALL_LOCK=true; `keyward bootstrap gitea NAME --wait` waits for /api/v1/version",
+        ErrorShape.Attic => "check the cache name; create a missing cache with `keyward reconcile`",
+        _ => "check the service's URL in the manifest and the object's name",
+    };
 
     public ServiceResponse EnsureSuccess(string? context = null) => IsSuccess ? this : throw ToException(context);
 

@@ -121,6 +121,18 @@ public sealed class AgenixImportTests
     }
 
     [Fact]
+    public async Task Import_BootstrapPlaceholder_IsRefused_NeverStored()
+    {
+        await using var f = await AgenixFixture.CreateAsync();
+        var (id, r) = f.NewAgeIdentity("host.txt");
+        Write(f.ExportDir, "coder-admin-token.age", Encoding.UTF8.GetBytes("# keyward-bootstrap-placeholder\n# credential: coder-admin-token\n"), r);
+        var e = await Assert.ThrowsAsync<KeywardException>(() => new AgenixImporter(f.State.Store, f.Options).ImportAsync(f.ExportDir, Identity(id), null, false, Ct));
+        Assert.Equal(ErrorCodes.AgenixKindMismatch, e.First.Code);
+        Assert.Contains("bootstrap placeholder", e.First.Message, StringComparison.Ordinal);
+        Assert.Empty(await f.State.Store.ListVersionsAsync(Ct));
+    }
+
+    [Fact]
     public async Task Import_NixKeyWithAnotherKeyName_IsRefused()
     {
         await using var f = await AgenixFixture.CreateAsync();

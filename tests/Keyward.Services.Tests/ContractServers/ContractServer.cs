@@ -29,12 +29,14 @@ public sealed class ContractServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public ContractServer(Func<RecordedRequest, ContractResponse> handler)
+    /// <param name="port">A port reserved earlier (a service that comes up after refusing connections); 0 picks a free one.</param>
+    public ContractServer(Func<RecordedRequest, ContractResponse> handler, int port = 0)
     {
         _handler = handler;
+        var fixedPort = port != 0;
         for (var attempt = 0; ; attempt++)
         {
-            var port = FreePort();
+            if (!fixedPort) port = FreePort();
             _listener.Prefixes.Clear();
             _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
             try
@@ -43,7 +45,7 @@ public sealed class ContractServer : IAsyncDisposable
                 Url = new Uri($"http://127.0.0.1:{port}/");
                 break;
             }
-            catch (HttpListenerException) when (attempt < 5) { }
+            catch (HttpListenerException) when (attempt < 5 && !fixedPort) { }
         }
         _loop = Task.Run(LoopAsync);
     }

@@ -4,7 +4,10 @@ using System.Text.Json.Nodes;
 
 namespace Keyward.Services.Tests.ContractServers;
 
-/// <summary>Coder's users/tokens API per /work/shared/reference/service-apis.md §1 (coder/coder coderd).</summary>
+/// <summary>Coder's users/tokens API per /work/shared/reference/service-apis.md §1 (coder/coder coderd), with state kept
+/// across requests: the first user, API tokens with ids (the 10-character prefix), names, expiry and login type, token
+/// creation (lifetime in nanoseconds, capped by tokenconfig), listing and deletion. Construct it with a reserved port and
+/// <see cref="Start"/> later to imitate a deployment that refuses connections for a while, then comes up.</summary>
 public sealed class CoderContractServer : IAsyncDisposable
 {
     private const string SignedOut = "You are signed out or your session has expired. Please sign in again to continue.";
@@ -12,58 +15,109 @@ public sealed class CoderContractServer : IAsyncDisposable
     public string Email { get; set; } = "admin@example.org";
     public string Password { get; set; } = "correct horse battery staple";
     public long MaxLifetimeNs { get; set; } = 168L * 3600 * 1_000_000_000;
+    /// <summary>While set, every request answers 503 (a pod starting behind its service).</summary>
+    public bool Unavailable { get; set; }
+    /// <summary>The server's clock: token expiry is computed and enforced with it.</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
     public ConcurrentDictionary<string, string> ValidTokens { get; } = new(StringComparer.Ordinal);
+    /// <summary>API tokens by id: name, expiry, login type ("token" for API tokens, "password" for sessions).</summary>
+    public ConcurrentDictionary<string, CoderKey> Keys { get; } = new(StringComparer.Ordinal);
     public ConcurrentQueue<long> CreatedLifetimes { get; } = new();
-    public ContractServer Server { get; }
-    public Uri Url => Server.Url;
+    public ConcurrentQueue<string> Deleted { get; } = new();
+    private ContractServer? _server;
+    public ContractServer Server => _server ?? throw new InvalidOperationException("not started");
+    public Uri Url { get; }
+    private readonly int _port;
     private int _n;
 
-    public CoderContractServer() => Server = new ContractServer(Handle);
+    public CoderContractServer()
+    {
+        _server = new ContractServer(Handle);
+        Url = _server.Url;
+    }
+
+    /// <summary>A server that is not listening yet on <paramref name="port"/>: connections are refused until <see cref="Start"/>.</summary>
+    public CoderContractServer(int port)
+    {
+        _port = port;
+        Url = new Uri($"http://127.0.0.1:{port}/");
+    }
+
+    public void Start() => _server ??= new ContractServer(Handle, _port);
 
     private static ContractResponse Msg(int status, string message, string? detail = null) =>
         ContractResponse.Json(status, new JsonObject { ["message"] = message, ["detail"] = detail }.ToJsonString());
 
-    public string NewToken()
+    /// <summary>A valid API token (as a human would create with `coder tokens create`), by default for the owner's 168h.</summary>
+    public string NewToken(TimeSpan? lifetime = null, string loginType = "token", string? name = null)
     {
         var n = Interlocked.Increment(ref _n);
-        var token = $"{n:D10}-{new string('s', 21)}{n % 10}";
+        var id = $"{n:D10}";
+        var token = $"{id}-{new string('s', 21)}{n % 10}";
         ValidTokens[token] = "admin";
+        Keys[id] = new CoderKey(name ?? $"token-{n}", Time.GetUtcNow(), Time.GetUtcNow() + (lifetime ?? TimeSpan.FromHours(168)), loginType);
         return token;
     }
 
     private ContractResponse Handle(RecordedRequest r)
     {
+        if (Unavailable) return Msg(503, "upstream connect error");
         switch (r.Method, r.Path)
         {
+            case ("GET", "/api/v2/buildinfo"):
+                return ContractResponse.Json(200, "{\"version\":\"v2.18.0\",\"external_url\":\"https://github.com/coder/coder\"}");
             case ("GET", "/api/v2/users/first"):
                 return HasFirstUser ? Msg(200, "The initial user has already been created!") : Msg(404, "The initial user has not been created!");
             case ("POST", "/api/v2/users/login"):
                 var login = JsonNode.Parse(r.Body)!;
                 return HasFirstUser && (string)login["email"]! == Email && (string)login["password"]! == Password
-                    ? ContractResponse.Json(201, new JsonObject { ["session_token"] = NewToken() }.ToJsonString())
+                    ? ContractResponse.Json(201, new JsonObject { ["session_token"] = NewToken(TimeSpan.FromHours(24), "password") }.ToJsonString())
                     : Msg(401, "Incorrect email or password.");
         }
         var token = r.Header("Coder-Session-Token");
         if (token is null) return Msg(401, SignedOut, "Cookie \"coder_session_token\" or query parameter must be provided.");
         if (!ValidTokens.ContainsKey(token)) return Msg(401, SignedOut, "API key is invalid.");
+        var id = token[..10];
+        if (Keys.TryGetValue(id, out var key) && key.ExpiresAt <= Time.GetUtcNow())
+            return Msg(401, SignedOut, $"API key expired at \"{key.ExpiresAt:O}\".");
         switch (r.Method, r.Path)
         {
             case ("GET", "/api/v2/users/me"):
                 return ContractResponse.Json(200, "{\"id\":\"8c0c3f4e-0000-0000-0000-000000000000\",\"username\":\"admin\",\"email\":\"admin@example.org\",\"status\":\"active\",\"roles\":[{\"name\":\"owner\"}],\"login_type\":\"password\"}");
             case ("GET", "/api/v2/users/me/keys/tokens/tokenconfig"):
                 return ContractResponse.Json(200, $"{{\"max_token_lifetime\":{MaxLifetimeNs}}}");
+            case ("GET", "/api/v2/users/me/keys/tokens"):
+                var list = new JsonArray(Keys.Where(k => k.Value.LoginType == "token").OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => (JsonNode?)new JsonObject
+                {
+                    ["id"] = k.Key, ["user_id"] = "8c0c3f4e-0000-0000-0000-000000000000", ["token_name"] = k.Value.Name,
+                    ["created_at"] = k.Value.CreatedAt.ToString("O"), ["expires_at"] = k.Value.ExpiresAt.ToString("O"),
+                    ["lifetime_seconds"] = (long)(k.Value.ExpiresAt - k.Value.CreatedAt).TotalSeconds, ["login_type"] = "token", ["scope"] = "all",
+                }).ToArray());
+                return ContractResponse.Json(200, list.ToJsonString());
             case ("POST", "/api/v2/users/me/keys/tokens"):
                 var body = JsonNode.Parse(r.Body)!;
                 var lifetime = (long)body["lifetime"]!;
                 CreatedLifetimes.Enqueue(lifetime);
                 if (lifetime <= 0 || lifetime > MaxLifetimeNs) return Msg(400, $"lifetime must be less than {TimeSpan.FromTicks(MaxLifetimeNs / 100)}");
-                return ContractResponse.Json(201, new JsonObject { ["key"] = NewToken() }.ToJsonString());
+                var name = (string?)body["token_name"];
+                if (name is not null && Keys.Values.Any(k => k.Name == name)) return Msg(409, $"A token with name \"{name}\" already exists.");
+                return ContractResponse.Json(201, new JsonObject { ["key"] = NewToken(TimeSpan.FromTicks(lifetime / 100), name: name) }.ToJsonString());
+        }
+        if (r.Method == "DELETE" && r.Path.StartsWith("/api/v2/users/me/keys/", StringComparison.Ordinal))
+        {
+            var keyId = r.Path["/api/v2/users/me/keys/".Length..];
+            if (!Keys.TryRemove(keyId, out _)) return Msg(404, "Resource not found or you do not have access to this resource");
+            foreach (var t in ValidTokens.Keys.Where(t => t.StartsWith(keyId + "-", StringComparison.Ordinal))) ValidTokens.TryRemove(t, out _);
+            Deleted.Enqueue(keyId);
+            return new ContractResponse(204);
         }
         return Msg(404, "Route not found.");
     }
 
-    public ValueTask DisposeAsync() => Server.DisposeAsync();
+    public ValueTask DisposeAsync() => _server?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
+
+public sealed record CoderKey(string Name, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string LoginType);
 
 /// <summary>Gitea's API per service-apis.md §2: 404 HTML while installing; token endpoints need Basic auth with a
 /// password; /user needs read:user (403 otherwise); the new token's secret is in <c>sha1</c>.</summary>
