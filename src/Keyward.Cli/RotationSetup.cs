@@ -23,6 +23,7 @@ internal static class RotationSetup
             : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),
         Faults = new EnvironmentFaultInjector(context.Console.GetEnv),
         GetEnv = context.Console.GetEnv,
+        SopsIdentityFiles = [state.IdentityPath],
         Progress = progress,
         Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m)),
     };

@@ -48,7 +48,7 @@ public sealed class ApplyEngine
         foreach (var d in due.Due.Where(d => !d.Rotatable))
             _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
         var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv, _options.SopsIdentityFiles);
         var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var changes = new List<CredentialChange>(manifest.Credentials.Count);
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
@@ -132,6 +132,7 @@ public sealed class ApplyEngine
         FileSource f => $"file {f.Path}",
         EnvSource v => $"${v.Variable}",
         JsonMapSource m => $"{m.Path}[{m.Key}]",
+        SopsSource o => $"sops {o.Path}[{o.Key}]",
         _ => "source",
     };
 

@@ -10,9 +10,10 @@ namespace Keyward.Engine.Minting;
 /// <summary>Reads external tokens from their declared sources: a file, an environment variable, or one key of
 /// a JSON map such as <c>{"github.com": "ghp_…"}</c>. Relative paths resolve against the manifest's directory.
 /// JSON maps are read once per apply however many credentials use them.</summary>
-public sealed class ExternalImporter(string manifestDirectory, Func<string, string?> getEnv)
+public sealed class ExternalImporter(string manifestDirectory, Func<string, string?> getEnv, IReadOnlyList<string>? sopsIdentityFiles = null)
 {
     private readonly Dictionary<string, Dictionary<string, string>> _maps = new(StringComparer.Ordinal);
+    private readonly SopsSourceReader _sops = new(sopsIdentityFiles ?? [], getEnv);
 
     /// <summary>Null when the credential has no source (bootstrap-managed).</summary>
     public Secret? Read(ExternalCredential c)
@@ -45,6 +46,8 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
                         $"credential '{c.Name}': key '{map.Key}' is not in {Resolve(map.Path)}",
                         $"the map has keys: {string.Join(", ", entries.Keys.Order(StringComparer.Ordinal))}").AsException();
                 return Secret.FromUtf8(token.Trim());
+            case SopsSource sops:
+                return _sops.Read(c, sops, Resolve(sops.Path));
             default:
                 throw new ArgumentOutOfRangeException(nameof(c));
         }

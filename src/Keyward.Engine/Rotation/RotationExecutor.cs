@@ -313,7 +313,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
     {
         if (x.Source is null)
             throw ErrorCodes.NotRotatable.Exception($"'{x.Name}' has no source; `keyward bootstrap` creates its token");
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv, options.SopsIdentityFiles);
         try
         {
             return importer.Read(x)!;
