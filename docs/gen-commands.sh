@@ -6,7 +6,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 kw="${1:-$here/../keyward}"
 commands=("init" "plan" "plan rotate" "plan exposed" "apply" "list" "get" "rotate" "graph" "audit" "audit verify"
   "check" "reconcile" "bootstrap" "nix keygen" "nix pubkey" "nix sign" "nix verify-cache" "token mint" "token inspect"
-  "token recognize" "encrypt" "decrypt" "keygen" "export agenix" "import agenix" "export sops" "import sops" "store recipients" "store add-recipient"
+  "token recognize" "tokens" "revoke" "encrypt" "decrypt" "keygen" "export agenix" "import agenix" "export sops" "import sops" "store recipients" "store add-recipient"
   "store recover" "schema" "errors")
 {
   cat <<'MD'
@@ -28,6 +28,7 @@ Commands that list or report take `--json`. Secret values are printed only by th
 | `check`, `reconcile`, `bootstrap` | live checks, Attic desired state, first-token bootstrap | [services.md](services.md) |
 | `nix …` | Nix signing keys and narinfo signatures | [nix.md](nix.md) |
 | `token …` | Attic JWTs and provider token recognition | [tokens.md](tokens.md) |
+| `tokens`, `revoke` | the ledger of minted Attic tokens; mark one revoked | [store.md](store.md#ledger) |
 | `encrypt`, `decrypt`, `keygen` | the age file format | [age.md](age.md) |
 | `export agenix`, `import agenix`, `store …` | agenix interop, store recipients and recovery | [agenix.md](agenix.md), [store.md](store.md) |
 | `export sops`, `import sops` | SOPS files (age recipients) both ways | [sops.md](sops.md) |
