@@ -119,6 +119,7 @@ public sealed class ApplyEngine
             return current is null
                 ? new(e, ChangeAction.Pending, $"no source: waiting for `keyward bootstrap` or an import", null)
                 : new(e, ChangeAction.Unchanged, $"version {current.Version} (managed by bootstrap)", current.Version);
+        ExternalTokenCheck.Validate(e, value, Describe(e.Source!));
         foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
         imported[e.Name] = value;
         if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);
@@ -211,6 +212,7 @@ public sealed class ApplyEngine
         var now = _options.Time.GetUtcNow();
         var fresh = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var written = 0;
+        var toStore = plan.Credentials.Count(c => c.Action is ChangeAction.Create or ChangeAction.Update && !c.ViaRotation);
         try
         {
             await using (var tx = await _store.BeginAsync(cancellationToken).ConfigureAwait(false))
@@ -234,7 +236,7 @@ public sealed class ApplyEngine
                         change.Reason), cancellationToken).ConfigureAwait(false);
                     fresh[c.Name] = minted.Value;
                     written++;
-                    _options.Progress?.Invoke($"{(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
+                    _options.Progress?.Invoke($"[{written}/{toStore}] {(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
                 }
                 await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             }

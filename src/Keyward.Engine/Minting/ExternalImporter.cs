@@ -41,10 +41,14 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
                 return Secret.FromUtf8(text);
             case JsonMapSource map:
                 var entries = LoadMap(map);
-                if (!entries.TryGetValue(map.Key, out var token) || string.IsNullOrWhiteSpace(token))
+                if (!entries.TryGetValue(map.Key, out var token))
                     throw ErrorCodes.ExternalSourceMissing.At(map.Location,
                         $"credential '{c.Name}': key '{map.Key}' is not in {Resolve(map.Path)}",
-                        $"the map has keys: {string.Join(", ", entries.Keys.Order(StringComparer.Ordinal))}").AsException();
+                        $"add \"{map.Key}\": \"TOKEN\" to {map.Path} (it has keys: {string.Join(", ", entries.Keys.Order(StringComparer.Ordinal))}), or fix the credential's source key").AsException();
+                if (string.IsNullOrWhiteSpace(token))
+                    throw ErrorCodes.ExternalSourceMissing.At(map.Location,
+                        $"credential '{c.Name}': key '{map.Key}' in {Resolve(map.Path)} is empty",
+                        $"put the token as the value of \"{map.Key}\" in {map.Path} and run the command again; nothing was stored").AsException();
                 return Secret.FromUtf8(token.Trim());
             case SopsSource sops:
                 return _sops.Read(c, sops, Resolve(sops.Path));
@@ -71,18 +75,8 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
         if (_maps.TryGetValue(path, out var cached)) return cached;
         if (!File.Exists(path))
             throw ErrorCodes.ExternalSourceMissing.At(map.Location, $"JSON map {path} does not exist").AsException();
-        Dictionary<string, string>? parsed;
-        try
-        {
-            parsed = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(path));
-        }
-        catch (JsonException)
-        {
-            // The parser's message can quote the offending text, which may be a token: say where, not what.
-            throw ErrorCodes.ExternalSourceInvalid.At(map.Location, $"JSON map {path} is not an object of strings",
-                "the file must look like {\"github.com\": \"ghp_…\", \"gitlab.com\": \"glpat-…\"}").AsException();
-        }
-        parsed ??= [];
+        // Says where the file is wrong (FILE:LINE:COLUMN), never what it holds.
+        var parsed = JsonMapReader.Parse(File.ReadAllBytes(path), path, map.Location);
         _maps[path] = parsed;
         return parsed;
     }
