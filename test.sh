@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Keyward's tests need (Debian packages, the C2SP age vectors from npm) and runs every test.
+# Installs what Keyward's tests need (Debian packages, the C2SP age vectors and sops-age from npm) and runs every test.
 # Ends with one line: "N passed, N failed[, N skipped]". Exit code 0 only when nothing failed.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +22,12 @@ fi
 if [[ ! -d tests/.deps/node_modules/cctv-age ]]; then
   echo "test.sh: installing cctv-age" >&2
   npm install --silent --no-audit --no-fund --prefix tests/.deps cctv-age >/dev/null || { echo "test.sh: npm install cctv-age failed" >&2; exit 1; }
+fi
+
+# 2b. An independent SOPS implementation (npm package sops-age, humphd/sops-age) that must decrypt Keyward's SOPS files.
+if [[ ! -d tests/.deps/node_modules/sops-age ]]; then
+  echo "test.sh: installing sops-age" >&2
+  npm install --silent --no-audit --no-fund --prefix tests/.deps sops-age@4.0.2 >/dev/null || { echo "test.sh: npm install sops-age failed" >&2; exit 1; }
 fi
 
 # 3. Build once, then run every test project; each writes a TRX file we total at the end.

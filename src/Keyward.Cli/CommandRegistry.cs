@@ -15,6 +15,8 @@ internal static class CommandRegistry
         yield return Commands.GetCommand.Build(context);
         yield return Commands.NixCommands.Build(context);
         yield return Commands.TokenCommands.Build(context);
+        yield return Commands.LedgerCommands.BuildTokens(context);
+        yield return Commands.LedgerCommands.BuildRevoke(context);
         yield return Commands.GraphCommand.Build(context);
         yield return Commands.RotateCommand.Build(context);
         yield return Commands.AuditCommand.Build(context);

@@ -27,6 +27,7 @@ internal static class RotationSetup
             : (_, _) => Task.FromResult(new HookResult(true, null, root is null ? "hooks disabled" : "skipped under --root")),
         Faults = context.Faults,
         GetEnv = context.Console.GetEnv,
+        SopsIdentityFiles = [state.IdentityPath],
         Progress = progress,
         // Warnings come from steps that went on (a manual step, a hook that failed during a roll-back): `--resume` is not the answer.
         Warn = m => context.Warn(ErrorCodes.RotationStepFailed.With(m, "the rotation went on; do what the message says by hand (`keyward rotate --resume` is only for a rotation that stopped)")),

@@ -27,6 +27,10 @@ public sealed class EngineOptions
 
     public string? SystemctlPath { get; init; }
 
+    /// <summary>age identity files that open <c>source: { sops: … }</c> files (the host identity of the state directory);
+    /// <c>$SOPS_AGE_KEY_FILE</c> and <c>$SOPS_AGE_KEY</c> are tried too, as sops does.</summary>
+    public IReadOnlyList<string> SopsIdentityFiles { get; init; } = [];
+
     /// <summary>Where live Kubernetes Secrets go (<c>kubernetes-secret</c> sinks with <c>live: true</c>): a kubeconfig path,
     /// else $KUBECONFIG, else the in-cluster service account.</summary>
     public string? Kubeconfig { get; init; }

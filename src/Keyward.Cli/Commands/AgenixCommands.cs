@@ -13,7 +13,7 @@ internal static class AgenixCommands
 {
     public static Command BuildExport(CliContext context)
     {
-        var cmd = new Command("export", "Export the store's credentials for other tools (agenix)");
+        var cmd = new Command("export", "Export the store's credentials for other tools (agenix, sops)");
         var dir = new Argument<string>("dir") { Description = "Directory for the NAME.age files and secrets.nix (created if missing)" };
         var file = CliOptions.ManifestFile();
         var armor = new Option<bool>("--armor", "-a") { Description = "ASCII-armored .age files (and armor = true; in secrets.nix)" };
@@ -49,12 +49,13 @@ internal static class AgenixCommands
             return 0;
         });
         cmd.Subcommands.Add(agenix);
+        cmd.Subcommands.Add(SopsCommands.BuildExport(context));
         return cmd;
     }
 
     public static Command BuildImport(CliContext context)
     {
-        var cmd = new Command("import", "Import credentials from other tools (agenix)");
+        var cmd = new Command("import", "Import credentials from other tools (agenix, sops)");
         var dir = new Argument<string>("dir") { Description = "Directory holding NAME.age files (an agenix secrets directory)" };
         var identities = new Option<string[]>("--identity", "-i")
         {
@@ -102,6 +103,7 @@ internal static class AgenixCommands
             return 0;
         });
         cmd.Subcommands.Add(agenix);
+        cmd.Subcommands.Add(SopsCommands.BuildImport(context));
         return cmd;
     }
 

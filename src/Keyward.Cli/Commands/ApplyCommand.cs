@@ -60,6 +60,7 @@ internal static class ApplyCommand
             Progress = dryRun ? null : progress.Report,
             RunHooks = !noHooks,
             Kubeconfig = kubeconfig is null ? null : context.Console.ResolvePath(kubeconfig),
+            SopsIdentityFiles = [Path.Combine(context.StateDirectory(parse), Store.StateDirectory.IdentityFileName)],
         };
         string? scratch = null;
         if (dryRun && !Store.StateDirectory.IsInitialised(context.StateDirectory(parse)))

@@ -14,11 +14,14 @@ internal static class ListCommand
         var file = new Option<string?>("--file", "-f") { Description = "Manifest, to show which sinks each credential feeds (default: keyward.yaml when present)" };
         var json = CliOptions.Json();
         var all = new Option<bool>("--all") { Description = "Show every version, not only the active ones" };
-        var cmd = new Command("list", "List stored credentials: name, kind, version, created, expires, sinks") { file, json, all };
+        var wide = new Option<bool>("--wide", "-w") { Description = "The key authority table from the manifest: kind, owner, purpose, secret, consumers, rotation rule (also credentials not stored yet)" };
+        var cmd = new Command("list", "List stored credentials: name, kind, version, created, expires, sinks") { file, json, all, wide };
         cmd.SetAction(async (parse, ct) =>
         {
             await using var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
             var versions = await state.Store.ListVersionsAsync(ct).ConfigureAwait(false);
+            if (parse.GetValue(wide))
+                return Taxonomy.Print(context, LoadManifest(context, parse.GetValue(file), required: true)!, versions, parse.GetValue(json));
             var rows = versions.Where(v => parse.GetValue(all) || v.State == VersionState.Active)
                 .OrderBy(v => v.Name, StringComparer.Ordinal).ThenByDescending(v => v.Version).ToArray();
             var sinks = SinksByCredential(context, parse.GetValue(file));
@@ -66,13 +69,21 @@ internal static class ListCommand
     private static string Expires(CredentialVersion v, DateTimeOffset now) =>
         v.ExpiresAt is { } e ? $"{e:yyyy-MM-dd} ({Core.Time.HumanDuration.InWords(e - now)})" : "-";
 
-    private static Dictionary<string, string[]> SinksByCredential(CliContext context, string? file)
+    private static KeywardManifest? LoadManifest(CliContext context, string? file, bool required)
     {
         var path = context.Console.ResolvePath(file ?? "keyward.yaml");
-        if (!File.Exists(path)) return [];
+        if (!File.Exists(path))
+            return required ? throw Core.Errors.ErrorCodes.FileNotFound.Exception($"manifest {path} does not exist", "--wide reads the manifest: pass it with -f PATH") : null;
         var loaded = ManifestLoader.Load(path);
-        if (loaded.Manifest is null) return [];
-        return loaded.Manifest.Sinks
+        if (loaded.Manifest is null && required) throw new Core.Errors.KeywardException([.. loaded.Errors, Core.Errors.ErrorCodes.ManifestInvalid.With($"{path} could not be loaded")]);
+        return loaded.Manifest;
+    }
+
+    private static Dictionary<string, string[]> SinksByCredential(CliContext context, string? file)
+    {
+        var manifest = LoadManifest(context, file, required: false);
+        if (manifest is null) return [];
+        return manifest.Sinks
             .SelectMany(s => s.CredentialNames.Select(c => (c, s.Name)))
             .GroupBy(x => x.c, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(x => x.Name).ToArray(), StringComparer.Ordinal);

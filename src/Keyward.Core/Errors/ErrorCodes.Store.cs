@@ -16,7 +16,7 @@ public static partial class ErrorCodes
     public static readonly ErrorCode StoreTampered = new("KW0310", ErrorKind.Failed, "stored value failed to authenticate (tampering or corruption)", "a ciphertext was altered or moved between rows or stores; restore keyward.db from backup and rotate the credential");
     public static readonly ErrorCode StoreSchemaTooNew = new("KW0311", ErrorKind.Failed, "store was written by a newer Keyward", "upgrade Keyward; it never downgrades a store schema");
     public static readonly ErrorCode StoreDuplicateToken = new("KW0312", ErrorKind.Failed, "token id already recorded in the ledger", "token ids are unique; mint a token with a fresh id");
-    public static readonly ErrorCode StoreTokenMissing = new("KW0313", ErrorKind.BadInput, "token not found in the ledger", "list the ledger to see recorded token ids");
+    public static readonly ErrorCode StoreTokenMissing = new("KW0313", ErrorKind.BadInput, "token not found in the ledger", "run `keyward tokens` to see the recorded token ids and their credentials");
     public static readonly ErrorCode StoreJournalMissing = new("KW0314", ErrorKind.Failed, "journal not found", "list open journals; a committed or aborted journal cannot be changed");
     public static readonly ErrorCode StoreIo = new("KW0315", ErrorKind.Failed, "store database operation failed", "check free space and permissions of the state directory");
     public static readonly ErrorCode StateLockTimeout = new("KW0317", ErrorKind.Failed, "timed out waiting for the state lock", "another keyward (named in the message) is writing the same state; wait for it to finish and retry, or give it longer with --lock-timeout");

@@ -208,11 +208,14 @@ public static class ExternalProviders
     }
 }
 
-/// <summary>Where an external token is read from: exactly one of a file, an environment variable, or one key of a JSON map.</summary>
+/// <summary>Where an external token is read from: exactly one of a file, an environment variable, one key of a JSON map,
+/// or one key of a SOPS-encrypted file.</summary>
 public abstract record ExternalSource(SourceLocation Location);
 public sealed record FileSource(string Path, SourceLocation Location) : ExternalSource(Location);
 public sealed record EnvSource(string Variable, SourceLocation Location) : ExternalSource(Location);
 public sealed record JsonMapSource(string Path, string Key, SourceLocation Location) : ExternalSource(Location);
+/// <summary><c>source: { sops: FILE, key: KEY }</c>: a SOPS file (YAML or JSON, age recipients); nested keys join with '/'.</summary>
+public sealed record SopsSource(string Path, string Key, SourceLocation Location) : ExternalSource(Location);
 
 /// <summary><c>kind: external</c> — minted elsewhere and imported. <c>host</c> keys host-keyed sinks
 /// (access-tokens, netrc, git credentials); <c>username</c> is used by git credentials and netrc.

@@ -322,6 +322,7 @@ public static class RotationPlanner
         FileSource f => $"create a new {x.Provider.Name()} credential at the provider, write it to {f.Path}, then Keyward re-imports it",
         EnvSource e => $"create a new {x.Provider.Name()} credential at the provider, export it as ${e.Variable}, then Keyward re-imports it",
         JsonMapSource j => $"create a new {x.Provider.Name()} credential at the provider, put it under \"{j.Key}\" in {j.Path}, then Keyward re-imports it",
+        SopsSource o => $"create a new {x.Provider.Name()} credential at the provider, set it with `sops set {o.Path} '[\"{o.Key}\"]' '\"NEW\"'`, then Keyward re-imports it",
         _ => $"no source: `keyward bootstrap` creates a new {x.Provider.Name()} token",
     };
 

@@ -21,13 +21,13 @@ public sealed record CheckedValue(string Kind, IReadOnlyDictionary<string, strin
 /// an RSA private key PEM of its declared size, a Nix secret key with its declared key name, an Attic JWT for its subject
 /// signed by the active signer. Error messages name the credential and the rule, never the value.
 /// </summary>
-internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider time)
+internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider time, string source = "agenix")
 {
     public async Task<CheckedValue> CheckAsync(string name, Credential? spec, string? storedKind, Secret value,
         IReadOnlyDictionary<string, PendingValue> pending, CancellationToken cancellationToken)
     {
         var kind = spec?.Kind.Name() ?? storedKind ?? CredentialKind.External.Name();
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["source"] = "agenix" };
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["source"] = source };
         if (spec is not null) metadata[SpecFingerprint.MetadataKey] = SpecFingerprint.Of(spec);
         var warnings = new List<KeywardError>();
         DateTimeOffset? expires = null;
@@ -81,7 +81,7 @@ internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider ti
         return new CheckedValue(kind, metadata, expires, warnings);
     }
 
-    private static int RsaBits(string name, Secret value)
+    private int RsaBits(string name, Secret value)
     {
         var chars = Encoding.UTF8.GetChars(value.Reveal().ToArray());
         try
@@ -135,6 +135,6 @@ internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider ti
         return decoded.ExpiresAtSeconds is { } exp ? DateTimeOffset.FromUnixTimeSeconds(exp) : null;
     }
 
-    private static KeywardException Mismatch(string name, string kind, string why) =>
-        ErrorCodes.AgenixKindMismatch.Exception($"'{name}.age' cannot be imported as {kind} '{name}': {why}");
+    private KeywardException Mismatch(string name, string kind, string why) =>
+        ErrorCodes.AgenixKindMismatch.Exception($"{(source == "agenix" ? $"'{name}.age'" : $"the {source} value")} cannot be imported as {kind} '{name}': {why}");
 }

@@ -50,7 +50,7 @@ public sealed class ApplyEngine
         foreach (var d in due.Due.Where(d => !d.Rotatable))
             _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
         var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv, _options.Root);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv, _options.Root, _options.SopsIdentityFiles);
         var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var changes = new List<CredentialChange>(manifest.Credentials.Count);
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
@@ -142,6 +142,7 @@ public sealed class ApplyEngine
                 ? new(e, ChangeAction.Pending, $"{why}: waiting for {BootstrapHint(manifest, e)}", null)
                 : new(e, ChangeAction.Unchanged, $"version {current.Version} (managed by bootstrap)", current.Version);
         }
+        ExternalTokenCheck.Validate(e, value, Describe(e.Source!));
         foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
         imported[e.Name] = value;
         if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);
@@ -163,6 +164,7 @@ public sealed class ApplyEngine
         FileSource f => $"file {f.Path}",
         EnvSource v => $"${v.Variable}",
         JsonMapSource m => $"{m.Path}[{m.Key}]",
+        SopsSource o => $"sops {o.Path}[{o.Key}]",
         _ => "source",
     };
 
@@ -232,6 +234,7 @@ public sealed class ApplyEngine
         var now = _options.Time.GetUtcNow();
         var fresh = new Dictionary<string, Secret>(StringComparer.Ordinal);
         var written = 0;
+        var toStore = plan.Credentials.Count(c => c.Action is ChangeAction.Create or ChangeAction.Update && !c.ViaRotation);
         try
         {
             await using (var tx = await _store.BeginAsync(cancellationToken).ConfigureAwait(false))
@@ -255,7 +258,7 @@ public sealed class ApplyEngine
                         change.Reason), cancellationToken).ConfigureAwait(false);
                     fresh[c.Name] = minted.Value;
                     written++;
-                    _options.Progress?.Invoke($"{(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
+                    _options.Progress?.Invoke($"[{written}/{toStore}] {(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
                 }
                 await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             }

@@ -14,9 +14,10 @@ namespace Keyward.Engine.Minting;
 /// JSON maps are read once per apply however many credentials use them.</summary>
 /// <param name="root">The <c>--root</c> prefix: an absolute source path is a path of the target system, so it is read
 /// under the root — as sink paths are written, and as bootstrap writes its placeholders.</param>
-public sealed class ExternalImporter(string manifestDirectory, Func<string, string?> getEnv, string? root = null)
+public sealed class ExternalImporter(string manifestDirectory, Func<string, string?> getEnv, string? root = null, IReadOnlyList<string>? sopsIdentityFiles = null)
 {
     private readonly Dictionary<string, Dictionary<string, string>> _maps = new(StringComparer.Ordinal);
+    private readonly SopsSourceReader _sops = new(sopsIdentityFiles ?? [], getEnv);
 
     /// <summary>Null when the credential has no source, or its source file holds the bootstrap placeholder: a placeholder is
     /// never a value (never stored, imported or rendered); `keyward bootstrap` picks the token up once a person puts it there.</summary>
@@ -44,11 +45,17 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
                 return Secret.FromUtf8(text);
             case JsonMapSource map:
                 var entries = LoadMap(map);
-                if (!entries.TryGetValue(map.Key, out var token) || string.IsNullOrWhiteSpace(token))
+                if (!entries.TryGetValue(map.Key, out var token))
                     throw ErrorCodes.ExternalSourceMissing.At(map.Location,
                         $"credential '{c.Name}': key '{map.Key}' is not in {Resolve(map.Path)}",
-                        $"the map has keys: {string.Join(", ", entries.Keys.Order(StringComparer.Ordinal))}").AsException();
+                        $"add \"{map.Key}\": \"TOKEN\" to {map.Path} (it has keys: {string.Join(", ", entries.Keys.Order(StringComparer.Ordinal))}), or fix the credential's source key").AsException();
+                if (string.IsNullOrWhiteSpace(token))
+                    throw ErrorCodes.ExternalSourceMissing.At(map.Location,
+                        $"credential '{c.Name}': key '{map.Key}' in {Resolve(map.Path)} is empty",
+                        $"put the token as the value of \"{map.Key}\" in {map.Path} and run the command again; nothing was stored").AsException();
                 return Secret.FromUtf8(token.Trim());
+            case SopsSource sops:
+                return _sops.Read(c, sops, Resolve(sops.Path));
             default:
                 throw new ArgumentOutOfRangeException(nameof(c));
         }
@@ -76,22 +83,16 @@ public sealed class ExternalImporter(string manifestDirectory, Func<string, stri
         var path = Resolve(map.Path);
         if (_maps.TryGetValue(path, out var cached)) return cached;
         var bytes = ReadSource(path, map.Location, $"JSON map {path}");
-        Dictionary<string, string>? parsed;
+        Dictionary<string, string> parsed;
         try
         {
-            parsed = JsonSerializer.Deserialize<Dictionary<string, string>>(bytes);
-        }
-        catch (JsonException)
-        {
-            // The parser's message can quote the offending text, which may be a token: say where, not what.
-            throw ErrorCodes.ExternalSourceInvalid.At(map.Location, $"JSON map {path} is not an object of strings",
-                "the file must look like {\"github.com\": \"ghp_…\", \"gitlab.com\": \"glpat-…\"}").AsException();
+            // Says where the file is wrong (FILE:LINE:COLUMN), never what it holds.
+            parsed = JsonMapReader.Parse(bytes, path, map.Location);
         }
         finally
         {
             Array.Clear(bytes);
         }
-        parsed ??= [];
         _maps[path] = parsed;
         return parsed;
     }

@@ -387,7 +387,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
     {
         if (x.Source is null)
             throw ErrorCodes.NotRotatable.Exception($"'{x.Name}' has no source; `keyward bootstrap` creates its token");
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv, options.Root);
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(_m.File)) ?? ".", options.GetEnv, options.Root, options.SopsIdentityFiles);
         try
         {
             return importer.Read(x) ?? throw ErrorCodes.RotationStepFailed.Exception($"the source of '{x.Name}' holds the bootstrap placeholder, not a token",

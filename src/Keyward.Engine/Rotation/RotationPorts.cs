@@ -92,6 +92,9 @@ public sealed class RotationExecutorOptions
     /// <summary>Environment for re-importing <c>env</c>-sourced external credentials.</summary>
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
 
+    /// <summary>age identity files for re-importing <c>sops</c>-sourced external credentials (the host identity).</summary>
+    public IReadOnlyList<string> SopsIdentityFiles { get; init; } = [];
+
     /// <summary>Receives one line per step (names and fingerprints only).</summary>
     public Action<string>? Progress { get; init; }
 

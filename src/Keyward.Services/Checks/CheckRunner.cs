@@ -205,6 +205,8 @@ public sealed partial class CheckRunner
                         return doc.RootElement.TryGetProperty(map.Key, out var t) && t.ValueKind == JsonValueKind.String
                             ? (Secret.FromUtf8(t.GetString()!), null)
                             : (null, $"{map.Path} has no string key '{map.Key}'");
+                case SopsSource sops:
+                    return (null, $"{sops.Path}[{sops.Key}] is a SOPS source: run `keyward apply` to import it");
                 default:
                     return (null, "unknown source");
             }
@@ -231,6 +233,7 @@ public sealed partial class CheckRunner
         EnvSource e => "$" + e.Variable,
         FileSource f => f.Path,
         JsonMapSource m => $"{m.Path}[{m.Key}]",
+        SopsSource x => $"{x.Path}[{x.Key}]",
         _ => "source",
     };
 

@@ -82,8 +82,10 @@ internal sealed class FieldMap
     {
         var groups = Spec.ExactlyOneOf ?? throw new InvalidOperationException($"'{Spec.Id}' has no alternatives");
         var present = new List<int>();
+        // A field shared by several groups (source's `key`, with jsonMap or sops) does not by itself say which group is meant.
+        bool Own(int i, string k) => !groups.Where((_, j) => j != i).Any(g => g.Contains(k));
         for (var i = 0; i < groups.Count; i++)
-            if (groups[i].Any(_present.ContainsKey)) present.Add(i);
+            if (groups[i].Any(k => Own(i, k) && _present.ContainsKey(k))) present.Add(i);
         string Name(int i) => string.Join(" + ", groups[i]);
         if (present.Count == 0)
         {
@@ -92,14 +94,14 @@ internal sealed class FieldMap
         }
         if (present.Count > 1)
         {
-            var second = groups[present[1]].First(_present.ContainsKey);
+            var second = groups[present[1]].First(k => Own(present[1], k) && _present.ContainsKey(k));
             _problems.Fail(ErrorCodes.ManifestConflictingFields, KeyAt(second), $"{What} has both {Name(present[0])} and {Name(present[1])}; use exactly one");
             return -1;
         }
         var missing = groups[present[0]].FirstOrDefault(k => !_present.ContainsKey(k));
         if (missing is not null)
         {
-            _problems.Fail(ErrorCodes.ManifestMissingField, KeyAt(groups[present[0]].First(_present.ContainsKey)), $"{What} needs '{missing}' together with {Name(present[0])}");
+            _problems.Fail(ErrorCodes.ManifestMissingField, KeyAt(groups[present[0]].First(k => Own(present[0], k) && _present.ContainsKey(k))), $"{What} needs '{missing}' together with {Name(present[0])}");
             return -1;
         }
         return present[0];

@@ -277,6 +277,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             }
             var filePath = sfm.String("file");
             var jsonMap = sfm.String("jsonMap");
+            var sops = sfm.String("sops");
             var key = sfm.String("key");
             var loc = fm.KeyAt("source");
             source = sfm.ExactlyOne() switch
@@ -284,6 +285,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
                 0 when filePath is not null => new FileSource(filePath, loc),
                 1 when envName is not null => new EnvSource(envName, loc),
                 2 when jsonMap is not null && key is not null => new JsonMapSource(jsonMap, key, loc),
+                3 when sops is not null && key is not null => new SopsSource(sops, key, loc),
                 _ => null,
             };
         }

@@ -48,13 +48,14 @@ internal static class ManifestFields
         new("rotation", new ObjectShape(DefaultRotation), "Rotation policy per kind: secret, rsa-key, nix-signing-key, attic-token, external."),
     ]);
 
-    public static readonly ObjectSpec Source = new("source", "Where an external credential is imported from: exactly one of file, env, or jsonMap with key. Relative paths are resolved against the manifest's directory.",
+    public static readonly ObjectSpec Source = new("source", "Where an external credential is imported from: exactly one of file, env, jsonMap with key, or sops with key. Relative paths are resolved against the manifest's directory.",
     [
         new("file", Text, "A file holding the token (surrounding whitespace is trimmed)."),
         new("env", Str("^[A-Za-z_][A-Za-z0-9_]*$"), "An environment variable holding the token."),
         new("jsonMap", Text, "A JSON file holding an object of strings, such as {\"github.com\": \"ghp_…\"}."),
-        new("key", Text, "The key of the jsonMap object to read."),
-    ], ExactlyOneOf: [["file"], ["env"], ["jsonMap", "key"]]);
+        new("sops", Text, "A SOPS-encrypted YAML or JSON file with age recipients, decrypted with the host identity (or $SOPS_AGE_KEY_FILE); its MAC is verified."),
+        new("key", Text, "The key to read: of the jsonMap object, or of the sops file (nested keys joined with '/')."),
+    ], ExactlyOneOf: [["file"], ["env"], ["jsonMap", "key"], ["sops", "key"]]);
 
     public static readonly ObjectSpec Credential = new("credential", "A credential Keyward mints, stores, delivers and rotates.",
     [
