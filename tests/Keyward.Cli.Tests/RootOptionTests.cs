@@ -13,7 +13,9 @@ public sealed class RootOptionTests : IDisposable
     {
         var root = Path.Combine(_dir, "root");
         Directory.CreateDirectory(Path.Combine(root, "persist"));
-        File.WriteAllText(Path.Combine(root, "persist", "op-token"), "ops_eyJzZWNyZXQiOiJ4In0\n");
+        // The example's fake service-account token: format-valid, opens nothing.
+        var op = File.ReadAllText(Path.Combine(CliHarness.RepoRoot, "examples", "homelab", "op-token")).Trim();
+        File.WriteAllText(Path.Combine(root, "persist", "op-token"), op + "\n");
         File.WriteAllText(Path.Combine(_dir, "gitea-token"), "0123456789abcdef0123456789abcdef01234567\n");
         var manifest = Path.Combine(_dir, "keyward.yaml");
         File.WriteAllText(manifest, """
@@ -32,7 +34,7 @@ public sealed class RootOptionTests : IDisposable
         Assert.Contains("import from file /persist/op-token", plan.Out, StringComparison.Ordinal);
         var apply = await cli.RunAsync(["apply", .. common]);
         Assert.True(apply.ExitCode == 0, apply.ToString());
-        Assert.Equal("ops_eyJzZWNyZXQiOiJ4In0", File.ReadAllText(Path.Combine(root, "etc/op/token")));
+        Assert.Equal(op, File.ReadAllText(Path.Combine(root, "etc/op/token")));
         Assert.Equal("0123456789abcdef0123456789abcdef01234567", File.ReadAllText(Path.Combine(root, "etc/gitea/token")));
         Assert.Contains("0 to create, 0 to update", (await cli.RunAsync(["plan", .. common])).Out, StringComparison.Ordinal);
     }
