@@ -9,14 +9,7 @@ public static class StaleTempSweep
 {
     /// <summary>Sweeps the target (and persisted link) path of every file sink of <paramref name="manifest"/>, under
     /// <see cref="EngineOptions.Root"/>; returns how many stale files were removed.</summary>
-    public static int Run(KeywardManifest manifest, EngineOptions options)
-    {
-        var removed = 0;
-        foreach (var sink in manifest.Sinks.Where(s => s.Kubernetes?.Live != true))
-        {
-            removed += StaleTempFiles.Sweep(options.Rooted(sink.StoragePath));
-            if (sink.PersistRoot is not null) removed += StaleTempFiles.Sweep(options.Rooted(sink.Path));
-        }
-        return removed;
-    }
+    public static int Run(KeywardManifest manifest, EngineOptions options) =>
+        StaleTempFiles.Sweep(manifest.Sinks.Where(s => s.Kubernetes?.Live != true).SelectMany(s =>
+            s.PersistRoot is null ? [options.Rooted(s.StoragePath)] : new[] { options.Rooted(s.StoragePath), options.Rooted(s.Path) }));
 }

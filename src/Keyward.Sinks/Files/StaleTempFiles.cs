@@ -14,36 +14,49 @@ namespace Keyward.Sinks.Files;
 public static partial class StaleTempFiles
 {
     /// <summary>Removes the stale temporary files of <paramref name="targetPath"/>; returns how many.</summary>
-    public static int Sweep(string targetPath)
+    public static int Sweep(string targetPath) => Sweep([targetPath]);
+
+    private static readonly Regex TempName = MakeTempName();
+
+    [GeneratedRegex("^\\.(?<name>.+)\\.[0-9a-f]{16}\\.kw-tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex MakeTempName();
+
+    /// <summary>Removes the stale temporary files of every path in <paramref name="targetPaths"/>; returns how many. Each
+    /// directory is listed once, however many sinks live in it (10,000 sinks in one directory are one listing, not
+    /// 10,000).</summary>
+    public static int Sweep(IEnumerable<string> targetPaths)
     {
-        var directory = Path.GetDirectoryName(targetPath);
-        var name = Path.GetFileName(targetPath);
-        if (string.IsNullOrEmpty(directory) || string.IsNullOrEmpty(name) || !Directory.Exists(directory)) return 0;
-        var pattern = new Regex("^" + Regex.Escape("." + name + ".") + "[0-9a-f]{16}" + Regex.Escape(".kw-tmp") + "$", RegexOptions.CultureInvariant);
         var removed = 0;
-        IEnumerable<string> candidates;
-        try
+        foreach (var group in targetPaths.GroupBy(p => Path.GetDirectoryName(p) ?? "", StringComparer.Ordinal))
         {
-            candidates = Directory.EnumerateFileSystemEntries(directory, "." + name + ".*.kw-tmp").ToList();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return 0;
-        }
-        foreach (var path in candidates)
-        {
-            if (!pattern.IsMatch(Path.GetFileName(path))) continue;
+            var directory = group.Key;
+            if (directory.Length == 0 || !Directory.Exists(directory)) continue;
+            var names = group.Select(Path.GetFileName).Where(n => !string.IsNullOrEmpty(n)).ToHashSet(StringComparer.Ordinal);
+            List<string> candidates;
             try
             {
-                var info = new FileInfo(path);
-                if (info.LinkTarget is null && (info.Attributes & FileAttributes.Directory) == 0) Wipe(path);
-                if ((info.Attributes & FileAttributes.Directory) != 0) continue;
-                File.Delete(path);
-                removed++;
+                candidates = Directory.EnumerateFileSystemEntries(directory, ".*.kw-tmp").ToList();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // best effort: the next writer tries again
+                continue;
+            }
+            foreach (var path in candidates)
+            {
+                var match = TempName.Match(Path.GetFileName(path));
+                if (!match.Success || !names.Contains(match.Groups["name"].Value)) continue;
+                try
+                {
+                    var info = new FileInfo(path);
+                    if (info.LinkTarget is null && (info.Attributes & FileAttributes.Directory) == 0) Wipe(path);
+                    if ((info.Attributes & FileAttributes.Directory) != 0) continue;
+                    File.Delete(path);
+                    removed++;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // best effort: the next writer tries again
+                }
             }
         }
         return removed;
