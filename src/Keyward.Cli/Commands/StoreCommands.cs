@@ -152,12 +152,7 @@ internal sealed class StoredSigner : IAsyncDisposable
                     : Core.Errors.ErrorCodes.NoValueYet.Exception($"'{name}' has no active version");
             }
             using var value = await state.Store.RevealAsync(name, active.Version, ct).ConfigureAwait(false);
-            var key = active.Kind switch
-            {
-                "secret" => Crypto.Attic.AtticSigningKey.Hs256(value),
-                "rsa-key" => Crypto.Attic.AtticSigningKey.Rs256(value),
-                _ => throw Core.Errors.ErrorCodes.TokenSignerUnusable.Exception($"'{name}' is a {active.Kind}; Attic tokens are signed by a secret (HS256) or an rsa-key (RS256)"),
-            };
+            var key = Crypto.Attic.AtticSigningKey.ForSigner(active.Kind, value, name);
             return new StoredSigner(state, context, name, active.Version, key);
         }
         catch

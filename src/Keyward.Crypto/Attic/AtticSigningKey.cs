@@ -39,6 +39,24 @@ public sealed class AtticSigningKey : IDisposable
     /// <summary>False for a public-key-only RS256 key.</summary>
     public bool CanSign { get; }
 
+    /// <summary>The one rule for which algorithm a signer credential signs Attic tokens with: a <c>secret</c> signs HS256, an
+    /// <c>rsa-key</c> RS256; any other kind cannot sign (KW0457). Minting, verification, rotation, imports and
+    /// <c>token mint --signed-by</c> all ask here.</summary>
+    public static AtticSigningKey ForSigner(Core.Manifest.CredentialKind kind, Secret value, string signerName) => kind switch
+    {
+        Core.Manifest.CredentialKind.Secret => Hs256(value),
+        Core.Manifest.CredentialKind.RsaKey => Rs256(value),
+        _ => throw ErrorCodes.TokenSignerUnusable.Exception(
+            $"'{signerName}' is a {Core.Manifest.CredentialKinds.Name(kind)}; Attic tokens are signed by a secret (HS256) or an rsa-key (RS256)"),
+    };
+
+    /// <summary><see cref="ForSigner(Core.Manifest.CredentialKind, Secret, string)"/> for a kind as the store records it
+    /// (<c>secret</c>, <c>rsa-key</c>).</summary>
+    public static AtticSigningKey ForSigner(string storedKind, Secret value, string signerName) =>
+        Core.Manifest.CredentialKinds.TryParse(storedKind, out var kind)
+            ? ForSigner(kind, value, signerName)
+            : throw ErrorCodes.TokenSignerUnusable.Exception($"'{signerName}' is a {storedKind}; Attic tokens are signed by a secret (HS256) or an rsa-key (RS256)");
+
     /// <summary>HMAC-SHA256 with these bytes (any bytes, not necessarily UTF-8, as atticd since PR #181).</summary>
     public static AtticSigningKey Hs256(Secret secretBytes)
     {

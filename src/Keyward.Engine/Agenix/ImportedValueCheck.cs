@@ -122,7 +122,7 @@ internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider ti
                 signerValue = await store.RevealAsync(spec.SignedBy, signer.Version, cancellationToken).ConfigureAwait(false);
             }
             using var disposeSigner = signerValue;
-            using var key = signerKind == "rsa-key" ? AtticSigningKey.Rs256(signerValue) : AtticSigningKey.Hs256(signerValue);
+            using var key = AtticSigningKey.ForSigner(signerKind, signerValue, spec.SignedBy);
             try { AtticTokens.Verify(jwt, key, time); }
             catch (KeywardException e) { throw Mismatch(name, "attic-token", $"it does not verify with the active version of '{spec.SignedBy}': {e.First.Message}"); }
             metadata["subject"] = spec.Subject;

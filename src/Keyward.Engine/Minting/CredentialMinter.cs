@@ -47,12 +47,7 @@ public sealed class CredentialMinter(TimeProvider time)
     /// <summary>Mints an Attic token signed by <paramref name="signer"/> (HS256 for a secret, RS256 for an rsa-key).</summary>
     public MintResult MintToken(AtticTokenCredential spec, SignerValue signer, int newVersion, Func<ReadOnlySpan<byte>, string> fingerprint)
     {
-        using var key = signer.Spec switch
-        {
-            SecretCredential => AtticSigningKey.Hs256(signer.Value),
-            RsaKeyCredential => AtticSigningKey.Rs256(signer.Value),
-            _ => throw ErrorCodes.Internal.Exception($"'{spec.Name}' is signed by '{signer.Spec.Name}', a {signer.Spec.Kind.Name()}"),
-        };
+        using var key = AtticSigningKey.ForSigner(signer.Spec.Kind, signer.Value, signer.Spec.Name);
         var now = time.GetUtcNow();
         // Whole seconds: JWT times are integers, and nbf must never be after the server's clock.
         var issued = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());

@@ -363,7 +363,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         if (signer is null) return true; // nothing to check against: the mint or verify step says so
         using var signerValue = signer.Value.Value;
         using var token = await store.RevealAsync(t.Name, version.Version, ct).ConfigureAwait(false);
-        using var key = _m.FindCredential(t.SignedBy) is RsaKeyCredential ? AtticSigningKey.Rs256(signerValue) : AtticSigningKey.Hs256(signerValue);
+        using var key = AtticSigningKey.ForSigner(_m.FindCredential(t.SignedBy)!.Kind, signerValue, t.SignedBy);
         try
         {
             AtticTokens.Verify(token.RevealString(), key, options.Time, t.Issuer, t.Audiences.Count > 0 ? t.Audiences : null);
@@ -540,7 +540,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 var token = await CurrentAsync(t.Name, ctx, ct).ConfigureAwait(false);
                 var signer = await CurrentAsync(t.SignedBy, ctx, ct).ConfigureAwait(false);
                 if (token is null || signer is null) throw ErrorCodes.RotationVerifyFailed.Exception($"'{t.Name}' or its signer has no value");
-                using var key = _m.FindCredential(t.SignedBy) is RsaKeyCredential ? AtticSigningKey.Rs256(signer.Value.Value) : AtticSigningKey.Hs256(signer.Value.Value);
+                using var key = AtticSigningKey.ForSigner(_m.FindCredential(t.SignedBy)!.Kind, signer.Value.Value, t.SignedBy);
                 try
                 {
                     AtticTokens.Verify(token.Value.Value.RevealString(), key, options.Time, t.Issuer, t.Audiences.Count > 0 ? t.Audiences : null);

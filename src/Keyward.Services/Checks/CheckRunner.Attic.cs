@@ -168,7 +168,7 @@ public sealed partial class CheckRunner
         {
             try
             {
-                using var key = signer is RsaKeyCredential ? AtticSigningKey.Rs256(signing) : AtticSigningKey.Hs256(signing);
+                using var key = AtticSigningKey.ForSigner(signer.Kind, signing, signer.Name);
                 AtticTokens.Verify(value.RevealString(), key, _time, cred.Issuer, cred.Audiences.Count > 0 ? cred.Audiences : null);
                 local = $"signature verifies with the active {cred.SignedBy}";
             }
