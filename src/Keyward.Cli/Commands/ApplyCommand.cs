@@ -97,22 +97,24 @@ internal static class ApplyCommand
             return 0;
         }
         if (!json) PlanPrinter.Text(context.Console.Out, plan, dryRun: false);
-        var report = await engine.ExecuteAsync(plan, ct).ConfigureAwait(false);
-        // Recovery recipients named in the manifest can unwrap the store's data key (added, never silently removed).
-        var before = state.Recipients.Count;
-        await state.AddRecipientsAsync(manifest.Recipients, ct).ConfigureAwait(false);
-        if (state.Recipients.Count > before && !json)
-            context.Console.Out.WriteLine($"store data key re-wrapped to {state.Recipients.Count} recipients (the manifest names {state.Recipients.Count - before} new)");
-        var due = plan.DueRotations.ToArray();
-        if (due.Length > 0)
+        // An HTTP client only when policy makes a rotation due (its verify and switch steps ask the services).
+        HttpClient? http = null;
+        ApplyOutcome outcome;
+        try
         {
-            // What policy says is due goes through the same journaled executor as `keyward rotate`.
-            using var http = Services.Http.ServiceHttp.CreateClient();
-            var executor = new Engine.Rotation.RotationExecutor(state.Store,
-                RotationSetup.Options(context, state, manifest, http, options.Root, options.RunHooks, options.Progress, options.Kubeconfig));
-            var outcome = await executor.StartAsync(new Core.Rotation.RotationIntent(due, Core.Rotation.RotationReason.Scheduled), ct).ConfigureAwait(false);
-            if (!json) context.Console.Out.WriteLine($"rotated what policy says is due: {string.Join(", ", due)} ({outcome.State})");
+            outcome = await engine.ApplyAsync(plan, state, () => new Engine.Rotation.RotationExecutor(state.Store,
+                RotationSetup.Options(context, state, manifest, http = Services.Http.ServiceHttp.CreateClient(), options.Root, options.RunHooks,
+                    options.Progress, options.Kubeconfig)), ct).ConfigureAwait(false);
         }
+        finally
+        {
+            http?.Dispose();
+        }
+        var report = outcome.Report;
+        if (outcome.RecipientsAdded > 0 && !json)
+            context.Console.Out.WriteLine($"store data key re-wrapped to {outcome.Recipients} recipients (the manifest names {outcome.RecipientsAdded} new)");
+        if (outcome.Rotation is { } rotation && !json)
+            context.Console.Out.WriteLine($"rotated what policy says is due: {string.Join(", ", outcome.Rotated)} ({rotation.State})");
         progress.Done();
         if (json) PlanPrinter.Json(context.Console.Out, plan, report);
         else PlanPrinter.Report(context.Console.Out, report);

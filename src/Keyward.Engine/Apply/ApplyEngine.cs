@@ -272,6 +272,22 @@ public sealed class ApplyEngine
         }
     }
 
+    /// <summary>The whole of <c>apply</c> after planning, as every front end (the CLI today, the server next) runs it:
+    /// execute the plan, re-wrap the store's data key to recipients the manifest names (added, never silently removed),
+    /// then hand what policy says is due to the journaled rotation executor, exactly as <c>keyward rotate</c> would.</summary>
+    /// <param name="rotations">Builds the executor for due rotations (the host supplies services, hooks and output).</param>
+    public async Task<ApplyOutcome> ApplyAsync(ApplyPlan plan, Store.OpenedState state, Func<RotationExecutor> rotations, CancellationToken cancellationToken)
+    {
+        var report = await ExecuteAsync(plan, cancellationToken).ConfigureAwait(false);
+        var before = state.Recipients.Count;
+        await state.AddRecipientsAsync(plan.Manifest.Recipients, cancellationToken).ConfigureAwait(false);
+        var due = plan.DueRotations.ToArray();
+        RotationOutcome? rotation = null;
+        if (due.Length > 0)
+            rotation = await rotations().StartAsync(new RotationIntent(due, RotationReason.Scheduled), cancellationToken).ConfigureAwait(false);
+        return new ApplyOutcome(report, state.Recipients.Count - before, state.Recipients.Count, due, rotation);
+    }
+
     private static MintResult Imported(ExternalCredential e, Secret value)
     {
         ExternalImporter.Recognise(e, value, out var detected);

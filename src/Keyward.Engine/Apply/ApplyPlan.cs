@@ -58,3 +58,8 @@ public sealed record ApplyReport(
 }
 
 public sealed record HookOutcome(string Sink, string Hook, bool Success, string Message);
+
+/// <summary>What <see cref="ApplyEngine.ApplyAsync"/> did: the plan's report, recipients the store's data key was
+/// re-wrapped to, and the rotation policy made due (none when <paramref name="Rotated"/> is empty).</summary>
+public sealed record ApplyOutcome(ApplyReport Report, int RecipientsAdded, int Recipients, IReadOnlyList<string> Rotated,
+    Rotation.RotationOutcome? Rotation);
