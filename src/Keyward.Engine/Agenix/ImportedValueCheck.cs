@@ -59,8 +59,8 @@ internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider ti
                 {
                     if (spec is NixSigningKeyCredential n && key.Name != n.KeyName)
                         throw Mismatch(name, kind, $"its key name is '{key.Name}', the manifest declares keyName: {n.KeyName}");
-                    metadata["keyName"] = key.Name;
-                    metadata["publicKey"] = key.PublicKey.ToString();
+                    metadata[Delivery.VersionMetadata.KeyNameKey] = key.Name;
+                    metadata[Delivery.VersionMetadata.PublicKeyKey] = key.PublicKey.ToString();
                 }
                 break;
             case "attic-token":
@@ -126,8 +126,8 @@ internal sealed class ImportedValueCheck(ICredentialStore store, TimeProvider ti
             try { AtticTokens.Verify(jwt, key, time); }
             catch (KeywardException e) { throw Mismatch(name, "attic-token", $"it does not verify with the active version of '{spec.SignedBy}': {e.First.Message}"); }
             metadata["subject"] = spec.Subject;
-            metadata["signedBy"] = spec.SignedBy;
-            metadata["signedByVersion"] = signerVersion.ToString(CultureInfo.InvariantCulture);
+            metadata[Delivery.VersionMetadata.SignedByKey] = spec.SignedBy;
+            metadata[Delivery.VersionMetadata.SignedByVersionKey] = signerVersion.ToString(CultureInfo.InvariantCulture);
             metadata["permissions"] = SpecFingerprint.PermissionsSummary(spec);
             metadata["algorithm"] = key.Algorithm;
         }

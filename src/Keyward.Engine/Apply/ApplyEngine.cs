@@ -99,7 +99,7 @@ public sealed class ApplyEngine
         if (signerChange is { Action: ChangeAction.Create or ChangeAction.Update })
             return new(t, ChangeAction.Update, $"signer {t.SignedBy} gets a new value: re-mint", current.Version);
         if (active.TryGetValue(t.SignedBy, out var signer) &&
-            current.Metadata.TryGetValue("signedByVersion", out var sv) && sv != signer.Version.ToString(CultureInfo.InvariantCulture))
+            VersionMetadata.Of(current).SignedByVersion is { } sv && sv != signer.Version)
             return new(t, ChangeAction.Update, $"signed by {t.SignedBy} version {sv}, now version {signer.Version}: re-mint", current.Version);
         if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != SpecFingerprint.Of(t))
             return new(t, ChangeAction.Update, "subject, validity, permissions, issuer or audiences changed: re-mint", current.Version);

@@ -35,8 +35,8 @@ public sealed class CredentialMinter(TimeProvider time)
             case NixSigningKeyCredential n:
                 using (var key = NixSecretKey.Generate(n.KeyName))
                 {
-                    metadata["keyName"] = n.KeyName;
-                    metadata["publicKey"] = key.PublicKey.ToString();
+                    metadata[Delivery.VersionMetadata.KeyNameKey] = n.KeyName;
+                    metadata[Delivery.VersionMetadata.PublicKeyKey] = key.PublicKey.ToString();
                     return new MintResult(key.ToSecret(), null, "generated", metadata, null, []);
                 }
             default:
@@ -61,9 +61,9 @@ public sealed class CredentialMinter(TimeProvider time)
         {
             [SpecFingerprint.MetadataKey] = SpecFingerprint.Of(spec),
             ["subject"] = spec.Subject,
-            ["signedBy"] = signer.Spec.Name,
-            ["signedByVersion"] = signer.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["tokenId"] = tokenId,
+            [Delivery.VersionMetadata.SignedByKey] = signer.Spec.Name,
+            [Delivery.VersionMetadata.SignedByVersionKey] = signer.Version.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [Delivery.VersionMetadata.TokenIdKey] = tokenId,
             ["permissions"] = summary,
             ["algorithm"] = key.Algorithm,
         };
