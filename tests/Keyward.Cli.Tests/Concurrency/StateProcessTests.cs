@@ -101,7 +101,7 @@ public sealed class StateProcessTests : IDisposable
         var v2 = Path.Combine(_dir, "v2.yaml");
         File.WriteAllText(v1, StateConcurrencyTests.ManifestV1);
         File.WriteAllText(v2, StateConcurrencyTests.ManifestV2);
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < StateConcurrencyTests.Loops(4); i++)
         {
             var state = Path.Combine(_dir, $"s{i}");
             var root = Path.Combine(_dir, $"r{i}");
