@@ -73,15 +73,22 @@ public static class StateDirectory
         ArgumentException.ThrowIfNullOrWhiteSpace(dir);
         var extras = extraRecipients.Select(wrap.NormaliseRecipient).ToList(); // validate before creating anything
         if (!Directory.Exists(dir)) PrepareDirectory(dir); // an existing state directory's mode is tightened by init only
+        return await UnderLockAsync(dir, lockOptions, time, wrap, () =>
+            !File.Exists(Path.Combine(dir, IdentityFileName)) && !File.Exists(Path.Combine(dir, DatabaseFileName))
+                ? InitLockedAsync(dir, extras, time, wrap, ct)
+                : OpenAsync(dir, null, time, wrap, ct), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Every writer's way in: take the state lock, finish or discard an interrupted init, then open (or create)
+    /// the state, which holds the lock until it is disposed; on any failure the lock is released.</summary>
+    private static async Task<OpenedState> UnderLockAsync(string dir, StateLockOptions lockOptions, TimeProvider time, IDataKeyWrap wrap,
+        Func<Task<OpenedState>> open, CancellationToken ct)
+    {
         var held = await StateLock.AcquireAsync(dir, lockOptions, ct).ConfigureAwait(false);
         try
         {
             await FinishInterruptedInitAsync(dir, time, wrap, ct).ConfigureAwait(false);
-            var identity = Path.Combine(dir, IdentityFileName);
-            var database = Path.Combine(dir, DatabaseFileName);
-            var state = !File.Exists(identity) && !File.Exists(database)
-                ? await InitLockedAsync(dir, extras, time, wrap, ct).ConfigureAwait(false)
-                : await OpenAsync(dir, null, time, wrap, ct).ConfigureAwait(false);
+            var state = await open().ConfigureAwait(false);
             state.Hold(held);
             return state;
         }
@@ -98,19 +105,8 @@ public static class StateDirectory
         ct.ThrowIfCancellationRequested();
         var extras = extraRecipients.Select(wrap.NormaliseRecipient).ToList(); // validate before creating anything
         PrepareDirectory(dir);
-        var held = await StateLock.AcquireAsync(dir, StateLockOptions.Default with { Purpose = "init" }, ct).ConfigureAwait(false);
-        try
-        {
-            await FinishInterruptedInitAsync(dir, time, wrap, ct).ConfigureAwait(false);
-            var state = await InitLockedAsync(dir, extras, time, wrap, ct).ConfigureAwait(false);
-            state.Hold(held);
-            return state;
-        }
-        catch
-        {
-            held.Dispose();
-            throw;
-        }
+        return await UnderLockAsync(dir, StateLockOptions.Default with { Purpose = "init" }, time, wrap,
+            () => InitLockedAsync(dir, extras, time, wrap, ct), ct).ConfigureAwait(false);
     }
 
     internal static async Task<OpenedState> OpenForWriteAsync(string dir, StateLockOptions lockOptions, TimeProvider time, IDataKeyWrap wrap, CancellationToken ct)
@@ -118,19 +114,7 @@ public static class StateDirectory
         ct.ThrowIfCancellationRequested();
         if (!IsInitialised(dir) && !Directory.Exists(Path.Combine(dir, StagingDirectoryName)))
             return await OpenAsync(dir, null, time, wrap, ct).ConfigureAwait(false); // the reader's KW0301/KW0303, without creating a lock file
-        var held = await StateLock.AcquireAsync(dir, lockOptions, ct).ConfigureAwait(false);
-        try
-        {
-            await FinishInterruptedInitAsync(dir, time, wrap, ct).ConfigureAwait(false);
-            var state = await OpenAsync(dir, null, time, wrap, ct).ConfigureAwait(false);
-            state.Hold(held);
-            return state;
-        }
-        catch
-        {
-            held.Dispose();
-            throw;
-        }
+        return await UnderLockAsync(dir, lockOptions, time, wrap, () => OpenAsync(dir, null, time, wrap, ct), ct).ConfigureAwait(false);
     }
 
     /// <summary>
