@@ -1,0 +1,44 @@
+using System.CommandLine;
+using Keyward.Core.Errors;
+using Keyward.Core.Time;
+using Keyward.Server;
+
+namespace Keyward.Cli.Commands;
+
+/// <summary><c>keyward serve -f FILE --listen HOST:PORT [--interval 5m] [--tls-cert F --tls-key F | --insecure-listen]</c>.</summary>
+internal static class ServeCommand
+{
+    public static Command Build(CliContext context)
+    {
+        var file = CliOptions.ManifestFile();
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (plain HTTP only on loopback)", DefaultValueFactory = _ => "127.0.0.1:8420" };
+        var interval = new Option<string>("--interval") { Description = "How often the controller loop runs", DefaultValueFactory = _ => "5m" };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve HTTPS with" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert (unencrypted)" };
+        var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front)" };
+        var cmd = new Command("serve", "Run the authority as a service: controller loop, metrics, health and the API")
+        {
+            file, listen, interval, tlsCert, tlsKey, insecure,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var options = new ServeOptions
+            {
+                ManifestPath = context.Console.ResolvePath(parse.GetValue(file)!),
+                StateDirectory = context.StateDirectory(parse),
+                Listen = ListenAddress.Parse(parse.GetValue(listen)!),
+                Interval = HumanDuration.TryParse(parse.GetValue(interval)!, out var d, out var error) ? d.Value
+                    : throw ErrorCodes.InvalidArgument.Exception($"--interval: {error}"),
+                TlsCertificatePath = parse.GetValue(tlsCert) is { } c ? context.Console.ResolvePath(c) : null,
+                TlsKeyPath = parse.GetValue(tlsKey) is { } k ? context.Console.ResolvePath(k) : null,
+                InsecureListen = parse.GetValue(insecure),
+                Time = context.Time,
+                GetEnv = context.Console.GetEnv,
+                Warn = context.Warn,
+            };
+            await KeywardServer.RunAsync(options, address => context.Console.Err.WriteLine($"keyward: serving on {address}"), ct).ConfigureAwait(false);
+            return 0;
+        });
+        return cmd;
+    }
+}

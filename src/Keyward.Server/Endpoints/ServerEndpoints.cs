@@ -1,0 +1,12 @@
+using Microsoft.AspNetCore.Builder;
+
+namespace Keyward.Server.Endpoints;
+
+/// <summary>The server's routes, one line per area; each area maps its own routes in a file of its own.</summary>
+internal static class ServerEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        HealthEndpoints.Map(app);
+    }
+}

@@ -1,0 +1,9 @@
+using System.Text.Json.Serialization;
+
+namespace Keyward.Server;
+
+/// <summary>Every type the server writes or reads as JSON, source-generated (no reflection: the binary is NativeAOT).
+/// Add a <c>[JsonSerializable]</c> line here for each new response or request type.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(Endpoints.HealthStatus))]
+internal sealed partial class ServerJson : JsonSerializerContext;
