@@ -42,6 +42,9 @@ public static class KeywardServer
         });
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJson.Default));
         builder.Services.AddSingleton(options);
+        var state = new ServerState(options);
+        state.ReloadManifestIfChanged();
+        builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(options.Time);
 
         var app = builder.Build();
