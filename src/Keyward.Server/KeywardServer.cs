@@ -45,6 +45,7 @@ public static class KeywardServer
         var state = new ServerState(options);
         state.ReloadManifestIfChanged();
         builder.Services.AddSingleton(state);
+        if (options.OperatorAuthenticator is { } authenticator) builder.Services.AddSingleton(authenticator);
         builder.Services.AddSingleton(options.Time);
 
         var app = builder.Build();

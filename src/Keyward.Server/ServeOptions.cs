@@ -23,6 +23,12 @@ public sealed record ServeOptions
     /// <summary>Plain HTTP on a non-loopback address, for a TLS-terminating proxy in front.</summary>
     public bool InsecureListen { get; init; }
 
+    /// <summary>Ask for an operator-token login on the dashboard even on loopback (off loopback it is always asked).</summary>
+    public bool DashboardLogin { get; init; }
+
+    /// <summary>Checks operator tokens (dashboard login, the operator API); null leaves the server's own ledger-backed one.</summary>
+    public Dashboard.IOperatorAuthenticator? OperatorAuthenticator { get; init; }
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;

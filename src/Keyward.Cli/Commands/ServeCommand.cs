@@ -16,9 +16,10 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve HTTPS with" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert (unencrypted)" };
         var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front)" };
+        var dashboardLogin = new Option<bool>("--dashboard-login") { Description = "Ask for an operator token on the dashboard even on loopback" };
         var cmd = new Command("serve", "Run the authority as a service: controller loop, metrics, health and the API")
         {
-            file, listen, interval, tlsCert, tlsKey, insecure,
+            file, listen, interval, tlsCert, tlsKey, insecure, dashboardLogin,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -32,6 +33,7 @@ internal static class ServeCommand
                 TlsCertificatePath = parse.GetValue(tlsCert) is { } c ? context.Console.ResolvePath(c) : null,
                 TlsKeyPath = parse.GetValue(tlsKey) is { } k ? context.Console.ResolvePath(k) : null,
                 InsecureListen = parse.GetValue(insecure),
+                DashboardLogin = parse.GetValue(dashboardLogin),
                 Time = context.Time,
                 GetEnv = context.Console.GetEnv,
                 Warn = context.Warn,
