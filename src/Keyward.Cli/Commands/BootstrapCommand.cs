@@ -32,8 +32,9 @@ internal static class BootstrapCommand
         var deadline = new Option<string>("--deadline") { Description = "Give up waiting after this long", DefaultValueFactory = _ => "30m" };
         var root = new Option<string?>("--root") { Description = "Prefix for sink and placeholder paths" };
         var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks of the delivered sinks" };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks carrying the token (default: $KUBECONFIG, else in-cluster)" };
         var label = kind == ServiceKind.Coder ? "coder" : "gitea";
-        var cmd = new Command(label, $"Bootstrap the admin API token of a {(kind == ServiceKind.Coder ? "Coder" : "Gitea/Forgejo")} service") { file, name, wait, deadline, root, noHooks };
+        var cmd = new Command(label, $"Bootstrap the admin API token of a {(kind == ServiceKind.Coder ? "Coder" : "Gitea/Forgejo")} service") { file, name, wait, deadline, root, noHooks, kubeconfig };
         cmd.SetAction(async (parse, ct) =>
         {
             var manifest = ManifestInput.Load(context, parse, file);
@@ -63,11 +64,20 @@ internal static class BootstrapCommand
                 ? new CoderBootstrapTarget(service, clients.Coder(service), password,
                     manifest.EffectivePolicy(credential).MaxAge?.Value ?? TimeSpan.FromDays(30), context.Time)
                 : new GiteaBootstrapTarget(service, clients.Gitea(service), password, context.Time);
-            var engineOptions = new EngineOptions { Root = rootDir, Time = context.Time, Warn = context.Warn, RunHooks = !parse.GetValue(noHooks) };
+            var kubeconfigPath = parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null;
+            var engineOptions = new EngineOptions
+            {
+                Root = rootDir, Time = context.Time, Warn = context.Warn, RunHooks = !parse.GetValue(noHooks), Kubeconfig = kubeconfigPath, GetEnv = context.Console.GetEnv,
+            };
+            // A live Secret carrying the token holds a placeholder too, and a token patched in there is found (not under
+            // --root: that cluster belongs to the image's system, as for apply).
+            var live = rootDir is not null ? null : LiveSecretPlacement.For(manifest, credential.Name,
+                () => new Services.Kubernetes.KubernetesSecretWriter(new Services.Kubernetes.KubernetesConnection(kubeconfigPath).Resolve(context.Console.GetEnv)),
+                context.Warn);
             var delivery = new EngineDelivery(manifest, new ApplyEngine(state.Store, engineOptions));
             var manifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".";
             var store = new StoreBootstrapStore(state.Store, credential, state.Directory, manifestDirectory, context.Time, rootDir,
-                context.Console.GetEnv, engineOptions.Actor + " (bootstrap)");
+                context.Console.GetEnv, engineOptions.Actor + " (bootstrap)", live);
             var o = context.Console.Out;
             var printed = false;
             void Print(string instructions)

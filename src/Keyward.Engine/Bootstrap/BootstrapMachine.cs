@@ -34,6 +34,9 @@ public interface IBootstrapStore
     Task<bool> WritePlaceholderAsync(string content, bool replaceOnly, CancellationToken cancellationToken);
 
     Task AuditAsync(string action, string detail, CancellationToken cancellationToken);
+
+    /// <summary>Where else a person may put the token, for the instructions (e.g. the kubectl command for a live Secret).</summary>
+    string? OtherPlaces => null;
 }
 
 /// <summary>Delivers a credential's active value to its sinks (the apply engine's job).</summary>
@@ -206,6 +209,7 @@ public sealed partial class BootstrapMachine(IBootstrapTarget target, IBootstrap
     private async Task PlaceholderAsync(CancellationToken cancellationToken)
     {
         _instructions = target.Instructions(_state, store.PlaceholderPath);
+        if (store.OtherPlaces is { } more) _instructions += "\n" + more;
         _placeholderWritten = await store.WritePlaceholderAsync(Placeholder.Render(store.Credential, _state.Name(), _instructions, options.Rerun),
             replaceOnly: false, cancellationToken).ConfigureAwait(false);
         if (!_placeholderWritten)

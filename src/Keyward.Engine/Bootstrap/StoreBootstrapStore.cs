@@ -16,10 +16,13 @@ namespace Keyward.Engine.Bootstrap;
 /// then the active stored version. A valid token becomes a new active version with origin <c>bootstrap</c>, and the audit
 /// log records its fingerprint (never the value). The placeholder goes to the source file when the credential has one
 /// (relative paths resolve against the manifest's directory), else to STATE/bootstrap/NAME.txt (0600); a file holding
-/// anything but a placeholder is never overwritten. The state reached is an audit event, read back by the next run.
+/// anything but a placeholder is never overwritten. When a live <c>kubernetes-secret</c> sink carries the token, the
+/// placeholder goes into that Secret too, and a token patched in there is found (<see cref="LiveSecretPlacement"/>).
+/// The state reached is an audit event, read back by the next run.
 /// </summary>
 public sealed class StoreBootstrapStore(ICredentialStore store, ExternalCredential credential, string stateDirectory, string manifestDirectory,
-    TimeProvider time, string? root = null, Func<string, string?>? getEnv = null, string actor = "keyward bootstrap") : IBootstrapStore
+    TimeProvider time, string? root = null, Func<string, string?>? getEnv = null, string actor = "keyward bootstrap",
+    LiveSecretPlacement? live = null) : IBootstrapStore
 {
     private const int FileMode = 0b110_000_000;      // 0600
     private const int DirectoryMode = 0b111_000_000; // 0700
@@ -53,6 +56,7 @@ public sealed class StoreBootstrapStore(ICredentialStore store, ExternalCredenti
     {
         var held = new List<HeldToken>();
         if (ReadPlaceholderFile() is { } placed) held.Add(new HeldToken(placed, false, PlaceholderPath));
+        if (live is not null) held.AddRange(await live.HeldAsync(cancellationToken).ConfigureAwait(false));
         if (credential.Source is JsonMapSource or EnvSource)
         {
             try
@@ -104,21 +108,25 @@ public sealed class StoreBootstrapStore(ICredentialStore store, ExternalCredenti
         return v.Version;
     }
 
-    public Task<bool> WritePlaceholderAsync(string content, bool replaceOnly, CancellationToken cancellationToken)
+    public string? OtherPlaces => live?.Instructions;
+
+    /// <summary>The placeholder file (the return value says whether it was written), and the live Secrets when any.</summary>
+    public async Task<bool> WritePlaceholderAsync(string content, bool replaceOnly, CancellationToken cancellationToken)
     {
+        if (live is not null) await live.WritePlaceholderAsync(content, replaceOnly, cancellationToken).ConfigureAwait(false);
         var path = PlaceholderPath;
         if (File.Exists(path))
         {
             var text = File.ReadAllText(path);
-            if (text.Trim().Length > 0 && !Placeholder.IsPlaceholder(text)) return Task.FromResult(false); // a person's token
+            if (text.Trim().Length > 0 && !Placeholder.IsPlaceholder(text)) return false; // a person's token
         }
         else if (replaceOnly)
         {
-            return Task.FromResult(false);
+            return false;
         }
         var writer = new AtomicFileWriter(store.Fingerprint);
         writer.Write(new FileWriteRequest(path, Encoding.UTF8.GetBytes(content), FileMode, DirectoryMode, null, null, null));
-        return Task.FromResult(true);
+        return true;
     }
 
     public Task AuditAsync(string action, string detail, CancellationToken cancellationToken) =>
