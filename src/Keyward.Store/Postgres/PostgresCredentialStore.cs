@@ -21,7 +21,7 @@ namespace Keyward.Store.Postgres;
 /// key, so writes from any replica are serialised the way SQLite's BEGIN IMMEDIATE serialises writers: version
 /// numbers and the audit chain head are read and advanced by one writer at a time.
 /// </summary>
-internal sealed class PostgresCredentialStore : IKeyedStore
+internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistory
 {
     /// <summary>Taken at the start of every write transaction (released at its end).</summary>
     public static readonly long WriteLockKey = PostgresSchema.LockKey("keyward/store/v1 write");
@@ -575,14 +575,18 @@ internal sealed class PostgresCredentialStore : IKeyedStore
         }
     }
 
-    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) => JournalsAsync(openOnly: true, cancellationToken);
+
+    public Task<IReadOnlyList<JournalRecord>> AllJournalsAsync(CancellationToken cancellationToken) => JournalsAsync(openOnly: false, cancellationToken);
+
+    private Task<IReadOnlyList<JournalRecord>> JournalsAsync(bool openOnly, CancellationToken cancellationToken) =>
         ReadAsync<IReadOnlyList<JournalRecord>>(async tx =>
         {
             var steps = new Dictionary<long, List<JournalStep>>();
             await using (var command = Command("""
                 SELECT s.journal_id, s.step, s.kind, s.target, s.status, s.data, s.at FROM journal_steps s JOIN journals j ON j.id = s.journal_id
-                WHERE j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
-                """, tx))
+                WHERE NOT @openOnly OR j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
+                """, tx, ("openOnly", openOnly)))
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -594,7 +598,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore
                 }
             }
             var journals = new List<JournalRecord>();
-            await using (var command = Command("SELECT id, operation, status, intent, started FROM journals WHERE status NOT IN ('committed', 'aborted') ORDER BY id;", tx))
+            await using (var command = Command("SELECT id, operation, status, intent, started FROM journals WHERE NOT @openOnly OR status NOT IN ('committed', 'aborted') ORDER BY id;", tx, ("openOnly", openOnly)))
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

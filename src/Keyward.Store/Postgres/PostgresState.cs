@@ -134,6 +134,30 @@ public static class PostgresState
         await WriteMetaRowsAsync(connection, storeId, wrap.Wrap(dataKey.Reveal(), recipients), recipients, keys.KeyCheck, time.GetUtcNow(), ct).ConfigureAwait(false);
     }
 
+    /// <summary>For <c>store copy</c>: fills an empty database with <paramref name="source"/>'s store id and data key
+    /// (wrapped to the same recipients), then opens it for writing. KW0323 when the database already holds a store.</summary>
+    internal static async Task<OpenedState> CreateCopyTargetAsync(string dir, PostgresConnection store, OpenedState source, StateLockOptions lockOptions, TimeProvider time, CancellationToken ct)
+    {
+        await using (var dataSource = store.CreateDataSource())
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                await PostgresWriterLock.AcquireAsync(connection, store.Display, lockOptions with { Purpose = "store copy" }, ct).ConfigureAwait(false);
+                await PostgresSchema.MigrateAsync(connection, store.Display, time, ct).ConfigureAwait(false);
+                if (await ReadMetaAsync(connection, StoreMetaKeys.StoreId, ct).ConfigureAwait(false) is not null)
+                    throw ErrorCodes.StoreCopyTargetNotEmpty.Exception($"{store.Display} already holds a Keyward store");
+                var keys = source.KeyedStore.Keys;
+                await WriteMetaRowsAsync(connection, keys.StoreId, source.Wrap.Wrap(keys.DataKey.Reveal(), source.Recipients), source.Recipients, keys.KeyCheck, time.GetUtcNow(), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (PostgresErrors.IsTranslatable(e))
+            {
+                throw PostgresErrors.Translate(e, store.Display);
+            }
+        }
+        return await OpenCoreAsync(dir, store, lockOptions, time, source.Wrap, init: null, ct).ConfigureAwait(false);
+    }
+
     /// <summary>The five meta rows a store starts with (also what <c>store copy</c> writes into an empty target).</summary>
     internal static async Task WriteMetaRowsAsync(NpgsqlConnection connection, string storeId, byte[] wrapped, IReadOnlyList<string> recipients, string keyCheck, DateTimeOffset createdAt, CancellationToken ct)
     {

@@ -16,7 +16,7 @@ namespace Keyward.Store.Sqlite;
 /// SQLite's lock and busy timeout keep them apart). Journal calls refuse to run inside it, because they promise that
 /// each call is committed before it returns.
 /// </summary>
-internal sealed class SqliteCredentialStore : IKeyedStore
+internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 {
     private static readonly JsonSerializerOptions MetadataJson = new() { WriteIndented = false };
 
@@ -532,14 +532,18 @@ internal sealed class SqliteCredentialStore : IKeyedStore
         }
     }
 
-    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) => JournalsAsync(openOnly: true, cancellationToken);
+
+    public Task<IReadOnlyList<JournalRecord>> AllJournalsAsync(CancellationToken cancellationToken) => JournalsAsync(openOnly: false, cancellationToken);
+
+    private Task<IReadOnlyList<JournalRecord>> JournalsAsync(bool openOnly, CancellationToken cancellationToken) =>
         ReadAsync<IReadOnlyList<JournalRecord>>(() =>
         {
             var steps = new Dictionary<long, List<JournalStep>>();
             using (var reader = Command("""
                 SELECT s.journal_id, s.step, s.kind, s.target, s.status, s.data, s.at FROM journal_steps s JOIN journals j ON j.id = s.journal_id
-                WHERE j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
-                """).ExecuteReader())
+                WHERE NOT $openOnly OR j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
+                """, ("$openOnly", openOnly)).ExecuteReader())
             {
                 while (reader.Read())
                 {
@@ -550,7 +554,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore
                 }
             }
             var journals = new List<JournalRecord>();
-            using (var reader = Command("SELECT id, operation, status, intent, started FROM journals WHERE status NOT IN ('committed', 'aborted') ORDER BY id;").ExecuteReader())
+            using (var reader = Command("SELECT id, operation, status, intent, started FROM journals WHERE NOT $openOnly OR status NOT IN ('committed', 'aborted') ORDER BY id;", ("$openOnly", openOnly)).ExecuteReader())
             {
                 while (reader.Read())
                 {

@@ -26,6 +26,10 @@ public sealed class OpenedState : IAsyncDisposable
 
     public ICredentialStore Store => _store;
 
+    internal IKeyedStore KeyedStore => _store;
+
+    internal IDataKeyWrap Wrap => _wrap;
+
     public string Directory { get; }
 
     /// <summary>The identity file the store was unlocked with.</summary>
