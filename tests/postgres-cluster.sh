@@ -4,6 +4,7 @@
 #                                         (and a unix socket in DIR), trust auth for the role keyward_test (CREATEDB),
 #                                         and print the connection string for KEYWARD_TEST_POSTGRES on stdout
 #   tests/postgres-cluster.sh stop DIR    stop it and delete DIR
+# KW_PG_FSYNC=on keeps fsync (the benchmark); tests run with fsync off (a throwaway cluster needs no durability).
 # initdb refuses to run as root, so every server command runs as `postgres` (runuser); nothing reads stdin.
 set -euo pipefail
 cmd="${1:?start|stop}"; dir="${2:?directory}"
@@ -22,7 +23,7 @@ case "$cmd" in
     as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=${KW_PG_FSYNC:-off} -c max_connections=200" start >/dev/null \
       || { cat "$dir/server.log" >&2; exit 1; }
     as_postgres "$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
       -c "CREATE ROLE keyward_test LOGIN CREATEDB;" >/dev/null
