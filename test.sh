@@ -7,8 +7,9 @@ cd "$here"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # 1. Real peers the interop tests run: nix, age, git, curl, python3-jwt (+yaml, jsonschema), openssl, nginx, graphviz, sqlite3, ssh-keygen,
-#    strace (kills keyward at chosen syscalls: StateProcessTests), chromium + chromium-driver (the dashboard in a real browser).
-packages=(nix-bin age git curl python3-jwt python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace chromium chromium-driver)
+#    strace (kills keyward at chosen syscalls: StateProcessTests), chromium + chromium-driver (the dashboard in a real browser),
+#    postgresql (the PostgreSQL store's tests).
+packages=(nix-bin age git curl python3-jwt python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace chromium chromium-driver postgresql)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -28,6 +29,18 @@ fi
 if [[ ! -d tests/.deps/node_modules/sops-age ]]; then
   echo "test.sh: installing sops-age" >&2
   npm install --silent --no-audit --no-fund --prefix tests/.deps sops-age@4.0.2 >/dev/null || { echo "test.sh: npm install sops-age failed" >&2; exit 1; }
+fi
+
+# 2c. A throwaway PostgreSQL cluster (initdb as the postgres user, a free 127.0.0.1 port, trust auth for keyward_test)
+#     for the store contract suite, migrations and leader-lock tests; stopped and deleted on exit.
+pg_dir="$(mktemp -d /tmp/keyward-test-pg.XXXXXX)"
+trap 'tests/postgres-cluster.sh stop "$pg_dir"' EXIT
+if KEYWARD_TEST_POSTGRES="$(tests/postgres-cluster.sh start "$pg_dir")"; then
+  export KEYWARD_TEST_POSTGRES
+else
+  echo "test.sh: could not start PostgreSQL (see above)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 # 3. Build once, then run every test project; each writes a TRX file we total at the end.

@@ -7,13 +7,15 @@ kw="${1:-$here/../keyward}"
 commands=("init" "plan" "plan rotate" "plan exposed" "apply" "list" "get" "rotate" "graph" "audit" "audit verify"
   "check" "reconcile" "bootstrap" "nix keygen" "nix pubkey" "nix sign" "nix verify-cache" "token mint" "token inspect"
   "token recognize" "tokens" "revoke" "encrypt" "decrypt" "keygen" "export agenix" "import agenix" "export sops" "import sops" "store recipients" "store add-recipient"
-  "store recover" "schema" "errors" "serve")
+  "store recover" "store copy" "schema" "errors" "serve")
 {
   cat <<'MD'
 # Commands
 
 Every command takes `--state DIR` (default `$KEYWARD_STATE`, else `/var/lib/keyward` as root, else
-`$XDG_STATE_HOME/keyward`), `--lock-timeout` (how long a command that writes the state waits for another writer:
+`$XDG_STATE_HOME/keyward`), `--store CONN` (default `$KEYWARD_STORE`: the store's rows in PostgreSQL,
+`postgres://USER[:PASS]@HOST:PORT/DB[?sslmode=…]` or Npgsql `Key=value;…` pairs, while the identity stays in
+`--state DIR`; unset, the SQLite store in the state directory; see [store.md](store.md#postgresql)), `--lock-timeout` (how long a command that writes the state waits for another writer:
 default 30s, then KW0317; see [store.md](store.md#one-writer-at-a-time)), `--debug` (stack traces) and `--help`. Exit codes: **0** ok, **1** an operation failed
 (a check failed, a hook failed, an upstream refused), **2** bad input or usage. Errors print as
 `keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md). A mistyped
@@ -35,7 +37,7 @@ directory is KW0010 — of at most 16 MiB for manifests, narinfos and path lists
 | `token …` | Attic JWTs and provider token recognition | [tokens.md](tokens.md) |
 | `tokens`, `revoke` | the ledger of minted Attic tokens; mark one revoked | [store.md](store.md#ledger) |
 | `encrypt`, `decrypt`, `keygen` | the age file format | [age.md](age.md) |
-| `export agenix`, `import agenix`, `store …` | agenix interop, store recipients and recovery | [agenix.md](agenix.md), [store.md](store.md) |
+| `export agenix`, `import agenix`, `store …` | agenix interop, store recipients and recovery, `store copy` between SQLite and PostgreSQL | [agenix.md](agenix.md), [store.md](store.md) |
 | `export sops`, `import sops` | SOPS files (age recipients) both ways | [sops.md](sops.md) |
 | `schema`, `errors` | the manifest's JSON Schema; the error catalogue | [manifest.md](manifest.md), [errors.md](errors.md) |
 | `serve` | run the authority as a service: controller loop, metrics, health, API | [server.md](server.md) |

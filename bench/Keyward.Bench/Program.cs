@@ -15,6 +15,7 @@ internal static class Program
         ["manifest"] = ManifestBench.Run,
         ["narinfo"] = NarInfoBench.Run,
         ["store"] = StoreBench.Run,
+        ["store-pg"] = StorePgBench.Run,
         ["sinks"] = SinksBench.Run,
         ["plan"] = PlanBench.Run,
     };

@@ -32,6 +32,15 @@ public sealed class CliContext(CliConsole console)
         return Path.Combine(xdg, "keyward");
     }
 
+    /// <summary>--store, else $KEYWARD_STORE: a PostgreSQL store (the identity stays in the state directory), or null for
+    /// the SQLite store in the state directory. KW0321 when malformed (the message never repeats the string).</summary>
+    public Store.Postgres.PostgresConnection? StoreConnection(ParseResult parse)
+    {
+        var text = parse.GetValue(CliOptions.Store);
+        if (string.IsNullOrWhiteSpace(text)) text = Console.GetEnv("KEYWARD_STORE");
+        return string.IsNullOrWhiteSpace(text) ? null : Keyward.Store.Postgres.PostgresConnection.Parse(text);
+    }
+
     /// <summary>How a writing command waits for the state lock: --lock-timeout (default 30 s), and a line on stderr
     /// naming the holder when it has to wait.</summary>
     public Store.StateLockOptions LockOptions(ParseResult parse, string purpose)

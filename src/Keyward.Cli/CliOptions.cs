@@ -11,6 +11,12 @@ internal static class CliOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> Store = new("--store")
+    {
+        Description = "PostgreSQL store: postgres://USER[:PASS]@HOST:PORT/DB[?sslmode=…] or Npgsql key=value pairs (default: $KEYWARD_STORE; unset: the SQLite store in the state directory, which keeps the identity either way)",
+        Recursive = true,
+    };
+
     public static readonly Option<string?> LockTimeout = new("--lock-timeout")
     {
         Description = "How long a command that writes the state waits for another keyward writing it (default 30s; 0 = do not wait)",

@@ -20,6 +20,7 @@ public static class KeywardCli
         var context = new CliContext(console) { Time = time, Faults = faults };
         var root = new RootCommand("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
         root.Options.Add(CliOptions.State);
+        root.Options.Add(CliOptions.Store);
         root.Options.Add(CliOptions.LockTimeout);
         root.Options.Add(CliOptions.Debug);
         foreach (var command in CommandRegistry.Build(context)) root.Subcommands.Add(command);

@@ -63,7 +63,7 @@ internal static class ApplyCommand
             SopsIdentityFiles = [Path.Combine(context.StateDirectory(parse), Store.StateDirectory.IdentityFileName)],
         };
         string? scratch = null;
-        if (dryRun && !Store.StateDirectory.IsInitialised(context.StateDirectory(parse)))
+        if (dryRun && !StateInput.Exists(context, parse))
             scratch = Path.Combine(Path.GetTempPath(), "keyward-plan-" + Guid.NewGuid().ToString("N"));
         try
         {

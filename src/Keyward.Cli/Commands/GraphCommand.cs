@@ -44,9 +44,11 @@ internal static class GraphCommand
     /// <summary>Store facts when a state exists (ledger tokens join the graph); none otherwise — the graph needs no store.</summary>
     internal static async Task<StoreFacts> FactsAsync(CliContext context, ParseResult parse, CancellationToken ct)
     {
+        if (!StateInput.Exists(context, parse)) return StoreFacts.Empty;
         var dir = context.StateDirectory(parse);
-        if (!Store.StateDirectory.IsInitialised(dir)) return StoreFacts.Empty;
-        await using var state = await Store.StateDirectory.OpenAsync(dir, context.Time, ct).ConfigureAwait(false);
+        await using var state = context.StoreConnection(parse) is { } store
+            ? await Store.Postgres.PostgresState.OpenAsync(dir, store, context.Time, ct).ConfigureAwait(false)
+            : await Store.StateDirectory.OpenAsync(dir, context.Time, ct).ConfigureAwait(false);
         return await StoreFactsReader.ReadAsync(state.Store, ct).ConfigureAwait(false);
     }
 

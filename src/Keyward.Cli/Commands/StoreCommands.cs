@@ -19,6 +19,68 @@ internal static class StoreCommands
         cmd.Subcommands.Add(Recipients(context));
         cmd.Subcommands.Add(AddRecipient(context));
         cmd.Subcommands.Add(Recover(context));
+        cmd.Subcommands.Add(Copy(context));
+        return cmd;
+    }
+
+    /// <summary><c>store copy --from STATE_DIR --to CONN</c> (or <c>--from CONN --to STATE_DIR</c>): see <see cref="Store.Copy.StoreCopy"/>.</summary>
+    private static Command Copy(CliContext context)
+    {
+        var from = new Option<string>("--from") { Description = "Source: a state directory (its SQLite store) or a PostgreSQL connection string", Required = true };
+        var to = new Option<string>("--to") { Description = "Target, empty: a PostgreSQL connection string or a state directory", Required = true };
+        var json = CliOptions.Json();
+        var cmd = new Command("copy", "Copy a store between a state directory (SQLite) and PostgreSQL, either way: every version, the ledger, sinks, journals and the audit chain, then verify the target's audit chain")
+        {
+            from, to, json,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var source = parse.GetValue(from)!.Trim();
+            var target = parse.GetValue(to)!.Trim();
+            var fromDb = Store.Postgres.PostgresConnection.LooksLikeConnection(source);
+            var toDb = Store.Postgres.PostgresConnection.LooksLikeConnection(target);
+            if (fromDb == toDb)
+                throw Core.Errors.ErrorCodes.InvalidArgument.Exception("store copy moves a store between a state directory and PostgreSQL: give one of --from/--to as a directory and the other as a connection string");
+            var lockOptions = context.LockOptions(parse, "store copy");
+            Store.Copy.StoreCopyResult result;
+            string targetName;
+            if (toDb)
+            {
+                var connection = Store.Postgres.PostgresConnection.Parse(target);
+                targetName = connection.Display;
+                result = await Store.Copy.StoreCopy.ToPostgresAsync(context.Console.ResolvePath(source), connection, lockOptions, context.Time, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var connection = Store.Postgres.PostgresConnection.Parse(source);
+                targetName = context.Console.ResolvePath(target);
+                result = await Store.Copy.StoreCopy.ToDirectoryAsync(context.StateDirectory(parse), connection, targetName, lockOptions, context.Time, ct).ConfigureAwait(false);
+            }
+            if (parse.GetValue(json))
+            {
+                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
+                {
+                    target = targetName,
+                    storeId = result.StoreId,
+                    credentials = result.Credentials,
+                    versions = result.Versions,
+                    ledger = result.LedgerEntries,
+                    audit = result.AuditEntries,
+                    sinks = result.Sinks,
+                    journals = result.Journals,
+                    auditIntact = result.AuditProblems.Count == 0,
+                    auditProblems = result.AuditProblems,
+                }, CliJson.Options)).ConfigureAwait(false);
+            }
+            else
+            {
+                await context.Console.Out.WriteLineAsync($"copied store {result.StoreId} to {targetName}: {result.Credentials} credentials ({result.Versions} versions), {result.LedgerEntries} ledger entries, {result.Sinks} sinks, {result.Journals} journals, {result.AuditEntries} audit entries").ConfigureAwait(false);
+                await context.Console.Out.WriteLineAsync(result.AuditProblems.Count == 0
+                    ? $"audit verify on the target: intact ({result.AuditEntries} entries)"
+                    : "audit verify on the target: " + string.Join("; ", result.AuditProblems)).ConfigureAwait(false);
+            }
+            return result.AuditProblems.Count == 0 ? 0 : (int)Core.Errors.ErrorKind.Failed;
+        });
         return cmd;
     }
 
@@ -81,6 +143,8 @@ internal static class StoreCommands
         };
         cmd.SetAction(async (parse, ct) =>
         {
+            if (context.StoreConnection(parse) is not null)
+                throw Core.Errors.ErrorCodes.InvalidArgument.Exception("store recover works on the SQLite store of a state directory; for a PostgreSQL store, copy an identity that is one of its recipients into --state DIR (see docs/store.md, \"PostgreSQL\")");
             var dir = context.StateDirectory(parse);
             var path = context.Console.ResolvePath(parse.GetValue(identity)!);
             if (!File.Exists(path)) throw Core.Errors.ErrorCodes.FileNotFound.Exception($"identity file {path} does not exist");

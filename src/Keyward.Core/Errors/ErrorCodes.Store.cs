@@ -20,5 +20,8 @@ public static partial class ErrorCodes
     public static readonly ErrorCode StoreJournalMissing = new("KW0314", ErrorKind.Failed, "journal not found", "list open journals; a committed or aborted journal cannot be changed");
     public static readonly ErrorCode StoreIo = new("KW0315", ErrorKind.Failed, "store database operation failed", "check free space and permissions of the state directory");
     public static readonly ErrorCode StateLockTimeout = new("KW0317", ErrorKind.Failed, "timed out waiting for the state lock", "another keyward (named in the message) is writing the same state; wait for it to finish and retry, or give it longer with --lock-timeout");
+    public static readonly ErrorCode StoreConnectionInvalid = new("KW0321", ErrorKind.BadInput, "invalid store connection string", "use postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?sslmode=require] or Npgsql key=value pairs (Host=...;Port=...;Username=...;Database=...)");
+    public static readonly ErrorCode StoreUnreachable = new("KW0322", ErrorKind.Failed, "PostgreSQL store operation failed", "check that PostgreSQL is running and reachable, and that the role may connect to the database (the message names host, port and database, never the password)");
+    public static readonly ErrorCode StoreCopyTargetNotEmpty = new("KW0323", ErrorKind.BadInput, "store copy target already holds a store", "`keyward store copy` only fills an empty target; choose an empty database or state directory");
     public static readonly ErrorCode StoreKeyMismatch = new("KW0316", ErrorKind.Failed, "the unwrapped data key does not belong to this store", "the wrapped key in keyward.db was replaced; restore keyward.db from backup");
 }

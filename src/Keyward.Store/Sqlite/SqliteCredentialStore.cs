@@ -16,7 +16,7 @@ namespace Keyward.Store.Sqlite;
 /// SQLite's lock and busy timeout keep them apart). Journal calls refuse to run inside it, because they promise that
 /// each call is committed before it returns.
 /// </summary>
-internal sealed class SqliteCredentialStore : ICredentialStore
+internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 {
     private static readonly JsonSerializerOptions MetadataJson = new() { WriteIndented = false };
 
@@ -38,7 +38,9 @@ internal sealed class SqliteCredentialStore : ICredentialStore
 
     public string StoreId => _keys.StoreId;
 
-    internal StoreKeys Keys => _keys;
+    public StoreKeys Keys => _keys;
+
+    public string Location => _path;
 
     internal string DatabasePath => _path;
 
@@ -343,23 +345,9 @@ internal sealed class SqliteCredentialStore : ICredentialStore
         }, cancellationToken);
     }
 
-    private static string StateText(VersionState state) => state switch
-    {
-        VersionState.Staged => "staged",
-        VersionState.Active => "active",
-        VersionState.Previous => "previous",
-        VersionState.Retired => "retired",
-        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "unknown version state"),
-    };
+    private static string StateText(VersionState state) => VersionStateText.Format(state);
 
-    private static VersionState ParseState(string text) => text switch
-    {
-        "staged" => VersionState.Staged,
-        "active" => VersionState.Active,
-        "previous" => VersionState.Previous,
-        "retired" => VersionState.Retired,
-        _ => throw ErrorCodes.StoreCorrupt.Exception($"unknown version state '{text}' in the store"),
-    };
+    private static VersionState ParseState(string text) => VersionStateText.Parse(text);
 
     private static IReadOnlyDictionary<string, string> ParseMetadata(string json) => StoredMetadata.Parse(json);
 
@@ -469,7 +457,6 @@ internal sealed class SqliteCredentialStore : ICredentialStore
     public Task<IReadOnlyList<string>> VerifyAuditAsync(CancellationToken cancellationToken) =>
         ReadAsync<IReadOnlyList<string>>(() =>
         {
-            var problems = new List<string>();
             IReadOnlyList<AuditRecord> rows;
             try
             {
@@ -479,63 +466,12 @@ internal sealed class SqliteCredentialStore : ICredentialStore
             {
                 return ["an audit entry has a malformed time: the log was edited outside Keyward"];
             }
-            long expected = 1;
-            var previousHash = AuditChain.Genesis;
-            foreach (var row in rows)
-            {
-                var e = row.Event;
-                var label = string.Create(CultureInfo.InvariantCulture, $"entry {row.Sequence} ({e.Action} {e.Credential})");
-                if (row.Sequence > expected)
-                {
-                    problems.Add(row.Sequence == expected + 1
-                        ? string.Create(CultureInfo.InvariantCulture, $"entry {expected} is missing (deleted)")
-                        : string.Create(CultureInfo.InvariantCulture, $"entries {expected}..{row.Sequence - 1} are missing (deleted)"));
-                }
-                if (!AuditChain.HashEquals(row.PreviousHash, previousHash))
-                {
-                    problems.Add($"{label} does not follow the entry before it: the chain was broken (entries deleted, reordered or inserted)");
-                }
-                if (!IsHash(row.PreviousHash) || !IsHash(row.Hash)
-                    || !AuditChain.HashEquals(AuditChain.Hash(_keys.AuditKey, row.PreviousHash, row.Sequence, e), row.Hash))
-                {
-                    problems.Add($"{label} was altered: its content does not match its hash");
-                }
-                previousHash = row.Hash;
-                expected = row.Sequence + 1;
-            }
-            var lastSequence = expected - 1;
             var headText = Command("SELECT value FROM meta WHERE key = $k;", ("$k", StoreMetaKeys.AuditHead)).ExecuteScalar() as string;
-            var head = AuditHead.TryParse(headText);
-            if (head is null)
-            {
-                if (headText is not null || rows.Count > 0) problems.Add("the audit chain head is missing or malformed");
-                // Every mint, import and rotation is audited: versions with no log and no head mean both were deleted
-                // (issue 9: this passed as "audit log intact: 0 entries").
-                else if (Command("SELECT count(*) FROM versions;").ExecuteScalar() is long versions && versions > 0)
-                    problems.Add(string.Create(CultureInfo.InvariantCulture, $"the audit log is empty but the store holds {versions} credential versions: the log and its chain head were deleted"));
-            }
-            else if (!head.IsAuthentic(_keys.AuditKey))
-            {
-                problems.Add("the audit chain head was altered");
-            }
-            else if (head.Sequence > lastSequence)
-            {
-                problems.Add(head.Sequence == lastSequence + 1
-                    ? string.Create(CultureInfo.InvariantCulture, $"the newest entry {head.Sequence} was deleted")
-                    : string.Create(CultureInfo.InvariantCulture, $"the newest entries {lastSequence + 1}..{head.Sequence} were deleted"));
-            }
-            else if (head.Sequence < lastSequence)
-            {
-                problems.Add(string.Create(CultureInfo.InvariantCulture, $"entries {head.Sequence + 1}..{lastSequence} were added outside Keyward"));
-            }
-            else if (!AuditChain.HashEquals(head.Hash, previousHash))
-            {
-                problems.Add("the newest entry does not match the chain head");
-            }
-            return problems;
+            var versions = rows.Count == 0 && headText is null
+                ? (long)Command("SELECT count(*) FROM versions;").ExecuteScalar()!
+                : 0;
+            return AuditVerifier.Verify(_keys.AuditKey, rows, headText, versions);
         }, cancellationToken);
-
-    private static bool IsHash(string s) => s.Length == 64 && s.All(char.IsAsciiHexDigitLower);
 
     // ---------------------------------------------------------------- sinks
 
@@ -596,14 +532,18 @@ internal sealed class SqliteCredentialStore : ICredentialStore
         }
     }
 
-    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken) => JournalsAsync(openOnly: true, cancellationToken);
+
+    public Task<IReadOnlyList<JournalRecord>> AllJournalsAsync(CancellationToken cancellationToken) => JournalsAsync(openOnly: false, cancellationToken);
+
+    private Task<IReadOnlyList<JournalRecord>> JournalsAsync(bool openOnly, CancellationToken cancellationToken) =>
         ReadAsync<IReadOnlyList<JournalRecord>>(() =>
         {
             var steps = new Dictionary<long, List<JournalStep>>();
             using (var reader = Command("""
                 SELECT s.journal_id, s.step, s.kind, s.target, s.status, s.data, s.at FROM journal_steps s JOIN journals j ON j.id = s.journal_id
-                WHERE j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
-                """).ExecuteReader())
+                WHERE NOT $openOnly OR j.status NOT IN ('committed', 'aborted') ORDER BY s.journal_id, s.step;
+                """, ("$openOnly", openOnly)).ExecuteReader())
             {
                 while (reader.Read())
                 {
@@ -614,7 +554,7 @@ internal sealed class SqliteCredentialStore : ICredentialStore
                 }
             }
             var journals = new List<JournalRecord>();
-            using (var reader = Command("SELECT id, operation, status, intent, started FROM journals WHERE status NOT IN ('committed', 'aborted') ORDER BY id;").ExecuteReader())
+            using (var reader = Command("SELECT id, operation, status, intent, started FROM journals WHERE NOT $openOnly OR status NOT IN ('committed', 'aborted') ORDER BY id;", ("$openOnly", openOnly)).ExecuteReader())
             {
                 while (reader.Read())
                 {
@@ -629,7 +569,7 @@ internal sealed class SqliteCredentialStore : ICredentialStore
     // ---------------------------------------------------------------- keys and lifetime
 
     /// <summary>Replaces the wrapped data key and the recipient list (after <see cref="OpenedState.AddRecipientsAsync"/> rewrapped it).</summary>
-    internal Task ReplaceWrappedKeyAsync(byte[] wrapped, IReadOnlyList<string> recipients, CancellationToken cancellationToken) =>
+    public Task ReplaceWrappedKeyAsync(byte[] wrapped, IReadOnlyList<string> recipients, CancellationToken cancellationToken) =>
         WriteAsync(() =>
         {
             WriteMeta(StoreMetaKeys.WrappedDataKey, wrapped);

@@ -1,21 +1,20 @@
 using Keyward.Store.Contract;
 using Keyward.Store.Encryption;
-using Keyward.Store.Sqlite;
 
 namespace Keyward.Store;
 
 /// <summary>An opened state directory: the unlocked store and the facts about its identity. Dispose to close the store.</summary>
 public sealed class OpenedState : IAsyncDisposable
 {
-    private readonly SqliteCredentialStore _store;
+    private readonly IKeyedStore _store;
     private readonly IDataKeyWrap _wrap;
     private List<string> _recipients;
-    private StateLock? _lock;
+    private IDisposable? _lock;
 
     /// <summary>What opening found and fixed (KW0320: permissions tightened); the front end prints them.</summary>
     public IReadOnlyList<Core.Errors.KeywardError> Warnings { get; internal init; } = [];
 
-    internal OpenedState(SqliteCredentialStore store, string directory, string identityPath, string recipient, IReadOnlyList<string> recipients, IDataKeyWrap wrap)
+    internal OpenedState(IKeyedStore store, string directory, string identityPath, string recipient, IReadOnlyList<string> recipients, IDataKeyWrap wrap)
     {
         _store = store;
         _wrap = wrap;
@@ -26,6 +25,10 @@ public sealed class OpenedState : IAsyncDisposable
     }
 
     public ICredentialStore Store => _store;
+
+    internal IKeyedStore KeyedStore => _store;
+
+    internal IDataKeyWrap Wrap => _wrap;
 
     public string Directory { get; }
 
@@ -38,7 +41,8 @@ public sealed class OpenedState : IAsyncDisposable
     /// <summary>Every recipient the data key is wrapped to, the host identity's first. Public keys, safe to print.</summary>
     public IReadOnlyList<string> Recipients => _recipients;
 
-    public string DatabasePath => _store.DatabasePath;
+    /// <summary>Where the store's rows live: the SQLite file, or the PostgreSQL database as <c>postgres://user@host:port/db</c> (no password).</summary>
+    public string DatabasePath => _store.Location;
 
     /// <summary>True when this open created the state (a first <c>apply</c>, <c>init</c>).</summary>
     public bool Created { get; internal set; }
@@ -46,7 +50,9 @@ public sealed class OpenedState : IAsyncDisposable
     /// <summary>True when this state was opened for writing and holds the state lock until it is disposed.</summary>
     public bool HoldsLock => _lock is not null;
 
-    internal void Hold(StateLock held) => _lock = held;
+    /// <summary>The writer lock: the state directory's flock for SQLite, or a marker for PostgreSQL's session advisory
+    /// lock, which lives on the store's own connection and is released when the store closes it.</summary>
+    internal void Hold(IDisposable held) => _lock = held;
 
     /// <summary>Rewraps the data key to the current recipients plus <paramref name="recipients"/> (age1… or ssh-ed25519),
     /// so an operator holding one of those keys can recover the store. Values are not re-encrypted.</summary>

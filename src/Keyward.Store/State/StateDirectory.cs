@@ -417,7 +417,7 @@ public static class StateDirectory
         }
     }
 
-    private static void PrepareDirectory(string dir)
+    internal static void PrepareDirectory(string dir)
     {
         try
         {

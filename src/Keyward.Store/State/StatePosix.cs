@@ -43,6 +43,20 @@ internal static partial class StatePosix
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    /// <summary>Opens (creating 0600) a regular file with plain open(2): .NET's FileStream would flock it itself (LOCK_SH
+    /// for shared access), and two shared holders could then never upgrade to the exclusive lock.</summary>
+    public static SafeFileHandle OpenLockFile(string path)
+    {
+        const int ORdWr = 2, OCreat = 0x40;
+        var fd = open(path, ORdWr | OCreat | OCloexec, 0x180 /* 0600 */);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException(Marshal.GetPInvokeErrorMessage(errno), errno);
+        }
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
     /// <summary>rename(2): atomic, and never a moment with two names for one file (File.Move links, then unlinks).</summary>
     public static void Rename(string from, string to)
     {

@@ -5,8 +5,9 @@ using Keyward.Store.Contract;
 namespace Keyward.Store.Tests.Contract;
 
 /// <summary>
-/// The behaviour every <see cref="ICredentialStore"/> must have. SQLite runs it today; PostgreSQL subclasses it later.
-/// Subclasses create empty stores and reopen them (to prove writes are durable).
+/// The behaviour every <see cref="ICredentialStore"/> must have, run against SQLite and PostgreSQL alike.
+/// Subclasses create empty stores, reopen them (to prove writes are durable), and reach under the store to its rows
+/// the way someone with write access to the database (but not the data key) could.
 /// </summary>
 public abstract class CredentialStoreContractTests : IAsyncDisposable
 {
@@ -21,6 +22,15 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
 
     /// <summary>Closes <paramref name="store"/> and opens the same store again.</summary>
     protected abstract Task<ICredentialStore> ReopenStoreAsync(ICredentialStore store, CancellationToken cancellationToken);
+
+    /// <summary>The raw nonce and ciphertext of one version, read past the store.</summary>
+    protected abstract Task<(byte[] Nonce, byte[] Ciphertext)> ReadCiphertextAsync(ICredentialStore store, string name, int version);
+
+    /// <summary>Overwrites one version's nonce and ciphertext past the store.</summary>
+    protected abstract Task WriteCiphertextAsync(ICredentialStore store, string name, int version, byte[] nonce, byte[] ciphertext);
+
+    /// <summary>Runs <paramref name="sql"/> (plain SQL both databases accept) against the audit table with its append-only guard removed.</summary>
+    protected abstract Task TamperAuditAsync(ICredentialStore store, string sql);
 
     protected async Task<ICredentialStore> NewStoreAsync()
     {
@@ -482,6 +492,69 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.BeginJournalAsync("rotate", "{}", T0, Ct));
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.AppendJournalStepAsync(j, "stage", "x", "done", null, T0, Ct));
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.SetJournalStatusAsync(j, "aborted", Ct));
+    }
+
+    // ------------------------------------------------------------ tampering (write access to the rows, not the key)
+
+    [Fact]
+    public async Task CiphertextFromAnotherStore_IsRefused_EvenUnderTheSameNameAndVersion()
+    {
+        var a = await NewStoreAsync();
+        var b = await NewStoreAsync();
+        await a.PutAsync(Version("same", Secret.FromUtf8("value-in-a")), Ct);
+        await b.PutAsync(Version("same", Secret.FromUtf8("value-in-b")), Ct);
+        var (nonce, ciphertext) = await ReadCiphertextAsync(a, "same", 1);
+        await WriteCiphertextAsync(b, "same", 1, nonce, ciphertext);
+        var e = await ThrowsKwAsync("KW0310", () => b.RevealAsync("same", 1, Ct));
+        Assert.DoesNotContain("value-in", e.ToString(), StringComparison.Ordinal);
+        await ThrowsKwAsync("KW0310", () => b.RevealActiveAsync(["same"], Ct));
+    }
+
+    [Fact]
+    public async Task CiphertextMovedToAnotherCredentialOrVersion_IsRefused()
+    {
+        var store = await NewStoreAsync();
+        await store.PutAsync(Version("a", Secret.FromUtf8("old")), Ct);
+        await store.PutAsync(Version("a", Secret.FromUtf8("new")), Ct);
+        await store.PutAsync(Version("b", Secret.FromUtf8("other")), Ct);
+        var (nonce, ciphertext) = await ReadCiphertextAsync(store, "a", 1);
+        await WriteCiphertextAsync(store, "a", 2, nonce, ciphertext); // roll the active value back
+        await WriteCiphertextAsync(store, "b", 1, nonce, ciphertext);
+        await ThrowsKwAsync("KW0310", () => store.RevealAsync("a", 2, Ct));
+        await ThrowsKwAsync("KW0310", () => store.RevealAsync("b", 1, Ct));
+        using var old = await store.RevealAsync("a", 1, Ct);
+        Assert.Equal("old", old.RevealString());
+    }
+
+    private async Task<ICredentialStore> StoreWithAuditAsync(int entries)
+    {
+        var store = await NewStoreAsync();
+        for (var i = 1; i <= entries; i++)
+            await store.AppendAuditAsync(new AuditEvent(T0.AddMinutes(i), "root@host", "mint", $"c{i}", 1, "kw1:" + new string('a', 32), null), Ct);
+        Assert.Empty(await store.VerifyAuditAsync(Ct));
+        return store;
+    }
+
+    [Theory]
+    [InlineData("UPDATE audit SET detail = 'forged' WHERE seq = 2;", "entry 2 (mint c2) was altered: its content does not match its hash")]
+    [InlineData("UPDATE audit SET actor = 'mallory' WHERE seq = 1;", "entry 1 (mint c1) was altered: its content does not match its hash")]
+    [InlineData("DELETE FROM audit WHERE seq = 2;", "entry 2 is missing (deleted)")]
+    [InlineData("DELETE FROM audit WHERE seq = 4;", "the newest entry 4 was deleted")]
+    public async Task AuditVerify_DetectsEditedAndDeletedEntries(string sql, string expected)
+    {
+        var store = await StoreWithAuditAsync(4);
+        await TamperAuditAsync(store, sql);
+        Assert.Contains(expected, await store.VerifyAuditAsync(Ct));
+    }
+
+    [Fact]
+    public async Task AuditVerify_DetectsTheWholeLogDeleted_WhenVersionsExist()
+    {
+        var store = await NewStoreAsync();
+        await store.PutAsync(Version("a", Secret.Random(8)), Ct);
+        await store.AppendAuditAsync(new AuditEvent(T0, "root@host", "mint", "a", 1, null, null), Ct);
+        await TamperAuditAsync(store, "DELETE FROM audit;");
+        Assert.NotEmpty(await store.VerifyAuditAsync(Ct));
     }
 
     // ------------------------------------------------------------ secrets never leak

@@ -24,6 +24,34 @@ public sealed class SqliteCredentialStoreContractTests : CredentialStoreContract
         return state.Store;
     }
 
+    protected override Task<(byte[] Nonce, byte[] Ciphertext)> ReadCiphertextAsync(ICredentialStore store, string name, int version)
+    {
+        using var raw = TestStates.Raw(TestStates.DirectoryOf(store));
+        using var command = raw.CreateCommand();
+        command.CommandText = "SELECT nonce, ciphertext FROM versions WHERE name = $n AND version = $v;";
+        command.Parameters.AddWithValue("$n", name);
+        command.Parameters.AddWithValue("$v", version);
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        return Task.FromResult(((byte[])reader.GetValue(0), (byte[])reader.GetValue(1)));
+    }
+
+    protected override Task WriteCiphertextAsync(ICredentialStore store, string name, int version, byte[] nonce, byte[] ciphertext)
+    {
+        using var raw = TestStates.Raw(TestStates.DirectoryOf(store));
+        Assert.Equal(1, TestStates.Exec(raw, "UPDATE versions SET nonce = $nonce, ciphertext = $c WHERE name = $n AND version = $v;",
+            ("$nonce", nonce), ("$c", ciphertext), ("$n", name), ("$v", version)));
+        return Task.CompletedTask;
+    }
+
+    protected override Task TamperAuditAsync(ICredentialStore store, string sql)
+    {
+        using var raw = TestStates.Raw(TestStates.DirectoryOf(store));
+        TestStates.Exec(raw, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;");
+        TestStates.Exec(raw, sql);
+        return Task.CompletedTask;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();

@@ -1,0 +1,17 @@
+using Keyward.Store.Contract;
+using Keyward.Store.Encryption;
+
+namespace Keyward.Store;
+
+/// <summary>What <see cref="OpenedState"/> needs from a store beyond the contract, whichever backend holds the rows
+/// (the SQLite file in the state directory, or a PostgreSQL database): its keys and its wrapped data key.</summary>
+internal interface IKeyedStore : ICredentialStore
+{
+    StoreKeys Keys { get; }
+
+    /// <summary>Where the rows live, printable: the database file's path, or <c>postgres://user@host:port/db</c> (never a password).</summary>
+    string Location { get; }
+
+    /// <summary>Replaces the wrapped data key and the recipient list (after <see cref="OpenedState.AddRecipientsAsync"/> rewrapped it).</summary>
+    Task ReplaceWrappedKeyAsync(byte[] wrapped, IReadOnlyList<string> recipients, CancellationToken cancellationToken);
+}
