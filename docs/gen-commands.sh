@@ -7,7 +7,7 @@ kw="${1:-$here/../keyward}"
 commands=("init" "plan" "plan rotate" "plan exposed" "apply" "list" "get" "rotate" "graph" "audit" "audit verify"
   "check" "reconcile" "bootstrap" "nix keygen" "nix pubkey" "nix sign" "nix verify-cache" "token mint" "token inspect"
   "token recognize" "tokens" "revoke" "encrypt" "decrypt" "keygen" "export agenix" "import agenix" "export sops" "import sops" "store recipients" "store add-recipient"
-  "store recover" "schema" "errors" "serve")
+  "store recover" "schema" "errors" "serve" "operator-token create")
 {
   cat <<'MD'
 # Commands

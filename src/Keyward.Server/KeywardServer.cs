@@ -46,6 +46,9 @@ public static class KeywardServer
         state.ReloadManifestIfChanged();
         builder.Services.AddSingleton(state);
         builder.Services.AddSingleton(options.Time);
+        // SIGTERM: the loop finishes the step it is in (never half a journal step) before the host gives up on it.
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        ServerServices.Add(builder.Services, options);
 
         var app = builder.Build();
         Endpoints.ServerEndpoints.Map(app);

@@ -38,6 +38,14 @@ public sealed class ServerState
         get { lock (_gate) return _manifestErrors; }
     }
 
+    /// <summary>True when the manifest file's stamp differs from the one last loaded (cheap: one stat, no parse).</summary>
+    public bool ManifestFileChanged()
+    {
+        var info = new FileInfo(Options.ManifestPath);
+        (DateTime, long)? stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
+        lock (_gate) return _loadedStamp != stamp;
+    }
+
     /// <summary>Re-reads the manifest when its file changed since the last load; returns true when a new valid manifest
     /// replaced the one in use. An invalid file keeps the last good manifest and sets <see cref="ManifestErrors"/>.</summary>
     public bool ReloadManifestIfChanged()

@@ -8,5 +8,7 @@ internal static class ServerEndpoints
     public static void Map(WebApplication app)
     {
         HealthEndpoints.Map(app);
+        MetricsEndpoints.Map(app);
+        OperatorApiEndpoints.Map(app);
     }
 }
