@@ -17,6 +17,7 @@ internal static class Program
         ["store"] = StoreBench.Run,
         ["sinks"] = SinksBench.Run,
         ["plan"] = PlanBench.Run,
+        ["serve"] = ServeBench.Run,
     };
 
     public static async Task<int> Main(string[] args)

@@ -79,6 +79,7 @@ public sealed class ControllerPass
             // The state could not be opened or locked (KW0317: a CLI writer held it too long): next pass tries again.
             Problem(problems, "state", e.First.Message);
         }
+        var writeSteps = clock.Elapsed;
         IReadOnlyList<CheckReport> reports = _status.Snapshot.Reports;
         IReadOnlyList<CredentialVersion> active = _status.Snapshot.Active;
         if (!stopping.IsCancellationRequested)
@@ -105,6 +106,7 @@ public sealed class ControllerPass
                 // Shutting down: checks only read (their history is saved at the end), so stopping them loses nothing.
             }
         }
+        _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
         _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
         return problems.Count == 0;
     }

@@ -48,6 +48,9 @@ public sealed class ControllerStatus
 
     public double LastDurationSeconds => Volatile.Read(ref _lastDurationSeconds);
 
+    /// <summary>Of the last pass: the part under the state lock (rotation, apply, reconcile) and the checks.</summary>
+    public (TimeSpan WriteSteps, TimeSpan Checks) LastSplit { get; set; }
+
     /// <summary>Set once at start-up: the back-off of the loop's steps (for /readyz and the metrics).</summary>
     public StepBackoff? Backoff { get; set; }
 
