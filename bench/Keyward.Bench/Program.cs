@@ -18,6 +18,7 @@ internal static class Program
         ["store-pg"] = StorePgBench.Run,
         ["sinks"] = SinksBench.Run,
         ["plan"] = PlanBench.Run,
+        ["serve"] = ServeBench.Run,
     };
 
     public static async Task<int> Main(string[] args)

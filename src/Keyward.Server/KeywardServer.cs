@@ -45,8 +45,11 @@ public static class KeywardServer
         var state = new ServerState(options);
         state.ReloadManifestIfChanged();
         builder.Services.AddSingleton(state);
-        if (options.OperatorAuthenticator is { } authenticator) builder.Services.AddSingleton(authenticator);
+        builder.Services.AddSingleton(options.OperatorAuthenticator ?? new Auth.LedgerOperatorAuthenticator(state));
         builder.Services.AddSingleton(options.Time);
+        // SIGTERM: the loop finishes the step it is in (never half a journal step) before the host gives up on it.
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+        ServerServices.Add(builder.Services, options);
 
         var app = builder.Build();
         Endpoints.ServerEndpoints.Map(app);

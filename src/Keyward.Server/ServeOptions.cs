@@ -13,6 +13,10 @@ public sealed record ServeOptions
 
     public required ListenAddress Listen { get; init; }
 
+    /// <summary>The rows in PostgreSQL (<c>--store</c>); null: the embedded SQLite store in <see cref="StateDirectory"/>.
+    /// The identity that unwraps the data key stays in <see cref="StateDirectory"/> either way.</summary>
+    public Store.Postgres.PostgresConnection? StoreConnection { get; init; }
+
     /// <summary>How often the controller loop runs.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -31,7 +35,45 @@ public sealed record ServeOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Prefix every sink path (as <c>apply --root</c>; hooks are not run under a root).</summary>
+    public string? Root { get; init; }
+
+    /// <summary>Run onChange hooks when the loop changes a sink (off with <c>--no-hooks</c>).</summary>
+    public bool RunHooks { get; init; } = true;
+
+    /// <summary>kubeconfig for live kubernetes-secret sinks (else $KUBECONFIG, else in-cluster).</summary>
+    public string? Kubeconfig { get; init; }
+
+    /// <summary>ExpiresSoon turns true this long before expiry (as <c>check --warn-before</c>).</summary>
+    public TimeSpan WarnBefore { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Time limit of each check.</summary>
+    public TimeSpan CheckTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Who the loop acts as in the audit log.</summary>
+    public string Actor { get; init; } = "serve";
+
+    /// <summary>How often the loop looks at the manifest file's stamp between passes (a change starts a pass).</summary>
+    public TimeSpan ManifestPoll { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>First back-off of a failing step (a service, a rotation); doubles per failure up to <see cref="BackoffCap"/>.</summary>
+    public TimeSpan BackoffBase { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan BackoffCap { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long SIGTERM waits for the loop to reach the end of its current step.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Retries and timeouts of the loop's calls to services (tests with a fake clock turn retries off).</summary>
+    public Services.Http.ServiceHttpOptions ServiceHttp { get; init; } = Services.Http.ServiceHttpOptions.Default;
+
+    /// <summary>Run the controller loop (tests that drive passes by hand turn it off).</summary>
+    public bool RunController { get; init; } = true;
+
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
+
+    /// <summary>One line per thing the loop did (renewed, rotated, reconciled); no values.</summary>
+    public Action<string>? Log { get; init; }
 
     /// <summary>Where warnings go (the CLI prints them with their code).</summary>
     public Action<KeywardError> Warn { get; init; } = _ => { };

@@ -6,4 +6,10 @@ namespace Keyward.Server;
 /// Add a <c>[JsonSerializable]</c> line here for each new response or request type.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Endpoints.HealthStatus))]
+[JsonSerializable(typeof(Endpoints.ReadyStatus))]
+[JsonSerializable(typeof(Auth.ApiError))]
+[JsonSerializable(typeof(Endpoints.ApiCredentialList))]
+[JsonSerializable(typeof(Endpoints.ApiCredential))]
+[JsonSerializable(typeof(Endpoints.ApiPlan))]
+[JsonSerializable(typeof(Endpoints.ApiAudit))]
 internal sealed partial class ServerJson : JsonSerializerContext;

@@ -38,6 +38,14 @@ public sealed class ServerState
         get { lock (_gate) return _manifestErrors; }
     }
 
+    /// <summary>True when the manifest file's stamp differs from the one last loaded (cheap: one stat, no parse).</summary>
+    public bool ManifestFileChanged()
+    {
+        var info = new FileInfo(Options.ManifestPath);
+        (DateTime, long)? stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
+        lock (_gate) return _loadedStamp != stamp;
+    }
+
     /// <summary>Re-reads the manifest when its file changed since the last load; returns true when a new valid manifest
     /// replaced the one in use. An invalid file keeps the last good manifest and sets <see cref="ManifestErrors"/>.</summary>
     public bool ReloadManifestIfChanged()
@@ -68,11 +76,16 @@ public sealed class ServerState
 
     /// <summary>Opens the state for reading: no lock, never waits for a writer (SQLite's WAL gives each read a snapshot).</summary>
     public Task<OpenedState> OpenForReadAsync(CancellationToken cancellationToken) =>
-        StateDirectory.OpenAsync(Options.StateDirectory, Time, cancellationToken);
+        Options.StoreConnection is { } pg
+            ? Store.Postgres.PostgresState.OpenAsync(Options.StateDirectory, pg, Time, cancellationToken)
+            : StateDirectory.OpenAsync(Options.StateDirectory, Time, cancellationToken);
 
     /// <summary>Opens the state for writing, initialising it on first use: holds the state lock until disposed, so the
     /// server and a CLI <c>apply</c> never act on the same snapshot.</summary>
     public Task<OpenedState> OpenForWriteAsync(string purpose, CancellationToken cancellationToken) =>
-        StateDirectory.OpenOrInitAsync(Options.StateDirectory, Manifest?.Recipients ?? [],
-            StateLockOptions.Default with { Purpose = "serve: " + purpose }, Time, cancellationToken);
+        Options.StoreConnection is { } pg
+            ? Store.Postgres.PostgresState.OpenOrInitAsync(Options.StateDirectory, pg, Manifest?.Recipients ?? [],
+                StateLockOptions.Default with { Purpose = "serve: " + purpose }, Time, cancellationToken)
+            : StateDirectory.OpenOrInitAsync(Options.StateDirectory, Manifest?.Recipients ?? [],
+                StateLockOptions.Default with { Purpose = "serve: " + purpose }, Time, cancellationToken);
 }

@@ -48,8 +48,7 @@ internal static class CheckCommand
                 Root = options.Root, Time = context.Time, GetEnv = context.Console.GetEnv, Warn = context.Warn,
                 Kubeconfig = parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null,
             };
-            using var sinks = new Engine.Checks.SinkVerifier(state.Store, manifest, engine);
-            var reports = await new CheckRunner(manifest, new StoreCheckState(state.Store, state.Directory), clients, options, sinks).RunAsync(ct).ConfigureAwait(false);
+            var reports = await Engine.Checks.CheckPass.RunAsync(state, manifest, clients, options, engine, ct).ConfigureAwait(false);
             if (parse.GetValue(json)) WriteJson(context.Console.Out, reports);
             else WriteText(context.Console.Out, reports);
             var failed = reports.Count(r => r.Failed);

@@ -2,11 +2,10 @@ using System.CommandLine;
 using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
-using Keyward.Core.Secrets;
-using Keyward.Crypto.Nix;
 using Keyward.Services.Checks;
 using Keyward.Services.Http;
 using Keyward.Services.Reconcile;
+using Keyward.Engine.Reconcile;
 
 namespace Keyward.Cli.Commands;
 
@@ -22,9 +21,9 @@ internal static class ReconcileCommand
         cmd.SetAction(async (parse, ct) =>
         {
             var manifest = ManifestInput.Load(context, parse, file);
-            var services = manifest.Services.Where(s => s.Kind == ServiceKind.Attic && s.Caches.Count > 0).ToArray();
+            var services = CacheReconciliation.Declared(manifest);
             var o = context.Console.Out;
-            if (services.Length == 0)
+            if (services.Count == 0)
             {
                 o.WriteLine("no Attic caches declared");
                 return 0;
@@ -35,26 +34,10 @@ internal static class ReconcileCommand
                 : await StateInput.OpenForWriteAsync(context, parse, "reconcile", ct).ConfigureAwait(false);
             using var http = ServiceHttp.CreateClient();
             var clients = new ServiceClients(http, ServiceHttpOptions.Default, context.Time);
+            var reconciliation = new CacheReconciliation(state.Store, clients);
             var results = new List<CacheReconcileResult>();
             foreach (var service in services)
-            {
-                var admin = await ValueAsync(state.Store, service.Token, $"service '{service.Name}' needs an admin token (token: CREDENTIAL) to reconcile", ct).ConfigureAwait(false);
-                var reconciler = new AtticReconciler(clients.Attic(service));
-                foreach (var cache in service.Caches)
-                {
-                    Secret? key = null;
-                    string? publicKey = null;
-                    if (cache.SigningKey is { } keyName)
-                    {
-                        key = await ValueAsync(state.Store, keyName, $"cache '{cache.Name}' declares signing key '{keyName}'", ct).ConfigureAwait(false);
-                        using var parsed = NixSecretKey.Parse(key);
-                        publicKey = parsed.PublicKey.ToString();
-                    }
-                    var r = await reconciler.ReconcileAsync(service, cache, admin, key, publicKey, parse.GetValue(dryRun), ct).ConfigureAwait(false);
-                    results.Add(r);
-                    if (!parse.GetValue(json)) Print(o, r);
-                }
-            }
+                results.AddRange(await reconciliation.ServiceAsync(service, parse.GetValue(dryRun), parse.GetValue(json) ? null : r => Print(o, r), ct).ConfigureAwait(false));
             if (parse.GetValue(json))
                 o.WriteLine(JsonSerializer.Serialize(results.Select(r => new
                 {
@@ -67,14 +50,6 @@ internal static class ReconcileCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static async Task<Secret> ValueAsync(Store.Contract.ICredentialStore store, string? name, string why, CancellationToken ct)
-    {
-        if (name is null) throw ErrorCodes.ServiceCredentialMissing.Exception(why);
-        var values = await store.RevealActiveAsync([name], ct).ConfigureAwait(false);
-        return values.TryGetValue(name, out var v) ? v
-            : throw ErrorCodes.ServiceCredentialMissing.Exception($"{why}, but '{name}' has no active version");
     }
 
     internal static void Print(TextWriter o, CacheReconcileResult r)

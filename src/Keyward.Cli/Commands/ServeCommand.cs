@@ -16,10 +16,14 @@ internal static class ServeCommand
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve HTTPS with" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert (unencrypted)" };
         var insecure = new Option<bool>("--insecure-listen") { Description = "Allow plain HTTP on a non-loopback address (a TLS-terminating proxy in front)" };
+        var root = new Option<string?>("--root") { Description = "Prefix every sink path with DIR, as apply --root (hooks are not run)" };
+        var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks when the loop changes a sink" };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
+        var warnBefore = new Option<string>("--warn-before") { Description = "ExpiresSoon turns true this long before expiry", DefaultValueFactory = _ => "7d" };
         var dashboardLogin = new Option<bool>("--dashboard-login") { Description = "Ask for an operator token on the dashboard even on loopback" };
         var cmd = new Command("serve", "Run the authority as a service: controller loop, metrics, health and the API")
         {
-            file, listen, interval, tlsCert, tlsKey, insecure, dashboardLogin,
+            file, listen, interval, tlsCert, tlsKey, insecure, root, noHooks, kubeconfig, warnBefore, dashboardLogin,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -27,13 +31,18 @@ internal static class ServeCommand
             {
                 ManifestPath = context.Console.ResolvePath(parse.GetValue(file)!),
                 StateDirectory = context.StateDirectory(parse),
+                StoreConnection = context.StoreConnection(parse),
                 Listen = ListenAddress.Parse(parse.GetValue(listen)!),
-                Interval = HumanDuration.TryParse(parse.GetValue(interval)!, out var d, out var error) ? d.Value
-                    : throw ErrorCodes.InvalidArgument.Exception($"--interval: {error}"),
+                Interval = Duration(parse.GetValue(interval)!, "--interval"),
                 TlsCertificatePath = parse.GetValue(tlsCert) is { } c ? context.Console.ResolvePath(c) : null,
                 TlsKeyPath = parse.GetValue(tlsKey) is { } k ? context.Console.ResolvePath(k) : null,
                 InsecureListen = parse.GetValue(insecure),
                 DashboardLogin = parse.GetValue(dashboardLogin),
+                Root = parse.GetValue(root) is { Length: > 0 } r ? context.Console.ResolvePath(r) : null,
+                RunHooks = !parse.GetValue(noHooks),
+                Kubeconfig = parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null,
+                WarnBefore = Duration(parse.GetValue(warnBefore)!, "--warn-before"),
+                Log = line => context.Console.Err.WriteLine("keyward: " + line),
                 Time = context.Time,
                 GetEnv = context.Console.GetEnv,
                 Warn = context.Warn,
@@ -43,4 +52,8 @@ internal static class ServeCommand
         });
         return cmd;
     }
+
+    private static TimeSpan Duration(string text, string option) =>
+        HumanDuration.TryParse(text, out var d, out var error) && d.Value > TimeSpan.Zero ? d.Value
+            : throw ErrorCodes.InvalidArgument.Exception($"{option}: {error ?? "must be longer than zero"}");
 }

@@ -10,4 +10,10 @@ public static partial class ErrorCodes
         "pass --tls-cert and --tls-key, or --insecure-listen when a TLS-terminating proxy sits in front");
     public static readonly ErrorCode TlsFilesInvalid = new("KW1203", ErrorKind.BadInput, "the TLS certificate or key cannot be used",
         "--tls-cert and --tls-key name PEM files: the certificate (chain) and its unencrypted private key");
+    public static readonly ErrorCode ControllerStepFailed = new("KW1204", ErrorKind.Failed, "a step of the controller loop failed; the loop goes on",
+        "the step is retried after a back-off (doubling up to the cap); /readyz, /metrics and the serve log say which step and why");
+    public static readonly ErrorCode OperatorUnauthorized = new("KW1205", ErrorKind.Failed, "the operator API needs a valid operator bearer token",
+        "create one with `keyward operator-token create NAME` and send it as `Authorization: Bearer TOKEN`; a revoked or expired token is refused");
+    public static readonly ErrorCode OperatorTokenNameInvalid = new("KW1206", ErrorKind.BadInput, "an operator token name is 1-64 letters, digits, '.', '_', '@' or '-'",
+        "name the token after the person or system that uses it, e.g. `keyward operator-token create alice`");
 }

@@ -33,7 +33,9 @@ public sealed class TokenLedger(ICredentialStore store, EngineOptions options)
             if (ofCredential.Length == 0)
                 throw ErrorCodes.StoreTokenMissing.Exception($"'{nameOrId}' is neither a token id in the ledger nor a credential with minted tokens");
             var active = await store.GetActiveAsync(nameOrId, cancellationToken).ConfigureAwait(false);
-            var candidates = ofCredential.Where(t => active is not null && t.Version == active.Version).ToArray();
+            // Operator tokens (operator:NAME) have no credential version: the one not yet revoked is meant.
+            var candidates = ofCredential.Where(t => Operators.OperatorTokens.IsOperatorEntry(t) ? t.RevokedAt is null
+                : active is not null && t.Version == active.Version).ToArray();
             if (candidates.Length != 1)
                 throw ErrorCodes.StoreTokenMissing.Exception(
                     candidates.Length == 0

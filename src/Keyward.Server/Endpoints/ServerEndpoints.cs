@@ -9,5 +9,7 @@ internal static class ServerEndpoints
     {
         HealthEndpoints.Map(app);
         DashboardEndpoints.Map(app);
+        MetricsEndpoints.Map(app);
+        OperatorApiEndpoints.Map(app);
     }
 }

@@ -1,0 +1,62 @@
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest;
+using Keyward.Core.Secrets;
+using Keyward.Crypto.Nix;
+using Keyward.Services.Checks;
+using Keyward.Services.Reconcile;
+using Keyward.Store.Contract;
+
+namespace Keyward.Engine.Reconcile;
+
+/// <summary>
+/// Brings every declared Attic cache to its declared shape (<c>keyward reconcile</c>, and the server's loop): for each
+/// Attic service with caches, read its admin token and each cache's signing key from the store, then create or patch.
+/// </summary>
+public sealed class CacheReconciliation(ICredentialStore store, ServiceClients clients)
+{
+    /// <summary>The Attic services that declare caches (what there is to reconcile).</summary>
+    public static IReadOnlyList<Service> Declared(KeywardManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return manifest.Services.Where(s => s.Kind == ServiceKind.Attic && s.Caches.Count > 0).ToArray();
+    }
+
+    /// <summary>Reconciles every cache of one service; <paramref name="each"/> hears each result as it comes.</summary>
+    public async Task<IReadOnlyList<CacheReconcileResult>> ServiceAsync(Service service, bool dryRun, Action<CacheReconcileResult>? each, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        var results = new List<CacheReconcileResult>();
+        using var admin = await ValueAsync(service.Token, $"service '{service.Name}' needs an admin token (token: CREDENTIAL) to reconcile", cancellationToken).ConfigureAwait(false);
+        var reconciler = new AtticReconciler(clients.Attic(service));
+        foreach (var cache in service.Caches)
+        {
+            Secret? key = null;
+            try
+            {
+                string? publicKey = null;
+                if (cache.SigningKey is { } keyName)
+                {
+                    key = await ValueAsync(keyName, $"cache '{cache.Name}' declares signing key '{keyName}'", cancellationToken).ConfigureAwait(false);
+                    using var parsed = NixSecretKey.Parse(key);
+                    publicKey = parsed.PublicKey.ToString();
+                }
+                var r = await reconciler.ReconcileAsync(service, cache, admin, key, publicKey, dryRun, cancellationToken).ConfigureAwait(false);
+                results.Add(r);
+                each?.Invoke(r);
+            }
+            finally
+            {
+                key?.Dispose();
+            }
+        }
+        return results;
+    }
+
+    private async Task<Secret> ValueAsync(string? name, string why, CancellationToken ct)
+    {
+        if (name is null) throw ErrorCodes.ServiceCredentialMissing.Exception(why);
+        var values = await store.RevealActiveAsync([name], ct).ConfigureAwait(false);
+        return values.TryGetValue(name, out var v) ? v
+            : throw ErrorCodes.ServiceCredentialMissing.Exception($"{why}, but '{name}' has no active version");
+    }
+}

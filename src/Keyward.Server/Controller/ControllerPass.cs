@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using Keyward.Core.Errors;
+using Keyward.Core.Manifest;
+using Keyward.Engine;
+using Keyward.Engine.Apply;
+using Keyward.Engine.Checks;
+using Keyward.Engine.Delivery;
+using Keyward.Engine.Reconcile;
+using Keyward.Engine.Rotation;
+using Keyward.Services.Checks;
+using Keyward.Services.Http;
+using Keyward.Store;
+using Keyward.Store.Contract;
+
+namespace Keyward.Server.Controller;
+
+/// <summary>
+/// One pass of the controller loop, through the same Engine operations the CLI runs:
+/// under the state write lock (a CLI <c>apply</c> at the same time waits, or is waited for) — move an open rotation on
+/// (<see cref="RolloverContinuation"/>: resume a stopped one, continue an autoContinue rollover whose overlap passed),
+/// then <c>apply</c> (renew what is due, rotate what policy says is due, repair drifted sinks and live Secrets), then
+/// reconcile each declared Attic service's caches; after the lock, run every check (condition history kept in the
+/// store) and publish what it saw to <see cref="ControllerStatus"/>.
+/// Each step that fails backs off on its own key (<see cref="StepBackoff"/>) while the others go on.
+/// Shutdown is honoured only between steps: the Engine calls get <see cref="CancellationToken.None"/>, so a journal
+/// step, a file write or a store transaction is never cut in half.
+/// </summary>
+public sealed class ControllerPass
+{
+    private readonly ServerState _state;
+    private readonly ControllerStatus _status;
+    private readonly StepBackoff _backoff;
+    private ServeOptions Options => _state.Options;
+
+    public ControllerPass(ServerState state, ControllerStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(status);
+        _state = state;
+        _status = status;
+        _backoff = status.Backoff ??= new StepBackoff(state.Time, state.Options.BackoffBase, state.Options.BackoffCap);
+    }
+
+    public StepBackoff Backoff => _backoff;
+
+    private EngineOptions Engine(OpenedState opened) => new()
+    {
+        Root = Options.Root,
+        Time = Options.Time,
+        Actor = Options.Actor,
+        GetEnv = Options.GetEnv,
+        Warn = Options.Warn,
+        RunHooks = Options.RunHooks,
+        Kubeconfig = Options.Kubeconfig,
+        SopsIdentityFiles = [opened.IdentityPath],
+    };
+
+    /// <summary>Runs one pass; returns false when a step failed (the problems are in the published snapshot).</summary>
+    public async Task<bool> RunAsync(CancellationToken stopping)
+    {
+        var clock = Stopwatch.StartNew();
+        _state.ReloadManifestIfChanged();
+        var manifest = _state.Manifest;
+        var problems = new List<string>();
+        if (manifest is null)
+        {
+            problems.Add("no valid manifest: " + string.Join("; ", _state.ManifestErrors.Select(e => e.Message)));
+            _status.Publish(_status.Snapshot with { At = Options.Time.GetUtcNow(), Problems = problems }, clock.Elapsed, failed: true);
+            return false;
+        }
+        using var http = ServiceHttp.CreateClient();
+        var clients = new ServiceClients(http, Options.ServiceHttp, Options.Time);
+        try
+        {
+            await WriteStepsAsync(manifest, http, clients, problems, stopping).ConfigureAwait(false);
+        }
+        catch (KeywardException e) when (!stopping.IsCancellationRequested)
+        {
+            // The state could not be opened or locked (KW0317: a CLI writer held it too long): next pass tries again.
+            Problem(problems, "state", e.First.Message);
+        }
+        var writeSteps = clock.Elapsed;
+        IReadOnlyList<CheckReport> reports = _status.Snapshot.Reports;
+        IReadOnlyList<CredentialVersion> active = _status.Snapshot.Active;
+        if (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await using var read = await _state.OpenForReadAsync(stopping).ConfigureAwait(false);
+                var options = new CheckOptions
+                {
+                    WarnBefore = Options.WarnBefore,
+                    CheckTimeout = Options.CheckTimeout,
+                    Root = Options.Root,
+                    ManifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)),
+                };
+                reports = await CheckPass.RunAsync(read, manifest, clients, options, Engine(read), stopping).ConfigureAwait(false);
+                active = (await read.Store.ListVersionsAsync(stopping).ConfigureAwait(false)).Where(v => v.State == VersionState.Active).ToArray();
+            }
+            catch (KeywardException e)
+            {
+                Problem(problems, "check", e.First.Message);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // Shutting down: checks only read (their history is saved at the end), so stopping them loses nothing.
+            }
+        }
+        _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
+        _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
+        return problems.Count == 0;
+    }
+
+    private async Task WriteStepsAsync(KeywardManifest manifest, HttpClient http, ServiceClients clients, List<string> problems, CancellationToken stopping)
+    {
+        // Waiting for the lock may be cut short by shutdown; nothing has started yet.
+        await using var opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
+        var engineOptions = Engine(opened);
+        StaleTempSweep.Run(manifest, engineOptions);
+        var host = new RotationHost
+        {
+            Http = http, Time = Options.Time, Actor = Options.Actor, Root = Options.Root, RunHooks = Options.RunHooks,
+            Kubeconfig = Options.Kubeconfig, GetEnv = Options.GetEnv,
+            Warn = m => Options.Warn(ErrorCodes.RotationStepFailed.With(m, "the rotation went on; do what the message says by hand")),
+        };
+
+        // 1. An open rotation: resume a stopped one, continue an autoContinue rollover whose overlap passed.
+        var open = await RolloverContinuation.DecideAsync(opened.Store, manifest, Options.Time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+        if (open.Action is OpenRotationAction.Resume or OpenRotationAction.Continue && _backoff.Ready("rotation"))
+        {
+            try
+            {
+                var outcome = await new RotationExecutor(opened.Store, HeldOptions(host, opened, manifest)).ResumeAsync(open.Action == OpenRotationAction.Continue, CancellationToken.None).ConfigureAwait(false);
+                foreach (var c in open.Credentials) _status.CountRotation(c, Result(outcome.State));
+                _backoff.Succeeded("rotation");
+                Options.Log?.Invoke($"rotation journal {outcome.JournalId} ({string.Join(", ", open.Credentials)}): {(open.Action == OpenRotationAction.Continue ? "continued" : "resumed")}, {Result(outcome.State)}");
+            }
+            catch (KeywardException e)
+            {
+                foreach (var c in open.Credentials) _status.CountRotation(c, "failed");
+                Problem(problems, "rotation", e.First.Message);
+            }
+        }
+        if (stopping.IsCancellationRequested) return;
+
+        // 2. apply: renew and rotate what is due, repair drifted sinks and live Secrets.
+        if (_backoff.Ready("apply"))
+        {
+            var engine = new ApplyEngine(opened.Store, engineOptions);
+            ApplyPlan? plan = null;
+            try
+            {
+                plan = await engine.PlanAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+                if (plan.OpenJournal is { } journal)
+                {
+                    // apply never fights an open rotation over the same sinks; the rotation step above moves it on.
+                    if (open.Action == OpenRotationAction.Wait)
+                        Options.Log?.Invoke($"rotation journal {journal} is open ({open.Reason}); renewals wait until it ends");
+                }
+                else
+                {
+                    var outcome = await engine.ApplyAsync(plan, opened, () => new RotationExecutor(opened.Store, HeldOptions(host, opened, manifest)), CancellationToken.None).ConfigureAwait(false);
+                    Record(plan, outcome);
+                }
+                _backoff.Succeeded("apply");
+            }
+            catch (KeywardException e)
+            {
+                foreach (var c in plan?.DueRotations ?? []) _status.CountRotation(c, "failed");
+                Problem(problems, "apply", e.First.Message);
+            }
+        }
+
+        // 3. Declared Attic caches, one service at a time: a failing service backs off alone.
+        foreach (var service in CacheReconciliation.Declared(manifest))
+        {
+            if (stopping.IsCancellationRequested) return;
+            var key = "service/" + service.Name;
+            if (!_backoff.Ready(key)) continue;
+            try
+            {
+                var results = await new CacheReconciliation(opened.Store, clients).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
+                foreach (var r in results.Where(r => r.Action is Services.Reconcile.ReconcileAction.Created or Services.Reconcile.ReconcileAction.Patched))
+                {
+                    Options.Log?.Invoke($"reconciled {r.Service}/{r.Cache}: {r.Action.ToString().ToLowerInvariant()}");
+                    await opened.Store.AppendAuditAsync(new AuditEvent(Options.Time.GetUtcNow(), Options.Actor, "reconcile", service.Name, null, null,
+                        $"cache {r.Cache} {r.Action.ToString().ToLowerInvariant()}: {string.Join(", ", r.Drift.Select(d => d.Field))}"), CancellationToken.None).ConfigureAwait(false);
+                }
+                _backoff.Succeeded(key);
+            }
+            catch (Exception e) when (e is KeywardException or HttpRequestException or OperationCanceledException && !stopping.IsCancellationRequested)
+            {
+                Problem(problems, key, e is KeywardException k ? k.First.Message : e.Message);
+            }
+        }
+    }
+
+    private RotationExecutorOptions HeldOptions(RotationHost host, OpenedState opened, KeywardManifest manifest)
+    {
+        var o = host.ExecutorOptions(opened, manifest);
+        return new RotationExecutorOptions
+        {
+            Manifest = o.Manifest, Time = o.Time, Root = o.Root, Actor = o.Actor, Faults = o.Faults, RunHook = o.RunHook, Services = o.Services,
+            Kubeconfig = o.Kubeconfig, LiveSecrets = o.LiveSecrets, ServiceTokens = o.ServiceTokens, GetEnv = o.GetEnv,
+            SopsIdentityFiles = o.SopsIdentityFiles, Progress = o.Progress, Warn = o.Warn,
+            HoldPhaseTwoForOverlap = true,
+        };
+    }
+
+    private void Record(ApplyPlan plan, ApplyOutcome outcome)
+    {
+        foreach (var c in plan.Credentials.Where(c => c.Action is ChangeAction.Update && !c.ViaRotation))
+            _status.CountRotation(c.Credential.Name, "renewed");
+        foreach (var name in outcome.Rotated)
+            _status.CountRotation(name, outcome.Rotation is { } rotation ? Result(rotation.State) : "committed");
+        foreach (var s in plan.Sinks.Where(s => s.Action == ChangeAction.Update))
+            _status.SinkRepairs.AddOrUpdate(s.Sink.Name, 1, (_, n) => n + 1);
+        var r = outcome.Report;
+        if (r.CredentialsWritten > 0 || r.FilesWritten > 0 || outcome.Rotated.Count > 0)
+            Options.Log?.Invoke($"applied: {r.CredentialsWritten} credential version(s) stored, {r.FilesWritten} file(s) written" +
+                (outcome.Rotated.Count > 0 ? $", rotated {string.Join(", ", outcome.Rotated)}" : ""));
+        foreach (var h in r.Hooks.Where(h => !h.Success))
+            Options.Warn(ErrorCodes.HookFailed.With($"sink '{h.Sink}': {h.Hook} failed: {h.Message}"));
+    }
+
+    private static string Result(RotationState state) => state switch
+    {
+        RotationState.Committed => "committed",
+        RotationState.AwaitingContinue => "awaiting-continue",
+        _ => "aborted",
+    };
+
+    private void Problem(List<string> problems, string step, string message)
+    {
+        var until = _backoff.Failed(step, message);
+        var text = $"{step}: {message} (retried after {until:yyyy-MM-dd HH:mm:ss}Z)";
+        problems.Add(text);
+        Options.Warn(ErrorCodes.ControllerStepFailed.With(text));
+    }
+}

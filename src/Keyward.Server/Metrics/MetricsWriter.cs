@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text;
+
+namespace Keyward.Server.Metrics;
+
+/// <summary>The kind of a metric family in the Prometheus text format.</summary>
+public enum MetricType
+{
+    Gauge,
+    Counter,
+}
+
+/// <summary>
+/// Writes the Prometheus text exposition format (version 0.0.4): <c># HELP</c>, <c># TYPE</c>, then one line per sample,
+/// label values escaped (<c>\\</c>, <c>\"</c>, <c>\n</c>). Hand-written rather than a library: see docs/design.md
+/// ("Metrics") — no reflection, so it is AOT-safe, and <c>promtool check metrics</c> validates its output in the tests.
+/// </summary>
+public sealed class MetricsWriter
+{
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    private readonly StringBuilder _out;
+    private readonly HashSet<string> _families = new(StringComparer.Ordinal);
+    private string? _current;
+
+    public MetricsWriter(StringBuilder output) => _out = output ?? throw new ArgumentNullException(nameof(output));
+
+    /// <summary>Starts a family; every following <see cref="Sample(double, (string, string)[])"/> belongs to it.</summary>
+    public MetricsWriter Family(string name, MetricType type, string help)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(help);
+        if (!ValidName(name)) throw new ArgumentException($"'{name}' is not a valid metric name", nameof(name));
+        if (!_families.Add(name)) throw new InvalidOperationException($"metric family {name} is written twice");
+        _current = name;
+        _out.Append("# HELP ").Append(name).Append(' ').Append(help.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)).Append('\n');
+        _out.Append("# TYPE ").Append(name).Append(' ').Append(type == MetricType.Counter ? "counter" : "gauge").Append('\n');
+        return this;
+    }
+
+    /// <summary>One sample of the current family.</summary>
+    public MetricsWriter Sample(double value, params (string Name, string Value)[] labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var name = _current ?? throw new InvalidOperationException("Sample before Family");
+        _out.Append(name);
+        if (labels.Length > 0)
+        {
+            _out.Append('{');
+            for (var i = 0; i < labels.Length; i++)
+            {
+                if (i > 0) _out.Append(',');
+                _out.Append(labels[i].Name).Append("=\"");
+                foreach (var c in labels[i].Value)
+                {
+                    switch (c)
+                    {
+                        case '\\': _out.Append("\\\\"); break;
+                        case '"': _out.Append("\\\""); break;
+                        case '\n': _out.Append("\\n"); break;
+                        default: _out.Append(c); break;
+                    }
+                }
+                _out.Append('"');
+            }
+            _out.Append('}');
+        }
+        _out.Append(' ').Append(Format(value)).Append('\n');
+        return this;
+    }
+
+    internal static string Format(double value) =>
+        double.IsNaN(value) ? "NaN"
+        : double.IsPositiveInfinity(value) ? "+Inf"
+        : double.IsNegativeInfinity(value) ? "-Inf"
+        : value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static bool ValidName(string name) =>
+        name.Length > 0 && (char.IsAsciiLetter(name[0]) || name[0] is '_' or ':') &&
+        name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or ':');
+
+    /// <summary>Every source's families, in registration order.</summary>
+    public static string Render(IEnumerable<IMetricsSource> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        var sb = new StringBuilder(64 * 1024);
+        var writer = new MetricsWriter(sb);
+        foreach (var s in sources) s.Collect(writer);
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+
+namespace Keyward.Cli.Tests;
+
+/// <summary>
+/// Issue 11's "done when" with a real process: <c>keyward serve -f examples/homelab/keyward.yaml --state … --listen
+/// 127.0.0.1:0</c> runs on the embedded store (no PostgreSQL), and a short-validity token in a test manifest is renewed
+/// by the loop with nobody typing; SIGTERM ends it with exit code 0 and a consistent state (audit chain intact, no open
+/// journal). Every wait is bounded; nothing asserts on elapsed time.
+/// </summary>
+[Trait("Category", "Interop")]
+public sealed partial class ServeProcessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kw-serve-proc-").FullName;
+    private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "keyward.dll");
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private sealed class Served : IDisposable
+    {
+        public required Process Process { get; init; }
+        public required Uri Address { get; init; }
+        public required System.Text.StringBuilder Err { get; init; }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+            Process.Dispose();
+        }
+    }
+
+    private static ProcessStartInfo Keyward(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_TieredPGO"] = "0";
+        psi.Environment.Remove("KEYWARD_STATE");
+        return psi;
+    }
+
+    [GeneratedRegex(@"serving on (http://\S+)")]
+    private static partial Regex ServingOn();
+
+    private static async Task<Served> StartAsync(params string[] args)
+    {
+        var p = Process.Start(Keyward(["serve", .. args]))!;
+        var err = new System.Text.StringBuilder();
+        var address = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) { address.TrySetException(new InvalidOperationException("serve exited: " + err)); return; }
+            lock (err) err.AppendLine(e.Data);
+            if (ServingOn().Match(e.Data) is { Success: true } m) address.TrySetResult(new Uri(m.Groups[1].Value));
+        };
+        p.OutputDataReceived += (_, _) => { };
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        var uri = await address.Task.WaitAsync(TimeSpan.FromMinutes(2), Ct); // a bound, not an assertion
+        return new Served { Process = p, Address = uri, Err = err };
+    }
+
+    private static async Task<int> TerminateAsync(Served served)
+    {
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", served.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!)
+            await kill.WaitForExitAsync(Ct);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(TimeSpan.FromMinutes(2));
+        await served.Process.WaitForExitAsync(limit.Token);
+        return served.Process.ExitCode;
+    }
+
+    private static async Task<(int Code, string Out)> RunAsync(params string[] args)
+    {
+        using var p = Process.Start(Keyward(args))!;
+        var o = p.StandardOutput.ReadToEndAsync(Ct);
+        var e = p.StandardError.ReadToEndAsync(Ct);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(TimeSpan.FromMinutes(2));
+        await p.WaitForExitAsync(limit.Token);
+        return (p.ExitCode, await o + await e);
+    }
+
+    [Fact]
+    public async Task Serve_renews_a_short_lived_token_by_itself_and_SIGTERM_exits_0_with_the_state_consistent()
+    {
+        var manifest = Path.Combine(_dir, "keyward.yaml");
+        File.WriteAllText(manifest, """
+            apiVersion: keyward/v1
+            credentials:
+              signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
+              short-token:
+                kind: attic-token
+                signedBy: signer
+                subject: ci
+                validity: 8s
+                renewBefore: 5s
+                owner: ci
+                purpose: push
+                caches: { main: [pull] }
+            sinks:
+              token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
+            """);
+        var state = Path.Combine(_dir, "state");
+        using var served = await StartAsync("-f", manifest, "--state", state, "--root", Path.Combine(_dir, "root"), "--no-hooks",
+            "--listen", "127.0.0.1:0", "--interval", "1s");
+        using var http = new HttpClient { BaseAddress = served.Address, Timeout = TimeSpan.FromSeconds(30) };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromMinutes(2));
+        while (true)
+        {
+            Assert.False(deadline.IsCancellationRequested, "no renewal within the bound\n" + served.Err);
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
+            if (metrics.Contains("keyward_rotation_total{credential=\"short-token\",result=\"renewed\"}", StringComparison.Ordinal)) break;
+            await Task.Delay(200, Ct);
+        }
+        Assert.Equal(0, await TerminateAsync(served));
+
+        var verify = await RunAsync("audit", "verify", "--state", state);
+        Assert.True(verify.Code == 0, verify.Out);
+        var list = await RunAsync("list", "--state", state, "--json");
+        Assert.True(list.Code == 0, list.Out);
+        Assert.Contains("short-token", list.Out, StringComparison.Ordinal);
+        // No journal left open and the lock released: a CLI apply right after runs (KW0029 or KW0317 otherwise).
+        var apply = await RunAsync("apply", "-f", manifest, "--state", state, "--root", Path.Combine(_dir, "root"), "--no-hooks");
+        Assert.True(apply.Code == 0, apply.Out);
+    }
+
+    [Fact]
+    public async Task Serve_runs_the_homelab_example_on_the_embedded_store_and_stops_cleanly_on_SIGTERM()
+    {
+        var state = Path.Combine(_dir, "state");
+        using var served = await StartAsync("-f", Path.Combine(CliHarness.RepoRoot, "examples", "homelab", "keyward.yaml"), "--state", state,
+            "--root", Path.Combine(_dir, "root"), "--no-hooks", "--listen", "127.0.0.1:0", "--interval", "1h");
+        using var http = new HttpClient { BaseAddress = served.Address, Timeout = TimeSpan.FromSeconds(30) };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromMinutes(3));
+        while (true)
+        {
+            Assert.False(deadline.IsCancellationRequested, "the first pass did not finish within the bound\n" + served.Err);
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
+            if (metrics.Contains("keyward_controller_passes_total 1", StringComparison.Ordinal)) break;
+            await Task.Delay(200, Ct);
+        }
+        Assert.True(File.Exists(Path.Combine(_dir, "root", "run", "keyward", "atticd.env")));
+        using (var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct))
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(0, await TerminateAsync(served));
+        var verify = await RunAsync("audit", "verify", "--state", state);
+        Assert.True(verify.Code == 0, verify.Out);
+    }
+}

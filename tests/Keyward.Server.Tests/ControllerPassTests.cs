@@ -1,0 +1,144 @@
+using Keyward.Server.Controller;
+using Keyward.Store.Contract;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Keyward.Server.Tests;
+
+/// <summary>The controller pass, driven by hand on a fake clock: it does what apply does (mint, renew, repair) with
+/// actor <c>serve</c>, keeps the last good manifest, and backs a failing service off without stopping the rest.</summary>
+public sealed class ControllerPassTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_token_renewal_falls_due_on_the_clock_and_the_pass_renews_it_audited_as_serve()
+    {
+        await using var h = await new ServerHarness().StartAsync();
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        var token = Path.Combine(h.Root, "run/keyward/push.token");
+        var first = File.ReadAllText(token);
+        await using (var s = await h.OpenAsync())
+            Assert.Equal(1, (await s.Store.GetActiveAsync("push-token", Ct))!.Version);
+
+        // Inside renewBefore (1h of a 2h validity): nobody types anything, the next pass re-mints.
+        h.Fake!.Advance(TimeSpan.FromMinutes(61));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        await using (var s = await h.OpenAsync())
+        {
+            Assert.Equal(2, (await s.Store.GetActiveAsync("push-token", Ct))!.Version);
+            var audit = await s.Store.ReadAuditAsync(null, Ct);
+            Assert.Contains(audit, a => a.Event.Actor == "serve" && a.Event.Action == "mint" && a.Event.Credential == "push-token" && a.Event.Version == 2);
+            Assert.All(audit.Where(a => a.Event.Action == "mint"), a => Assert.Equal("serve", a.Event.Actor));
+        }
+        Assert.NotEqual(first, File.ReadAllText(token));
+        Assert.Equal(1, h.Status.Rotations[("push-token", "renewed")]);
+        Assert.Contains("keyward_rotation_total{credential=\"push-token\",result=\"renewed\"} 1", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_drifted_sink_is_repaired_by_the_next_pass_and_counted()
+    {
+        await using var h = await new ServerHarness().StartAsync();
+        Assert.True(await h.PassAsync());
+        var env = Path.Combine(h.Root, "etc/app/app.env");
+        var good = File.ReadAllText(env);
+        File.WriteAllText(env, "DB_PASSWORD=tampered\n");
+        h.Fake!.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(await h.PassAsync());
+        Assert.Equal(good, File.ReadAllText(env));
+        Assert.Equal(1, h.Status.SinkRepairs["app-env"]);
+        var metrics = await h.MetricsAsync();
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("keyward_sink_repairs_total{sink=\"app-env\"} 1", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_invalid_manifest_edit_keeps_the_last_good_one_and_is_reported_in_readyz_and_metrics()
+    {
+        await using var h = await new ServerHarness().StartAsync();
+        Assert.True(await h.PassAsync());
+        using (var ready = await h.GetAsync("/readyz"))
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+
+        File.WriteAllText(h.ManifestPath, ServerHarness.Manifest.Replace("kind: attic-token", "kind: no-such-kind", StringComparison.Ordinal) + "\n# edited\n");
+        h.Fake!.Advance(TimeSpan.FromMinutes(61));
+        await h.PassAsync();
+        // Still serving, on the last good manifest: the renewal that fell due happened anyway.
+        await using (var s = await h.OpenAsync())
+            Assert.Equal(2, (await s.Store.GetActiveAsync("push-token", Ct))!.Version);
+        using (var ready = await h.GetAsync("/readyz"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            var body = await ready.Content.ReadAsStringAsync(Ct);
+            Assert.Contains("invalid", body, StringComparison.Ordinal);
+            Assert.Contains("last valid", body, StringComparison.Ordinal);
+        }
+        Assert.Contains("keyward_manifest_valid 0", await h.MetricsAsync(), StringComparison.Ordinal);
+
+        File.WriteAllText(h.ManifestPath, ServerHarness.Manifest);
+        await h.PassAsync();
+        using (var ready = await h.GetAsync("/readyz"))
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        Assert.Contains("keyward_manifest_valid 1", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Readyz_is_503_with_a_reason_when_the_store_cannot_be_opened()
+    {
+        await using var h = await new ServerHarness().StartAsync();
+        // No pass has initialised the state yet: the store is not there.
+        using var ready = await h.GetAsync("/readyz");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("store", await ready.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failing_service_backs_off_alone_while_renewals_go_on()
+    {
+        // An Attic service nobody listens on (port 1 refuses at once): its cache reconciliation fails every time.
+        var manifest = ServerHarness.Manifest + """
+
+            services:
+              attic:
+                kind: attic
+                url: http://127.0.0.1:1/
+                token: push-token
+                caches:
+                  main: { public: false }
+            """;
+        await using var h = await new ServerHarness(manifest: manifest).StartAsync(o => o with { BackoffBase = TimeSpan.FromMinutes(10), BackoffCap = TimeSpan.FromMinutes(40) });
+        Assert.False(await h.PassAsync());
+        Assert.Contains(h.Status.Snapshot.Problems, p => p.StartsWith("service/attic:", StringComparison.Ordinal));
+        var backoff = h.Status.Backoff!.Snapshot().Single(b => b.Key == "service/attic");
+        Assert.Equal(1, backoff.Failures);
+        Assert.Equal(h.Time.GetUtcNow() + TimeSpan.FromMinutes(10), backoff.Until);
+
+        // Within the back-off the service is not asked again, and the renewal still happens.
+        h.Fake!.Advance(TimeSpan.FromMinutes(61));
+        await h.PassAsync();
+        Assert.Equal(1, h.Status.Rotations[("push-token", "renewed")]);
+        Assert.Equal(2, h.Status.Backoff.Snapshot().Single(b => b.Key == "service/attic").Failures);
+        h.Fake.Advance(TimeSpan.FromMinutes(5));
+        await h.PassAsync();
+        Assert.Equal(2, h.Status.Backoff.Snapshot().Single(b => b.Key == "service/attic").Failures);
+        Assert.Contains("keyward_controller_step_failures{step=\"service/attic\"} 2", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Backoff_doubles_per_failure_up_to_the_cap_and_a_success_clears_it()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+        var b = new StepBackoff(time, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2));
+        var start = time.GetUtcNow();
+        Assert.Equal(start + TimeSpan.FromSeconds(30), b.Failed("s", "x"));
+        Assert.False(b.Ready("s"));
+        Assert.True(b.Ready("other"));
+        Assert.Equal(start + TimeSpan.FromSeconds(60), b.Failed("s", "x"));
+        Assert.Equal(start + TimeSpan.FromSeconds(120), b.Failed("s", "x"));
+        Assert.Equal(start + TimeSpan.FromSeconds(120), b.Failed("s", "x"));
+        time.Advance(TimeSpan.FromSeconds(120));
+        Assert.True(b.Ready("s"));
+        b.Succeeded("s");
+        Assert.Empty(b.Snapshot());
+    }
+}
