@@ -25,6 +25,9 @@ public sealed record ServeOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>How trusted OIDC issuers' keys are fetched and cached (CI token exchange).</summary>
+    public Services.Oidc.OidcKeyCacheOptions Oidc { get; init; } = new();
+
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
 
     /// <summary>Where warnings go (the CLI prints them with their code).</summary>

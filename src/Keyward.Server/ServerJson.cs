@@ -6,4 +6,7 @@ namespace Keyward.Server;
 /// Add a <c>[JsonSerializable]</c> line here for each new response or request type.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Endpoints.HealthStatus))]
+[JsonSerializable(typeof(Endpoints.CiTokenRequest))]
+[JsonSerializable(typeof(Endpoints.CiTokenResponse))]
+[JsonSerializable(typeof(Endpoints.CiTokenRefusal))]
 internal sealed partial class ServerJson : JsonSerializerContext;

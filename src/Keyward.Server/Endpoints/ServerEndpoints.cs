@@ -8,5 +8,7 @@ internal static class ServerEndpoints
     public static void Map(WebApplication app)
     {
         HealthEndpoints.Map(app);
+        CiEndpoints.Map(app);
+        GateEndpoints.Map(app);
     }
 }
