@@ -69,6 +69,8 @@ public sealed record ServeOptions
 
     /// <summary>Run the controller loop (tests that drive passes by hand turn it off).</summary>
     public bool RunController { get; init; } = true;
+    /// <summary>How trusted OIDC issuers' keys are fetched and cached (CI token exchange).</summary>
+    public Services.Oidc.OidcKeyCacheOptions Oidc { get; init; } = new();
 
     public Func<string, string?> GetEnv { get; init; } = Environment.GetEnvironmentVariable;
 

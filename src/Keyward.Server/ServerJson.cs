@@ -12,4 +12,7 @@ namespace Keyward.Server;
 [JsonSerializable(typeof(Endpoints.ApiCredential))]
 [JsonSerializable(typeof(Endpoints.ApiPlan))]
 [JsonSerializable(typeof(Endpoints.ApiAudit))]
+[JsonSerializable(typeof(Endpoints.CiTokenRequest))]
+[JsonSerializable(typeof(Endpoints.CiTokenResponse))]
+[JsonSerializable(typeof(Endpoints.CiTokenRefusal))]
 internal sealed partial class ServerJson : JsonSerializerContext;

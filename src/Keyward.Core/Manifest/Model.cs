@@ -29,6 +29,12 @@ public sealed record KeywardManifest(
     /// <summary>The policy in force for a credential: its own fields, else the kind default, else built-ins.</summary>
     public RotationPolicy EffectivePolicy(Credential c) =>
         RotationPolicy.Merge(c.Rotation, KindDefaults.GetValueOrDefault(c.Kind));
+
+    /// <summary><c>trustedPublishers:</c> — CI jobs that may exchange their OIDC token for an Attic token (ModelCi.cs).</summary>
+    public IReadOnlyList<TrustedPublisher> TrustedPublishers { get; init; } = [];
+
+    /// <summary><c>gate:</c> — the Attic revocation gate's rules (ModelCi.cs).</summary>
+    public AtticGateSettings Gate { get; init; } = AtticGateSettings.Default;
 }
 
 public enum CredentialKind

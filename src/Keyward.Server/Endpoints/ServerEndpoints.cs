@@ -11,5 +11,7 @@ internal static class ServerEndpoints
         DashboardEndpoints.Map(app);
         MetricsEndpoints.Map(app);
         OperatorApiEndpoints.Map(app);
+        CiEndpoints.Map(app);
+        GateEndpoints.Map(app);
     }
 }

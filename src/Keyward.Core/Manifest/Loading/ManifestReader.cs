@@ -56,7 +56,10 @@ internal sealed partial class ManifestReader(string file, Problems problems)
         foreach (var (key, value) in Entries(fm, "services"))
             if (ReadService(key, value) is { } service) services.Add(service);
 
-        return new KeywardManifest(file, recipients, _kindDefaults, _credentialOrder, sinks, services);
+        var publishers = ReadTrustedPublishers(Entries(fm, "trustedPublishers"));
+        var gate = fm.Mapping("gate") is { } g ? ReadGate(g, fm.KeyAt("gate")) : AtticGateSettings.Default;
+
+        return new KeywardManifest(file, recipients, _kindDefaults, _credentialOrder, sinks, services) { TrustedPublishers = publishers, Gate = gate };
     }
 
     /// <summary>The pairs of a name → mapping section, with names checked.</summary>
@@ -191,6 +194,16 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             problems.Fail(ErrorCodes.ManifestRenewBeforeTooLong, effectiveAt,
                 $"renewBefore {rb} of {fm.What} is not shorter than its validity {v}: every token would be due for renewal as soon as it is minted");
 
+        var grants = Grants(fm);
+        var issuer = fm.String("issuer");
+        var audiences = fm.ScalarList("audiences")?.Select(s => s.Value).ToList() ?? [];
+        return new AtticTokenCredential(name, owner, purpose, rotation, recipients, at, signedBy, subject,
+            validity ?? HumanDuration.From(TimeSpan.FromDays(30)), renewBefore, grants, issuer, audiences);
+    }
+
+    /// <summary>The <c>caches:</c> of an attic-token or a trusted publisher: patterns, permissions, shadowing warnings.</summary>
+    private List<CacheGrant> Grants(FieldMap fm)
+    {
         var grants = new List<CacheGrant>();
         if (fm.Mapping("caches") is { } caches)
         {
@@ -217,10 +230,7 @@ internal sealed partial class ManifestReader(string file, Problems problems)
                 }
             }
         }
-        var issuer = fm.String("issuer");
-        var audiences = fm.ScalarList("audiences")?.Select(s => s.Value).ToList() ?? [];
-        return new AtticTokenCredential(name, owner, purpose, rotation, recipients, at, signedBy, subject,
-            validity ?? HumanDuration.From(TimeSpan.FromDays(30)), renewBefore, grants, issuer, audiences);
+        return grants;
     }
 
     private List<AtticPermission> Permissions(YPair pair, string what)

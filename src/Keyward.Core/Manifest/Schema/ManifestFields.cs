@@ -154,6 +154,28 @@ internal static class ManifestFields
         new("caches", new MapShape(new ObjectShape(Cache), CacheNamePattern), "Desired caches, by name.", AppliesTo: ["attic"]),
     ], Discriminator: "kind");
 
+    /// <summary>The claims of an OIDC ID token that pin where a job runs; a trusted publisher must match one exactly.</summary>
+    public static readonly string[] IdentityClaims = ["repository", "repository_id", "repository_owner_id", "project_path", "project_id", "sub"];
+
+    public static readonly ObjectSpec TrustedPublisher = new("trustedPublisher", "CI jobs that may exchange their OIDC ID token for a short-lived Attic token (POST /api/v1/ci/attic-token).",
+    [
+        new("issuer", new ScalarShape(ScalarType.Url), "The OIDC issuer, exactly as the iss claim (GitHub: https://token.actions.githubusercontent.com); its discovery document and keys are fetched from it.", Required: true),
+        new("audience", Text, "The aud the job's ID token must carry (and only it): request the token with this audience.", Required: true),
+        new("signedBy", Str(NamePattern), "The signing credential of the minted Attic token: a secret (HS256) or an rsa-key (RS256), the one atticd verifies with.", Required: true),
+        new("claims", new MapShape(new AnyOfShape([Text, TextList])),
+            "Claim → value, or a list of values: each must match the token's claim exactly, or as a glob with '*'. One of repository, repository_id, repository_owner_id, project_path, project_id or sub must be matched exactly.", Required: true),
+        new("caches", new MapShape(new ListShape(Choice(PermissionNames)), CachePatternPattern),
+            "What the minted token grants: cache name pattern → permissions, in Attic's first-match order.", Required: true),
+        new("validity", Duration, "How long the minted Attic token is valid; at most 1h.", Default: "\"15m\""),
+    ]);
+
+    public static readonly ObjectSpec Gate = new("gate", "The Attic revocation gate (GET /api/v1/attic/auth, nginx auth_request in front of atticd).",
+    [
+        new("foreignTokens", Choice(["refuse", "allow"]), "Tokens signed by a trusted secret but not in Keyward's ledger (minted elsewhere, e.g. by atticadm): refused, or allowed while valid.", Default: "\"refuse\""),
+        new("anonymous", Choice(["pass", "refuse"]), "Requests without a token: passed on to atticd (which serves public caches only), or refused.", Default: "\"pass\""),
+        new("checkPermissions", Bool, "When nginx passes X-Original-URI, the token must also grant the cache and action the request is for.", Default: "true"),
+    ]);
+
     public static readonly ObjectSpec Root = new("manifest", "Keyward manifest v1: every credential of the infrastructure, where it is delivered and the services it belongs to.",
     [
         new("apiVersion", new ScalarShape(ScalarType.String, Choices: [ApiVersion]), "The manifest format version.", Required: true),
@@ -162,8 +184,10 @@ internal static class ManifestFields
         new("credentials", new MapShape(new ObjectShape(Credential), NamePattern), "Credentials by name.", Required: true),
         new("sinks", new MapShape(new ObjectShape(Sink), NamePattern), "Files Keyward writes, by name."),
         new("services", new MapShape(new ObjectShape(Service), NamePattern), "Live services, by name."),
+        new("trustedPublishers", new MapShape(new ObjectShape(TrustedPublisher), NamePattern), "CI jobs trusted through their OIDC ID token, by name."),
+        new("gate", new ObjectShape(Gate), "How the Attic revocation gate decides."),
     ]);
 
     public static IEnumerable<ObjectSpec> AllSpecs =>
-        [Root, Defaults, DefaultRotation, Rotation, Credential, Source, Sink, Entry, Hook, Service, Cache];
+        [Root, Defaults, DefaultRotation, Rotation, Credential, Source, Sink, Entry, Hook, Service, Cache, TrustedPublisher, Gate];
 }

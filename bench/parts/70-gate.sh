@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The Attic revocation gate through nginx (wrk), as a ratio of the same nginx serving the same file with no
+# auth_request; and the CI exchange (POST /api/v1/ci/attic-token) with a warm JWKS cache.
+# Needs: nginx, wrk, /usr/bin/python3 with python3-jwt and python3-cryptography. Standalone: KW_CLI=… bash bench/parts/70-gate.sh
+set -euo pipefail
+root="${KW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+cli="${KW_CLI:-$root/artifacts/cli/keyward}"
+dur="${KW_GATE_SECONDS:-10}"
+conns="${KW_GATE_CONNECTIONS:-16}"
+for tool in nginx wrk /usr/bin/python3; do command -v "$tool" >/dev/null || { echo "_(70-gate: $tool is not installed: apt-get install nginx wrk python3-jwt python3-cryptography)_"; exit 0; }; done
+dir="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The issuer (tests/fixtures/oidc-issuer.py) on a coprocess: JSON commands in, JSON answers out.
+iport="$(port)"
+coproc ISS { /usr/bin/python3 "$root/tests/fixtures/oidc-issuer.py" "$iport"; }
+pids+=("$ISS_PID")
+read -r _ <&"${ISS[0]}"
+issuer="http://127.0.0.1:$iport"
+
+mkdir -p "$dir/www/main" "$dir/state"
+printf 'StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 41\n' > "$dir/www/main/nix-cache-info"
+cat > "$dir/keyward.yaml" <<YAML
+apiVersion: keyward/v1
+credentials:
+  attic-jwt-secret: { kind: secret, bytes: 64, owner: bench, purpose: signs Attic tokens }
+  reader: { kind: attic-token, signedBy: attic-jwt-secret, subject: reader, validity: 1d, caches: { main: [pull] }, owner: bench, purpose: bench }
+sinks:
+  reader-token: { path: $dir/reader.token, format: raw, credential: reader, mode: "0600" }
+trustedPublishers:
+  bench:
+    issuer: $issuer
+    audience: https://keyward.bench
+    signedBy: attic-jwt-secret
+    claims: { repository: example-org/infra }
+    caches: { main: [pull, push] }
+YAML
+export KEYWARD_STATE="$dir/state"
+"$cli" apply -f "$dir/keyward.yaml" >/dev/null
+token="$(cat "$dir/reader.token")"
+
+kport="$(port)"
+"$cli" serve -f "$dir/keyward.yaml" --listen "127.0.0.1:$kport" 2>"$dir/serve.log" &
+pids+=("$!")
+plain="$(port)"; gated="$(port)"
+cat > "$dir/nginx.conf" <<NGINX
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+  upstream keyward_gate { server 127.0.0.1:$kport; keepalive 32; }
+  server { listen 127.0.0.1:$plain; root $dir/www; location / { } }
+  server { listen 127.0.0.1:$gated; root $dir/www; include $root/deploy/nginx/attic-gate.conf; location / { } }
+}
+NGINX
+nginx -c "$dir/nginx.conf" -g 'daemon off;' &
+pids+=("$!")
+for _ in $(seq 1 200); do
+  curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$gated/main/nix-cache-info" 2>/dev/null && break
+  sleep 0.1
+done
+curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$gated/main/nix-cache-info"
+
+rps() { awk '/Requests\/sec/ {print $2}'; }
+wrk -t1 -c"$conns" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$gated/main/nix-cache-info" >/dev/null # warm-up (JIT, keep-alive pool)
+base="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" "http://127.0.0.1:$plain/main/nix-cache-info" | rps)"
+gate="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" "http://127.0.0.1:$gated/main/nix-cache-info" | rps)"
+
+# The exchange: one GitHub-shaped ID token (PyJWT, RS256), posted again and again; each answer is a new ledgered token.
+now="$(date +%s)"
+claims="{\"iss\":\"$issuer\",\"aud\":\"https://keyward.bench\",\"sub\":\"repo:example-org/infra:ref:refs/heads/main\",\"repository\":\"example-org/infra\",\"ref\":\"refs/heads/main\",\"iat\":$now,\"nbf\":$((now-600)),\"exp\":$((now+600))}"
+echo "{\"cmd\":\"mint\",\"kid\":\"rsa-1\",\"claims\":$claims}" >&"${ISS[1]}"
+read -r answer <&"${ISS[0]}"
+idtoken="$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$answer")"
+curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $idtoken" "http://127.0.0.1:$kport/api/v1/ci/attic-token" # warms the JWKS cache
+echo 'wrk.method = "POST"' > "$dir/post.lua"
+ex="$(wrk -t1 -c4 -d"${dur}s" -s "$dir/post.lua" -H "Authorization: Bearer $idtoken" "http://127.0.0.1:$kport/api/v1/ci/attic-token" | rps)"
+
+echo "### Attic gate and CI exchange"
+echo
+echo "Command: \`bash bench/parts/70-gate.sh\` (KW_GATE_SECONDS=$dur, KW_GATE_CONNECTIONS=$conns). nginx (1 worker) serves a"
+echo "static \`main/nix-cache-info\`; the gated server includes deploy/nginx/attic-gate.conf, so each request is first a"
+echo "kept-alive auth subrequest to \`keyward serve\` (Release CLI build), which verifies the HS256 token, looks it up in the"
+echo "ledger snapshot and checks \`PRAGMA data_version\` for store changes. \`wrk -t1 -c$conns -d${dur}s\`, same token both times."
+echo "The exchange posts one RS256 ID token (warm JWKS cache) with \`wrk -t1 -c4\`; every answer is a new token, ledgered"
+echo "and audited (a store write under the state lock, SQLite synchronous=FULL). Goal: gate ≥ 70 % of plain nginx."
+echo
+echo "| measurement | requests/s |"
+echo "|---|---|"
+echo "| nginx, no auth_request | $base |"
+echo "| nginx + Keyward gate | $gate |"
+echo "| gate / plain | $(/usr/bin/python3 -c "print(f'{float(\"$gate\")/float(\"$base\")*100:.0f} %')") |"
+echo "| CI exchange (mint + ledger + audit) | $ex |"
