@@ -47,16 +47,24 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             ReadCredential(key, value);
         CheckSignedBy();
 
+        var hosts = ReadHosts(fm);
+
         var sinks = new List<Sink>();
         foreach (var (key, value) in Entries(fm, "sinks"))
             if (ReadSink(key, value) is { } sink) sinks.Add(sink);
-        CheckPaths(sinks);
+        // Paths collide only on one machine: the authority's sinks among themselves, each host's among its own.
+        CheckPaths(sinks.Where(s => s.Hosts.Count == 0).ToList());
+        foreach (var h in hosts) CheckPaths(sinks.Where(s => s.Hosts.Contains(h.Name, StringComparer.Ordinal)).ToList());
 
         var services = new List<Service>();
         foreach (var (key, value) in Entries(fm, "services"))
             if (ReadService(key, value) is { } service) services.Add(service);
 
-        return new KeywardManifest(file, recipients, _kindDefaults, _credentialOrder, sinks, services);
+        return new KeywardManifest(file, recipients, _kindDefaults, _credentialOrder, sinks.Where(s => s.Hosts.Count == 0).ToList(), services)
+        {
+            Hosts = hosts,
+            HostSinks = sinks.Where(s => s.Hosts.Count > 0).ToList(),
+        };
     }
 
     /// <summary>The pairs of a name → mapping section, with names checked.</summary>
