@@ -32,5 +32,6 @@ internal static class CommandRegistry
         yield return Commands.AgenixCommands.BuildImport(context);
         yield return Commands.StoreCommands.Build(context);
         yield return Commands.ServeCommand.Build(context);
+        yield return Commands.AgentCommand.Build(context);
     }
 }

@@ -8,5 +8,6 @@ internal static class ServerEndpoints
     public static void Map(WebApplication app)
     {
         HealthEndpoints.Map(app);
+        AgentEndpoints.Map(app);
     }
 }
