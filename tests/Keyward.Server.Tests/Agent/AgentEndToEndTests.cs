@@ -32,6 +32,8 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private string ManifestPath => Path.Combine(_dir, "keyward.yaml");
+    private string AgeIdentityPath => Path.Combine(_dir, "age-host.key");
+    private string _ageRecipient = "";
     private string StatePath => Path.Combine(_dir, "state");
     private string Root(string host) => Path.Combine(_dir, "hosts", host);
 
@@ -44,6 +46,10 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
             Run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", $"root@{name}", "-f", key]);
             _keys[name] = (key, File.ReadAllText(key + ".pub").Trim());
         }
+        var ageIdentity = Crypto.Age.X25519Identity.Generate();
+        _ageRecipient = ageIdentity.Recipient;
+        using (var secret = ageIdentity.ToSecret())
+            File.WriteAllBytes(AgeIdentityPath, secret.Reveal().ToArray());
         File.WriteAllText(Path.Combine(_dir, "tokens.json"), $$"""{ "github.com": "{{GitHubToken}}" }""");
         WriteManifest(includeDeploy: true);
         // The authority's state, made the way `keyward apply` makes it.
@@ -86,6 +92,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
             hosts:
               runner-1: { sshKey: "{{_keys["runner-1"].Public}}" }
               runner-2: { sshKey: "{{_keys["runner-2"].Public}}" }
+              age-host: { ageRecipient: {{_ageRecipient}} }
             {{deployHost}}
             credentials:
               attic-jwt-secret: { kind: secret, bytes: 64, owner: o, purpose: p }
@@ -122,6 +129,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
                 format: nix-conf
                 substituters: ["https://cache.example.org/main"]
                 netrcFile: /etc/nix/keyward-netrc
+              push-token: { host: age-host, format: raw, path: /run/keyward/push.token, mode: "0400", credential: ci-push-token }
             {{deploySink}}
             """);
     }
@@ -171,8 +179,14 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         // Status, audit and metrics name the hosts.
         using var http = new HttpClient { BaseAddress = _server };
         var hosts = await http.GetFromJsonAsync(AgentProtocol.HostsPath, AgentJson.Default.HostsResponse, Ct);
-        Assert.All(hosts!.Hosts, h => Assert.All(h.Sinks, s => Assert.False(s.Stale, $"{h.Host}/{s.Sink} is stale: {s.State} {s.Message}")));
-        Assert.All(hosts.Hosts, h => Assert.NotNull(h.LastSeen));
+        var ran = hosts!.Hosts.Where(h => h.Host != "age-host").ToList();
+        Assert.Equal(3, ran.Count);
+        Assert.All(ran, h => Assert.All(h.Sinks, s => Assert.False(s.Stale, $"{h.Host}/{s.Sink} is stale: {s.State} {s.Message}")));
+        Assert.All(ran, h => Assert.NotNull(h.LastSeen));
+        // A host whose agent never came is stale and never seen.
+        var absent = hosts.Hosts.Single(h => h.Host == "age-host");
+        Assert.Null(absent.LastSeen);
+        Assert.True(Assert.Single(absent.Sinks).Stale);
         var metrics = new StringWriter();
         AgentEndpoints.Area!.Metrics.Write(metrics);
         Assert.Contains("keyward_agent_last_seen_timestamp_seconds{host=\"deploy\"}", metrics.ToString(), StringComparison.Ordinal);
@@ -323,6 +337,25 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         Assert.Contains("stay in place", e.First.Message, StringComparison.Ordinal);
         Assert.Contains(rotated, Netrc("runner-1"), StringComparison.Ordinal);
         foreach (var (_, i) in identities) i.Dispose();
+    }
+
+    [Fact]
+    public async Task AnAgeRecipientHost_AuthenticatesByDecryptingTheChallenge_AndGetsItsFile()
+    {
+        using var identity = HostIdentity.Parse(File.ReadAllText(AgeIdentityPath));
+        Assert.Null(identity.SshKey);
+        using var agent = Agent("age-host", identity);
+        Assert.Equal(0, await agent.RunOnceAsync(Ct));
+        Assert.Equal(["/run/keyward/push.token"], FilesUnder(Root("age-host")));
+        Assert.Equal((await SecretsAsync())["ci-push-token"], File.ReadAllText(Path.Combine(Root("age-host"), "run/keyward/push.token")));
+
+        // Answering the sealed challenge with anything but its nonce is refused.
+        using var http = new HttpClient { BaseAddress = _server };
+        var c = (await http.GetFromJsonAsync($"{AgentProtocol.ChallengePath}?key={Uri.EscapeDataString(_ageRecipient)}", AgentJson.Default.ChallengeResponse, Ct))!;
+        Assert.NotNull(c.Sealed);
+        var wrong = await http.PostAsJsonAsync(AgentProtocol.SessionPath,
+            new SessionRequest(c.Nonce, AgentProtocol.Origin(_server), AgentProtocol.NoChannel, null, "not-the-nonce"), AgentJson.Default.SessionRequest, Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
     }
 
     /// <summary>Polls a condition with a generous deadline (a busy 2-core machine): never a timing assertion.</summary>
