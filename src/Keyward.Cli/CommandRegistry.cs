@@ -33,5 +33,6 @@ internal static class CommandRegistry
         yield return Commands.StoreCommands.Build(context);
         yield return Commands.ServeCommand.Build(context);
         yield return Commands.OperatorTokenCommand.Build(context);
+        yield return Commands.AgentCommand.Build(context);
     }
 }

@@ -29,7 +29,7 @@ internal static class PlanRotateCommand
             var intent = new RotationIntent(parse.GetValue(names)!, ex.Length > 0 ? RotationReason.Exposed : RotationReason.Manual, ex.Length > 0 ? ex : null, parse.GetValue(broad));
             var facts = await GraphCommand.FactsAsync(context, parse, ct).ConfigureAwait(false);
             var plan = RotationPlanner.Plan(manifest, facts, intent, context.Time.GetUtcNow());
-            Print(context, plan, parse.GetValue(json));
+            Print(context, plan, parse.GetValue(json), manifest);
             return 0;
         });
         return cmd;
@@ -54,15 +54,16 @@ internal static class PlanRotateCommand
                 context.Console.Out.WriteLine($"run: keyward rotate {string.Join(' ', intent.Credentials)} --exposed {string.Join(' ', intent.Exposed!)}{(intent.Broad ? " --broad" : "")}");
                 context.Console.Out.WriteLine();
             }
-            Print(context, plan, parse.GetValue(json));
+            Print(context, plan, parse.GetValue(json), manifest);
             return 0;
         });
         return cmd;
     }
 
-    internal static void Print(CliContext context, RotationPlan plan, bool json)
+    internal static void Print(CliContext context, RotationPlan plan, bool json, Core.Manifest.KeywardManifest? manifest = null)
     {
         var o = context.Console.Out;
+        var hosts = HostsReached(plan, manifest);
         if (json)
         {
             o.WriteLine(JsonSerializer.Serialize(new
@@ -75,6 +76,7 @@ internal static class PlanRotateCommand
                 steps = plan.Steps.Select(s => new { order = s.Order, phase = s.Phase.Name(), action = s.Action.Name(), kind = s.TargetKind.Name(), target = s.Target, detail = s.Detail }),
                 unchanged = plan.Unchanged,
                 notes = plan.Notes,
+                hosts = hosts.Select(h => new { host = h.Host, sinks = h.Sinks }),
             }, CliJson.Options));
             return;
         }
@@ -99,6 +101,12 @@ internal static class PlanRotateCommand
             }
             o.WriteLine($"  {s.Order,3}. {s.Action.Name(),-20} {s.TargetKind.Name(),-10} {s.Target}  — {s.Detail}");
         }
+        if (hosts.Count > 0)
+        {
+            o.WriteLine();
+            o.WriteLine("hosts (their agents receive the new files):");
+            foreach (var (host, sinks) in hosts) o.WriteLine($"  - {host}: {string.Join(", ", sinks)}");
+        }
         o.WriteLine();
         o.WriteLine("unchanged:");
         foreach (var u in plan.Unchanged) o.WriteLine($"  - {u}");
@@ -107,5 +115,15 @@ internal static class PlanRotateCommand
             o.WriteLine("notes:");
             foreach (var n in plan.Notes) o.WriteLine($"  - {n}");
         }
+    }
+
+    /// <summary>The hosts whose sinks the plan re-renders, each with those sinks, in manifest order.</summary>
+    internal static List<(string Host, List<string> Sinks)> HostsReached(RotationPlan plan, Core.Manifest.KeywardManifest? manifest)
+    {
+        if (manifest is null || manifest.HostSinks.Count == 0) return [];
+        var touched = plan.Steps.Where(s => s.TargetKind == Core.Graph.NodeKind.Sink).Select(s => s.Target).ToHashSet(StringComparer.Ordinal);
+        return manifest.Hosts
+            .Select(h => (h.Name, manifest.SinksOfHost(h.Name).Where(s => touched.Contains(s.Name)).Select(s => s.Name).ToList()))
+            .Where(x => x.Item2.Count > 0).ToList();
     }
 }

@@ -29,9 +29,9 @@ public static class GraphBuilder
             }
         }
 
-        foreach (var s in manifest.Sinks)
+        foreach (var s in manifest.AllSinks)
         {
-            b.Node(NodeKind.Sink, s.Name, $"{s.Format.Name()} {s.StoragePath}");
+            b.Node(NodeKind.Sink, s.Name, $"{s.Format.Name()} {s.StoragePath}{OnHosts(s)}");
             foreach (var e in s.Entries)
             {
                 if (manifest.FindCredential(e.Credential) is null) continue;
@@ -40,7 +40,8 @@ public static class GraphBuilder
             foreach (var k in s.NixConf?.TrustedPublicKeys ?? [])
                 if (manifest.FindCredential(k) is not null)
                     b.Edge(NodeKind.Credential, k, NodeKind.Sink, s.Name, EdgeKind.PublicHalfOf);
-            foreach (var h in s.OnChange)
+            // A host sink's hooks run on that host, by its agent: they are no step of the authority's rotation.
+            foreach (var h in s.Hosts.Count > 0 ? [] : s.OnChange)
             {
                 var name = HookName(h);
                 b.Node(NodeKind.Hook, name, HookDetail(h));
@@ -90,6 +91,14 @@ public static class GraphBuilder
         }
         return b.Build();
     }
+
+    /// <summary>" on host runner-1" / " on hosts a, b" for a sink delivered by agents; empty for the authority's own.</summary>
+    public static string OnHosts(Sink s) => s.Hosts.Count switch
+    {
+        0 => "",
+        1 => $" on host {s.Hosts[0]}",
+        _ => $" on hosts {string.Join(", ", s.Hosts)}",
+    };
 
     public static string HookName(Hook h) => h switch
     {

@@ -23,8 +23,26 @@ public sealed record KeywardManifest(
     public Credential? FindCredential(string name) =>
         (_byName ??= Credentials.ToDictionary(c => c.Name, StringComparer.Ordinal)).GetValueOrDefault(name);
 
+    /// <summary>One of the authority's own sinks (<see cref="Sinks"/>); host sinks are not found here, so nothing that
+    /// writes files on the authority can reach them by name.</summary>
     public Sink? FindSink(string name) =>
         (_sinksByName ??= Sinks.ToDictionary(s => s.Name, StringComparer.Ordinal)).GetValueOrDefault(name);
+
+    /// <summary>Hosts whose <c>keyward agent</c> receives sinks (<c>hosts:</c>), in manifest order.</summary>
+    public IReadOnlyList<HostSpec> Hosts { get; init; } = [];
+
+    /// <summary>Sinks delivered to hosts by their agents (<c>host:</c>/<c>hosts:</c>). Kept apart from <see cref="Sinks"/>,
+    /// which holds only the authority's own files: apply, check, rotation and every other writer on the authority iterate
+    /// <see cref="Sinks"/> and so can never write another host's file.</summary>
+    public IReadOnlyList<Sink> HostSinks { get; init; } = [];
+
+    /// <summary>Every sink: the authority's, then the hosts'. For views (graph, plan rotate), never for writing.</summary>
+    public IEnumerable<Sink> AllSinks => Sinks.Concat(HostSinks);
+
+    public HostSpec? FindHost(string name) => Hosts.FirstOrDefault(h => h.Name == name);
+
+    /// <summary>The sinks <paramref name="host"/>'s agent receives.</summary>
+    public IEnumerable<Sink> SinksOfHost(string host) => HostSinks.Where(s => s.Hosts.Contains(host, StringComparer.Ordinal));
 
     /// <summary>The policy in force for a credential: its own fields, else the kind default, else built-ins.</summary>
     public RotationPolicy EffectivePolicy(Credential c) =>
@@ -350,6 +368,18 @@ public sealed record Sink(
         Entries.Select(e => e.Credential)
             .Concat(NixConf?.TrustedPublicKeys ?? [])
             .Distinct(StringComparer.Ordinal);
+
+    /// <summary>The hosts whose agents receive this sink (<c>host:</c>/<c>hosts:</c>); empty: the authority writes it itself.</summary>
+    public IReadOnlyList<string> Hosts { get; init; } = [];
+}
+
+/// <summary>A host of <c>hosts:</c>: its agent authenticates with <see cref="SshKey"/> (an SSHSIG-signed challenge) and
+/// receives its sinks age-encrypted to that key, or, with <see cref="AgeRecipient"/>, proves it can decrypt a challenge
+/// encrypted to the recipient. Exactly one of the two is set.</summary>
+public sealed record HostSpec(string Name, HostKey? SshKey, string? AgeRecipient, SourceLocation Location)
+{
+    /// <summary>The key as the host declared it, for messages and age (never secret).</summary>
+    public string KeyText => SshKey?.ToString() ?? AgeRecipient!;
 }
 
 public enum ServiceKind

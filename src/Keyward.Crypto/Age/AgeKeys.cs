@@ -115,8 +115,25 @@ public static class AgeKeys
 
     private static SshEd25519Identity ParseOpenSshPrivateKey(string text)
     {
+        var (publicKey, seed) = ParseOpenSshEd25519(text);
+        try
+        {
+            return new SshEd25519Identity(publicKey, seed);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    /// <summary>An unencrypted OpenSSH ed25519 private key (PROTOCOL.key): its 32-byte public key and 32-byte seed.
+    /// The caller owns (and zeroes) the seed. Errors never quote the key.</summary>
+    internal static (byte[] PublicKey, byte[] Seed) ParseOpenSshEd25519(string text)
+    {
         // PROTOCOL.key in openssh-portable: "openssh-key-v1\0", cipher, kdf, kdf options, key count,
         // public keys, then the (here unencrypted) private section.
+        text = text.TrimStart();
+        if (!text.StartsWith(OpenSshBegin, StringComparison.Ordinal)) throw ErrorCodes.AgeIdentityInvalid.Exception("not an OpenSSH private key ('-----BEGIN OPENSSH PRIVATE KEY-----')");
         var end = text.IndexOf(OpenSshEnd, StringComparison.Ordinal);
         if (end < 0) throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key: no END line");
         byte[] blob;
@@ -128,29 +145,36 @@ public static class AgeKeys
         {
             throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key: the body is not base64");
         }
-        var magic = "openssh-key-v1\0"u8;
-        if (!blob.AsSpan().StartsWith(magic)) throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key: bad magic");
-        var reader = new SshWire(blob.AsSpan(magic.Length));
-        if (!reader.TryReadString(out var cipher) || !reader.TryReadString(out _) || !reader.TryReadString(out _) ||
-            !reader.TryReadUInt32(out var count))
-            throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key");
-        if (!cipher.SequenceEqual("none"u8))
-            throw ErrorCodes.AgeUnsupported.Exception("passphrase-protected SSH keys are not supported; use an unencrypted copy or the age CLI");
-        if (count != 1) throw ErrorCodes.AgeIdentityInvalid.Exception("the OpenSSH key file must hold exactly one key");
-        if (!reader.TryReadString(out var publicWire) || !reader.TryReadString(out var privateSection))
-            throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key");
-        var section = new SshWire(privateSection);
-        if (!section.TryReadUInt32(out var check1) || !section.TryReadUInt32(out var check2) || check1 != check2 ||
-            !section.TryReadString(out var keyType))
-            throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key: bad check bytes");
-        var typeName = Encoding.ASCII.GetString(keyType);
-        if (typeName != SshEd25519.KeyType)
-            throw ErrorCodes.AgeUnsupported.Exception($"SSH key type '{typeName}' is not supported as an identity; use an ssh-ed25519 key");
-        if (!section.TryReadString(out var publicKey) || publicKey.Length != 32 ||
-            !section.TryReadString(out var secret) || secret.Length != 64 ||
-            !secret[32..].SequenceEqual(publicKey) || SshEd25519.PublicKeyFromWire(publicWire) is not { } outer ||
-            !outer.AsSpan().SequenceEqual(publicKey))
-            throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH ed25519 private key");
-        return new SshEd25519Identity(publicKey, secret[..32]);
+        try
+        {
+            var magic = "openssh-key-v1\0"u8;
+            if (!blob.AsSpan().StartsWith(magic)) throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key: bad magic");
+            var reader = new SshWire(blob.AsSpan(magic.Length));
+            if (!reader.TryReadString(out var cipher) || !reader.TryReadString(out _) || !reader.TryReadString(out _) ||
+                !reader.TryReadUInt32(out var count))
+                throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key");
+            if (!cipher.SequenceEqual("none"u8))
+                throw ErrorCodes.AgeUnsupported.Exception("passphrase-protected SSH keys are not supported; use an unencrypted copy or the age CLI");
+            if (count != 1) throw ErrorCodes.AgeIdentityInvalid.Exception("the OpenSSH key file must hold exactly one key");
+            if (!reader.TryReadString(out var publicWire) || !reader.TryReadString(out var privateSection))
+                throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key");
+            var section = new SshWire(privateSection);
+            if (!section.TryReadUInt32(out var check1) || !section.TryReadUInt32(out var check2) || check1 != check2 ||
+                !section.TryReadString(out var keyType))
+                throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH private key: bad check bytes");
+            var typeName = Encoding.ASCII.GetString(keyType);
+            if (typeName != SshEd25519.KeyType)
+                throw ErrorCodes.AgeUnsupported.Exception($"SSH key type '{typeName}' is not supported as an identity; use an ssh-ed25519 key");
+            if (!section.TryReadString(out var publicKey) || publicKey.Length != 32 ||
+                !section.TryReadString(out var secret) || secret.Length != 64 ||
+                !secret[32..].SequenceEqual(publicKey) || SshEd25519.PublicKeyFromWire(publicWire) is not { } outer ||
+                !outer.AsSpan().SequenceEqual(publicKey))
+                throw ErrorCodes.AgeIdentityInvalid.Exception("malformed OpenSSH ed25519 private key");
+            return (publicKey.ToArray(), secret[..32].ToArray());
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(blob);
+        }
     }
 }

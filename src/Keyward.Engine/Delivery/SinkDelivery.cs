@@ -27,7 +27,11 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 
     /// <summary>The file write for <paramref name="sink"/>: rendered with <paramref name="trust"/> applied (see <see cref="Render"/>).</summary>
     public FileWriteRequest Request(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust) =>
-        new(TargetPath(sink), Render(sink, values, trust), sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, LinkPath(sink))
+        Request(sink, Render(sink, values, trust));
+
+    /// <summary>The file write for <paramref name="sink"/> with bytes rendered elsewhere (an agent writing what the server rendered).</summary>
+    public FileWriteRequest Request(Sink sink, byte[] content) =>
+        new(TargetPath(sink), content, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, LinkPath(sink))
         {
             EnforceDirectoryMode = sink.PersistRoot is not null,
         };

@@ -204,6 +204,12 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 
     private async Task ExecuteAsync(JournalPlanStep step, StepContext ctx, CancellationToken ct)
     {
+        // A host's sink is written by that host's agent (it long-polls and receives the new version), never here.
+        if (step.Kind == NodeKind.Sink && _m.FindSink(step.Target) is null && _m.HostSinks.FirstOrDefault(s => s.Name == step.Target) is { } hostSink)
+        {
+            Progress($"{step.Order,3}. {step.Action.Name()} {step.Target}: delivered by the agent{GraphBuilder.OnHosts(hostSink)}");
+            return;
+        }
         switch (step.Action)
         {
             case StepAction.Stage or StepAction.ReMint or StepAction.ReImport:

@@ -13,5 +13,6 @@ internal static class ServerEndpoints
         OperatorApiEndpoints.Map(app);
         CiEndpoints.Map(app);
         GateEndpoints.Map(app);
+        AgentEndpoints.Map(app);
     }
 }

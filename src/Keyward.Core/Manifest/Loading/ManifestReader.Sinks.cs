@@ -97,7 +97,9 @@ internal sealed partial class ManifestReader
                 format == SinkFormat.NixConf ? "give it substituters, trustedPublicKeys, netrcFile or include" : null);
 
         var sink = new Sink(name, path ?? "", format, fm.String("owner"), fm.String("group"), mode, directoryMode, persist,
-            entries, hooks, nixConf, kube, attic, key.Location);
+            entries, hooks, nixConf, kube, attic, key.Location) { Hosts = SinkHosts(fm, what) };
+        if (sink.Hosts.Count > 0 && kube is { Live: true })
+            problems.Fail(ErrorCodes.HostSinkNotDeliverable, fm.At("live"), $"{what} is delivered to {string.Join(", ", sink.Hosts)} but sets live: true; an agent writes files only, the authority applies live Secrets");
 
         // A sink that delivers secret values gives other users nothing (read, write or execute: a world-writable
         // atticd.env would let anyone set the JWT signing secret), nor sits in the world-readable Nix store.

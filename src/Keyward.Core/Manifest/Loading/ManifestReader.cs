@@ -47,10 +47,14 @@ internal sealed partial class ManifestReader(string file, Problems problems)
             ReadCredential(key, value);
         CheckSignedBy();
 
+        var hosts = ReadHosts(fm);
+
         var sinks = new List<Sink>();
         foreach (var (key, value) in Entries(fm, "sinks"))
             if (ReadSink(key, value) is { } sink) sinks.Add(sink);
-        CheckPaths(sinks);
+        // Paths collide only on one machine: the authority's sinks among themselves, each host's among its own.
+        CheckPaths(sinks.Where(s => s.Hosts.Count == 0).ToList());
+        foreach (var h in hosts) CheckPaths(sinks.Where(s => s.Hosts.Contains(h.Name, StringComparer.Ordinal)).ToList());
 
         var services = new List<Service>();
         foreach (var (key, value) in Entries(fm, "services"))
@@ -59,7 +63,13 @@ internal sealed partial class ManifestReader(string file, Problems problems)
         var publishers = ReadTrustedPublishers(Entries(fm, "trustedPublishers"));
         var gate = fm.Mapping("gate") is { } g ? ReadGate(g, fm.KeyAt("gate")) : AtticGateSettings.Default;
 
-        return new KeywardManifest(file, recipients, _kindDefaults, _credentialOrder, sinks, services) { TrustedPublishers = publishers, Gate = gate };
+        return new KeywardManifest(file, recipients, _kindDefaults, _credentialOrder, sinks.Where(s => s.Hosts.Count == 0).ToList(), services)
+        {
+            Hosts = hosts,
+            HostSinks = sinks.Where(s => s.Hosts.Count > 0).ToList(),
+            TrustedPublishers = publishers,
+            Gate = gate,
+        };
     }
 
     /// <summary>The pairs of a name → mapping section, with names checked.</summary>

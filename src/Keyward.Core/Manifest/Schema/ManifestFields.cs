@@ -131,7 +131,15 @@ internal static class ManifestFields
         new("labels", new MapShape(Str("^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")), "kubernetes-secret: metadata.labels.", AppliesTo: ["kubernetes-secret"]),
         new("live", Bool, "kubernetes-secret: also apply the Secret to the cluster.", Default: "false", AppliesTo: ["kubernetes-secret"]),
         new("defaultServer", Text, "attic-config: the default server (one of the entry keys).", AppliesTo: ["attic-config"]),
+        new("host", Str(NamePattern), "The host (under hosts:) whose `keyward agent` receives this file; leave out (and hosts:) for the authority's own files."),
+        new("hosts", new ListShape(Str(NamePattern)), "Several hosts that each receive this file through their agents (instead of host:)."),
     ], Discriminator: "format");
+
+    public static readonly ObjectSpec Host = new("host", "A host whose `keyward agent` receives its sinks, rendered and age-encrypted to its key: exactly one of sshKey, ageRecipient.",
+    [
+        new("sshKey", Text, "The host's ssh-ed25519 public key (/etc/ssh/ssh_host_ed25519_key.pub): the agent signs a challenge with it (SSHSIG) and bundles are encrypted to it."),
+        new("ageRecipient", Text, "An age X25519 recipient (age1…): the agent proves it holds the identity by decrypting a challenge; bundles are encrypted to it."),
+    ], ExactlyOneOf: [["sshKey"], ["ageRecipient"]]);
 
     public static readonly ObjectSpec Cache = new("cache", "Desired configuration of one Attic cache.",
     [
@@ -182,6 +190,7 @@ internal static class ManifestFields
         new("recipients", TextList, "Extra store recipients (age1… or SSH public keys) that can recover the store."),
         new("defaults", new ObjectShape(Defaults), "Defaults per credential kind."),
         new("credentials", new MapShape(new ObjectShape(Credential), NamePattern), "Credentials by name.", Required: true),
+        new("hosts", new MapShape(new ObjectShape(Host), NamePattern), "Hosts whose agents receive sinks, by name."),
         new("sinks", new MapShape(new ObjectShape(Sink), NamePattern), "Files Keyward writes, by name."),
         new("services", new MapShape(new ObjectShape(Service), NamePattern), "Live services, by name."),
         new("trustedPublishers", new MapShape(new ObjectShape(TrustedPublisher), NamePattern), "CI jobs trusted through their OIDC ID token, by name."),
@@ -189,5 +198,5 @@ internal static class ManifestFields
     ]);
 
     public static IEnumerable<ObjectSpec> AllSpecs =>
-        [Root, Defaults, DefaultRotation, Rotation, Credential, Source, Sink, Entry, Hook, Service, Cache, TrustedPublisher, Gate];
+        [Root, Defaults, DefaultRotation, Rotation, Credential, Source, Host, Sink, Entry, Hook, Service, Cache, TrustedPublisher, Gate];
 }

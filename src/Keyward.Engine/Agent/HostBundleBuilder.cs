@@ -1,0 +1,42 @@
+using Keyward.Core.Manifest;
+using Keyward.Engine.Delivery;
+using Keyward.Store.Contract;
+
+namespace Keyward.Engine.Agent;
+
+/// <summary>The server's half of delivery to a host: renders the host's sinks exactly as apply renders the authority's
+/// (<see cref="SinkDelivery.Render"/>, trust lists applied) from the store's active values.</summary>
+public static class HostBundleBuilder
+{
+    public static async Task<HostBundle> BuildAsync(ICredentialStore store, KeywardManifest manifest, string host, DateTimeOffset now, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(manifest);
+        var sinks = manifest.SinksOfHost(host).ToArray();
+        var names = sinks.SelectMany(s => s.CredentialNames).Distinct(StringComparer.Ordinal).Where(n => manifest.FindCredential(n) is not null).ToArray();
+        var values = await store.RevealActiveAsync(names, ct).ConfigureAwait(false);
+        try
+        {
+            var resolved = SinkDelivery.ResolveAll(manifest, values);
+            var trust = await TrustLists.ForManifestAsync(store, manifest, null, now, ct).ConfigureAwait(false);
+            var rendered = new List<BundleSink>(sinks.Length);
+            var pending = new List<string>();
+            foreach (var sink in sinks)
+            {
+                if (!SinkDelivery.Renderable(sink, resolved, out _))
+                {
+                    pending.Add(sink.Name);
+                    continue;
+                }
+                var content = SinkDelivery.Render(sink, resolved, trust);
+                rendered.Add(new BundleSink(sink.Name, sink.Path, sink.PersistRoot, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group,
+                    store.Fingerprint(content), content, sink.OnChange));
+            }
+            return new HostBundle(host, HostBundle.VersionOf(host, rendered, store.Fingerprint), now, rendered, pending);
+        }
+        finally
+        {
+            foreach (var v in values.Values) v.Dispose();
+        }
+    }
+}
