@@ -11,6 +11,14 @@ internal static class ServerServices
     public static void Add(IServiceCollection services, ServeOptions options)
     {
         AddController(services, options);
+        AddAgents(services);
+    }
+
+    /// <summary>Host agents: one area per server (sessions, status board, long-poll hub) and its gauges.</summary>
+    private static void AddAgents(IServiceCollection services)
+    {
+        services.AddSingleton(sp => new Endpoints.AgentEndpoints.AgentArea(sp.GetRequiredService<ServerState>()));
+        services.AddSingleton<IMetricsSource>(sp => sp.GetRequiredService<Endpoints.AgentEndpoints.AgentArea>().Metrics);
     }
 
     /// <summary>The controller loop, its status, the leader seam and its metrics.</summary>

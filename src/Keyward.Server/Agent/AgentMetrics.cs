@@ -1,26 +1,31 @@
-using System.Globalization;
 using Keyward.Engine.Agent;
+using Keyward.Server.Metrics;
 
 namespace Keyward.Server.Agent;
 
-/// <summary>The agent area's Prometheus gauges, in the text exposition format. Until the metrics extension interface of
-/// <c>keyward serve</c> lands, the metrics endpoint calls <see cref="Write"/> (see docs/agent.md).</summary>
-internal sealed class AgentMetrics(ServerState state, HostStatusBoard board)
+/// <summary>The agent area's gauges on <c>/metrics</c>: when each host's agent was last seen, and which host sinks are
+/// stale (not confirmed at the current version, or reported failed or drifted).</summary>
+internal sealed class AgentMetrics(ServerState state, HostStatusBoard board) : IMetricsSource
 {
+    public void Collect(MetricsWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var hosts = board.View(state.Manifest);
+        writer.Family("keyward_agent_last_seen_timestamp_seconds", MetricType.Gauge, "When the host's agent last authenticated or reported (Unix time).");
+        foreach (var h in hosts.Where(h => h.LastSeen is not null))
+            writer.Sample(h.LastSeen!.Value.ToUnixTimeMilliseconds() / 1000.0, ("host", h.Host));
+        writer.Family("keyward_host_sink_stale", MetricType.Gauge, "1 when the host has not confirmed the sink's current version (or reported it failed or drifted).");
+        foreach (var h in hosts)
+            foreach (var s in h.Sinks)
+                writer.Sample(s.Stale ? 1 : 0, ("host", h.Host), ("sink", s.Sink));
+    }
+
+    /// <summary>The same gauges as text (for tests and diagnostics).</summary>
     public void Write(TextWriter w)
     {
         ArgumentNullException.ThrowIfNull(w);
-        var hosts = board.View(state.Manifest);
-        w.Write("# HELP keyward_agent_last_seen_timestamp_seconds When the host's agent last authenticated or reported (Unix time).\n");
-        w.Write("# TYPE keyward_agent_last_seen_timestamp_seconds gauge\n");
-        foreach (var h in hosts.Where(h => h.LastSeen is not null))
-            w.Write(string.Create(CultureInfo.InvariantCulture, $"keyward_agent_last_seen_timestamp_seconds{{host=\"{Escape(h.Host)}\"}} {h.LastSeen!.Value.ToUnixTimeMilliseconds() / 1000.0:0.###}\n"));
-        w.Write("# HELP keyward_host_sink_stale 1 when the host has not confirmed the sink's current version (or reported it failed or drifted).\n");
-        w.Write("# TYPE keyward_host_sink_stale gauge\n");
-        foreach (var h in hosts)
-            foreach (var s in h.Sinks)
-                w.Write($"keyward_host_sink_stale{{host=\"{Escape(h.Host)}\",sink=\"{Escape(s.Sink)}\"}} {(s.Stale ? 1 : 0)}\n");
+        var sb = new System.Text.StringBuilder();
+        Collect(new MetricsWriter(sb));
+        w.Write(sb.ToString());
     }
-
-    private static string Escape(string s) => s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 }

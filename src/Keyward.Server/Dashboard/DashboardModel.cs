@@ -35,6 +35,9 @@ internal sealed record DashboardModel(
     IReadOnlyList<JournalRow> Journals,
     IReadOnlyList<string> ManifestErrors)
 {
+    /// <summary>Declared hosts and their agents' freshness (from serve's in-memory status board).</summary>
+    public IReadOnlyList<Engine.Agent.HostStatusView> Hosts { get; init; } = [];
+
     public static readonly TimeSpan ExpiringWithin = TimeSpan.FromDays(7);
     public const int AuditLines = 50;
 

@@ -77,6 +77,23 @@ internal static class DashboardPage
             s.Append("</tbody></table></section>");
         }
 
+        if (m.Hosts.Count > 0)
+        {
+            s.Append("<section id=\"hosts\"><h2>Hosts</h2><p class=\"meta\">A host sink is stale until the host's agent reports the version the server renders now.</p>")
+                .Append("<table class=\"sortable\"><thead><tr><th data-type=\"text\">host</th><th data-type=\"number\">last seen</th><th data-type=\"number\">stale sinks</th><th>sinks</th></tr></thead><tbody>");
+            foreach (var h in m.Hosts)
+            {
+                var stale = h.Sinks.Count(x => x.Stale);
+                s.Append(CultureInfo.InvariantCulture, $"<tr class=\"{(stale > 0 ? "expiring" : "ok")}\" data-host=\"{E(h.Host)}\"><td>{E(h.Host)}</td>")
+                    .Append(CultureInfo.InvariantCulture, $"<td data-sort=\"{SortKey(h.LastSeen)}\">{(h.LastSeen is null ? "never" : E(Time(h.LastSeen)) + " <small>" + E(Relative(h.LastSeen, m.Now)) + "</small>")}</td>")
+                    .Append(CultureInfo.InvariantCulture, $"<td data-sort=\"{stale}\">{stale}</td><td>");
+                foreach (var x in h.Sinks)
+                    s.Append(CultureInfo.InvariantCulture, $"<span class=\"cond {(x.Stale ? "expiring" : "ok")}\" title=\"{E(x.State ?? "no report")}\">{E(x.Sink)}</span> ");
+                s.Append("</td></tr>");
+            }
+            s.Append("</tbody></table></section>");
+        }
+
         s.Append("<section id=\"journals\"><h2>Open rotation journals</h2>");
         if (m.Journals.Count == 0) s.Append("<p>None.</p>");
         else

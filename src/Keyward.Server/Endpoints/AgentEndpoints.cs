@@ -28,14 +28,13 @@ internal static class AgentEndpoints
     private const int MaxBody = 64 * 1024;
     public static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(5);
 
-    /// <summary>The area of the last server built in this process, for the metrics endpoint and tests until the serve
-    /// area's extension interface takes it (docs/agent.md: "Metrics").</summary>
+    /// <summary>The area of the last server built in this process (tests look at its status board and metrics).</summary>
     internal static AgentArea? Area { get; private set; }
 
     public static void Map(WebApplication app)
     {
         var state = app.Services.GetRequiredService<ServerState>();
-        var area = new AgentArea(state);
+        var area = app.Services.GetRequiredService<AgentArea>();
         app.Lifetime.ApplicationStopping.Register(area.Hub.Dispose);
         app.MapGet(AgentProtocol.ChallengePath, (HttpContext http, CancellationToken _) => area.ChallengeAsync(http));
         app.MapPost(AgentProtocol.SessionPath, (HttpContext http, CancellationToken _) => area.SessionAsync(http));

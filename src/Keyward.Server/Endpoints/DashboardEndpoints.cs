@@ -24,6 +24,7 @@ internal static class DashboardEndpoints
         var state = app.Services.GetRequiredService<ServerState>();
         var options = state.Options;
         var requireLogin = options.DashboardLogin || !options.Listen.IsLoopback;
+        var agents = app.Services.GetRequiredService<AgentEndpoints.AgentArea>();
 
         app.MapGet("/", () => TypedResults.Redirect("/dashboard"));
         app.MapGet("/dashboard/app.css", (HttpContext ctx) => Asset(ctx, DashboardAssets.Css, "text/css; charset=utf-8"));
@@ -43,7 +44,7 @@ internal static class DashboardEndpoints
             {
                 await using var opened = await state.OpenForReadAsync(ct).ConfigureAwait(false);
                 var model = await DashboardModel.ReadAsync(manifest, state.ManifestErrors.Select(e => e.ToString()).ToList(), opened, state.Time.GetUtcNow(), ct)
-                    .ConfigureAwait(false);
+                    .ConfigureAwait(false) with { Hosts = agents.Board.View(manifest) };
                 return Page(StatusCodes.Status200OK, DashboardPage.Render(model, session is not null, session?.Csrf));
             }
             catch (KeywardException e)
