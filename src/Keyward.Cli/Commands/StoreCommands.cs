@@ -58,19 +58,26 @@ internal static class StoreCommands
             }
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
+                // Utf8JsonWriter, not the reflection serializer: the binary is NativeAOT.
+                var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+                using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
                 {
-                    target = targetName,
-                    storeId = result.StoreId,
-                    credentials = result.Credentials,
-                    versions = result.Versions,
-                    ledger = result.LedgerEntries,
-                    audit = result.AuditEntries,
-                    sinks = result.Sinks,
-                    journals = result.Journals,
-                    auditIntact = result.AuditProblems.Count == 0,
-                    auditProblems = result.AuditProblems,
-                }, CliJson.Options)).ConfigureAwait(false);
+                    w.WriteStartObject();
+                    w.WriteString("target", targetName);
+                    w.WriteString("storeId", result.StoreId);
+                    w.WriteNumber("credentials", result.Credentials);
+                    w.WriteNumber("versions", result.Versions);
+                    w.WriteNumber("ledger", result.LedgerEntries);
+                    w.WriteNumber("audit", result.AuditEntries);
+                    w.WriteNumber("sinks", result.Sinks);
+                    w.WriteNumber("journals", result.Journals);
+                    w.WriteBoolean("auditIntact", result.AuditProblems.Count == 0);
+                    w.WriteStartArray("auditProblems");
+                    foreach (var problem in result.AuditProblems) w.WriteStringValue(problem);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+                await context.Console.Out.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan)).ConfigureAwait(false);
             }
             else
             {

@@ -121,6 +121,20 @@ public sealed class PostgresLeaderLock : ILeaderLock
         {
             try
             {
+                // Closing ends the session, but the server releases its locks only once the backend has exited:
+                // unlock first, so another replica can take the lock the moment this returns.
+                if (_connection.FullState == System.Data.ConnectionState.Open)
+                {
+                    await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all();", _connection);
+                    await unlock.ExecuteNonQueryAsync().ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (PostgresErrors.IsTranslatable(e) || e is IOException or InvalidOperationException)
+            {
+                // a broken session has released it already
+            }
+            try
+            {
                 await _connection.DisposeAsync().ConfigureAwait(false);
             }
             catch (Exception e) when (PostgresErrors.IsTranslatable(e) || e is IOException)

@@ -39,6 +39,10 @@ public sealed class PostgresConnection
         // locks) alive in the pool (Npgsql resets a pooled session only on its next use).
         builder.Pooling = false;
         builder.Multiplexing = false;
+        // The store runs a handful of statements thousands of times (put, audit append): let Npgsql prepare them
+        // server-side after a second use (parse and plan once per session). Unpooled, so no reset ever discards them.
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
+        builder.AutoPrepareMinUsages = 2;
         if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = "keyward";
         _connectionString = builder.ConnectionString;
         Display = string.Create(CultureInfo.InvariantCulture,

@@ -638,7 +638,21 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
                     // closing the connection rolls it back
                 }
             }
-            await _connection.DisposeAsync().ConfigureAwait(false); // unpooled: closes the session, releasing its advisory locks
+            // Unpooled, so closing ends the session and PostgreSQL releases its locks — but only once the backend has
+            // noticed and exited. Unlock first, so the next writer finds the writer lock free the moment this returns.
+            if (_connection.FullState == System.Data.ConnectionState.Open)
+            {
+                try
+                {
+                    await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all();", _connection);
+                    await unlock.ExecuteNonQueryAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (PostgresErrors.IsTranslatable(e))
+                {
+                    // a broken session has released them already
+                }
+            }
+            await _connection.DisposeAsync().ConfigureAwait(false);
             await _dataSource.DisposeAsync().ConfigureAwait(false);
             _keys.Dispose();
         }
