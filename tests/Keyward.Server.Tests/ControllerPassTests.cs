@@ -142,3 +142,83 @@ public sealed class ControllerPassTests
         Assert.Empty(b.Snapshot());
     }
 }
+
+/// <summary>An open cache-key rollover waiting for <c>--continue</c>: the loop leaves it to a person without
+/// <c>autoContinue</c>, and with it continues phase two once the key's overlap has passed since phase one.</summary>
+public sealed class RolloverContinuationTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string Manifest(bool autoContinue) => ServerHarness.Manifest.Replace("credentials:\n", $$"""
+        credentials:
+          cache-key:
+            kind: nix-signing-key
+            keyName: cache.example.org-1
+            owner: cache
+            purpose: signs store paths
+            rotation: { overlap: 2h, autoContinue: {{(autoContinue ? "true" : "false")}} }
+
+        """, StringComparison.Ordinal).Replace("sinks:\n", """
+        sinks:
+          nix-conf:
+            path: /etc/nix/keyward.conf
+            format: nix-conf
+            mode: "0644"
+            substituters: ["https://cache.example.org/main"]
+            trustedPublicKeys: [cache-key]
+
+        """, StringComparison.Ordinal);
+
+    [Fact]
+    public async Task An_awaiting_rollover_is_continued_by_the_loop_only_with_autoContinue_and_after_the_overlap()
+    {
+        await using var h = await new ServerHarness(manifest: Manifest(autoContinue: false)).StartAsync();
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        // A person starts the rollover: phase one, then the journal waits for `--continue`.
+        await using (var s = await Store.StateDirectory.OpenOrInitAsync(h.State, [], h.Time, Ct))
+        {
+            var manifest = Core.Manifest.ManifestLoader.Load(h.ManifestPath).Manifest!;
+            var outcome = await new Engine.Rotation.RotationExecutor(s.Store, new Engine.Rotation.RotationExecutorOptions
+            {
+                Manifest = manifest, Time = h.Time, Root = h.Root, RunHook = (_, _) => Task.FromResult(new Sinks.Hooks.HookResult(true, null, "test")),
+            }).StartAsync(new Core.Rotation.RotationIntent(["cache-key"]), Ct);
+            Assert.Equal(Engine.Rotation.RotationState.AwaitingContinue, outcome.State);
+        }
+
+        h.Fake!.Advance(TimeSpan.FromHours(3));
+        await h.PassAsync();
+        Assert.False(h.Status.Rotations.ContainsKey(("cache-key", "committed")));   // no autoContinue: a person decides
+
+        File.WriteAllText(h.ManifestPath, Manifest(autoContinue: true));
+        h.Fake.Advance(TimeSpan.FromMinutes(1));
+        await h.PassAsync();
+        Assert.Equal(1, h.Status.Rotations[("cache-key", "committed")]);
+        await using (var s = await h.OpenAsync())
+        {
+            Assert.Empty(await s.Store.OpenJournalsAsync(Ct));
+            Assert.Equal(2, (await s.Store.GetActiveAsync("cache-key", Ct))!.Version);
+        }
+    }
+
+    [Fact]
+    public async Task With_autoContinue_the_loop_waits_for_the_overlap_since_phase_one()
+    {
+        await using var h = await new ServerHarness(manifest: Manifest(autoContinue: false)).StartAsync();
+        Assert.True(await h.PassAsync());
+        await using (var s = await Store.StateDirectory.OpenOrInitAsync(h.State, [], h.Time, Ct))
+        {
+            var manifest = Core.Manifest.ManifestLoader.Load(h.ManifestPath).Manifest!;
+            await new Engine.Rotation.RotationExecutor(s.Store, new Engine.Rotation.RotationExecutorOptions
+            {
+                Manifest = manifest, Time = h.Time, Root = h.Root, RunHook = (_, _) => Task.FromResult(new Sinks.Hooks.HookResult(true, null, "test")),
+            }).StartAsync(new Core.Rotation.RotationIntent(["cache-key"]), Ct);
+        }
+        File.WriteAllText(h.ManifestPath, Manifest(autoContinue: true));
+        h.Fake!.Advance(TimeSpan.FromMinutes(90));   // overlap is 2h
+        await h.PassAsync();
+        Assert.False(h.Status.Rotations.ContainsKey(("cache-key", "committed")));
+        h.Fake.Advance(TimeSpan.FromMinutes(31));
+        await h.PassAsync();
+        Assert.Equal(1, h.Status.Rotations[("cache-key", "committed")]);
+    }
+}

@@ -52,10 +52,6 @@ public static class RolloverContinuation
             : new OpenRotation(OpenRotationAction.Wait, open.Id, names, "autoContinue: phase two once the overlap has passed", until);
     }
 
-    /// <summary>The longest overlap of the cache signing keys a journal rotates (zero without one).</summary>
-    internal static TimeSpan HoldFor(KeywardManifest manifest, JournalIntent journal) =>
-        HoldFor(manifest, journal.Snapshot.Keys.Select(manifest.FindCredential).OfType<NixSigningKeyCredential>().ToArray());
-
     private static TimeSpan HoldFor(KeywardManifest manifest, IReadOnlyList<NixSigningKeyCredential> keys) =>
         keys.Select(k => manifest.EffectivePolicy(k).Overlap?.Value ?? TimeSpan.Zero).DefaultIfEmpty(TimeSpan.Zero).Max();
 }

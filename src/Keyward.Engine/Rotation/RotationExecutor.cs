@@ -85,9 +85,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             plan.Steps.Select(s => new JournalPlanStep(s.Order, s.Phase, s.Action, s.TargetKind, s.Target, s.Credential, s.Detail)).ToList());
         var id = await store.BeginJournalAsync(RotationStatus.Operation, journal.Serialize(), Now, ct).ConfigureAwait(false);
         Progress($"rotation journal {id}: {plan.Steps.Count} steps for {string.Join(", ", intent.Credentials)}");
-        // The server holds phase two of an autoContinue rollover for the keys' overlap (RolloverContinuation continues it).
-        var hold = options.HoldPhaseTwoForOverlap && RolloverContinuation.HoldFor(_m, journal) > TimeSpan.Zero;
-        var state = await RunStepsAsync(id, journal, new HashSet<int>(), autoContinue && !hold, ct).ConfigureAwait(false);
+        var state = await RunStepsAsync(id, journal, new HashSet<int>(), autoContinue, ct).ConfigureAwait(false);
         return new RotationOutcome(id, state, plan, _log);
     }
 

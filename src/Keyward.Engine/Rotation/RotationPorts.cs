@@ -99,8 +99,4 @@ public sealed class RotationExecutorOptions
     public Action<string>? Progress { get; init; }
 
     public Action<string>? Warn { get; init; }
-
-    /// <summary>Stop an <c>autoContinue</c> cache-key rollover after phase one when its keys have an <c>overlap</c>, so
-    /// consumers have that long to pick up the new public key; <see cref="RolloverContinuation"/> continues it (the server).</summary>
-    public bool HoldPhaseTwoForOverlap { get; init; }
 }

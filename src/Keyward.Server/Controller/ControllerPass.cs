@@ -130,7 +130,7 @@ public sealed class ControllerPass
         {
             try
             {
-                var outcome = await new RotationExecutor(opened.Store, HeldOptions(host, opened, manifest)).ResumeAsync(open.Action == OpenRotationAction.Continue, CancellationToken.None).ConfigureAwait(false);
+                var outcome = await new RotationExecutor(opened.Store, host.ExecutorOptions(opened, manifest)).ResumeAsync(open.Action == OpenRotationAction.Continue, CancellationToken.None).ConfigureAwait(false);
                 foreach (var c in open.Credentials) _status.CountRotation(c, Result(outcome.State));
                 _backoff.Succeeded("rotation");
                 Options.Log?.Invoke($"rotation journal {outcome.JournalId} ({string.Join(", ", open.Credentials)}): {(open.Action == OpenRotationAction.Continue ? "continued" : "resumed")}, {Result(outcome.State)}");
@@ -159,7 +159,7 @@ public sealed class ControllerPass
                 }
                 else
                 {
-                    var outcome = await engine.ApplyAsync(plan, opened, () => new RotationExecutor(opened.Store, HeldOptions(host, opened, manifest)), CancellationToken.None).ConfigureAwait(false);
+                    var outcome = await engine.ApplyAsync(plan, opened, () => new RotationExecutor(opened.Store, host.ExecutorOptions(opened, manifest)), CancellationToken.None).ConfigureAwait(false);
                     Record(plan, outcome);
                 }
                 _backoff.Succeeded("apply");
@@ -193,18 +193,6 @@ public sealed class ControllerPass
                 Problem(problems, key, e is KeywardException k ? k.First.Message : e.Message);
             }
         }
-    }
-
-    private RotationExecutorOptions HeldOptions(RotationHost host, OpenedState opened, KeywardManifest manifest)
-    {
-        var o = host.ExecutorOptions(opened, manifest);
-        return new RotationExecutorOptions
-        {
-            Manifest = o.Manifest, Time = o.Time, Root = o.Root, Actor = o.Actor, Faults = o.Faults, RunHook = o.RunHook, Services = o.Services,
-            Kubeconfig = o.Kubeconfig, LiveSecrets = o.LiveSecrets, ServiceTokens = o.ServiceTokens, GetEnv = o.GetEnv,
-            SopsIdentityFiles = o.SopsIdentityFiles, Progress = o.Progress, Warn = o.Warn,
-            HoldPhaseTwoForOverlap = true,
-        };
     }
 
     private void Record(ApplyPlan plan, ApplyOutcome outcome)
