@@ -15,10 +15,16 @@ commands=("init" "plan" "plan rotate" "plan exposed" "apply" "list" "get" "rotat
 Every command takes `--state DIR` (default `$KEYWARD_STATE`, else `/var/lib/keyward` as root, else
 `$XDG_STATE_HOME/keyward`), `--lock-timeout` (how long a command that writes the state waits for another writer:
 default 30s, then KW0317; see [store.md](store.md#one-writer-at-a-time)), `--debug` (stack traces) and `--help`. Exit codes: **0** ok, **1** an operation failed
-(a check failed, a hook failed, an upstream refused), **2** bad input or usage. Errors print as
+(a check failed, a hook failed, an upstream refused), **2** bad input or usage, and only with `plan --detailed-exitcode`
+**3** changes pending (apply would create or update a credential or sink, or rotate what policy says is due; 0 then
+means nothing to do), for CI gates. Errors print as
 `keyward: error[KW1234]: …` followed by `  hint: …`; every code is listed in [errors.md](errors.md). A mistyped
 command gets a did-you-mean hint naming the closest subcommand (at most a third of the word apart).
-Commands that list or report take `--json`. Secret values are printed only by the commands whose job it is
+Commands that list or report take `--json`. `plan` and `apply` print a line per credential and sink; `--summary`
+prints counts per action instead (create, update, unchanged, pending), `--quiet` only warnings, errors and a one-line
+result. While `apply` stores credentials and writes sinks it shows progress on stderr: on a terminal a progress display
+(bar, done/total, percentage, time left), otherwise one line per tenth of each phase (`[2500/10000] wrote /srv/x (25% of
+writing sinks, about 6s left)`); `--quiet` shows none. Secret values are printed only by the commands whose job it is
 (`get`, `token mint`, `nix keygen`, `keygen`, `decrypt`), and those refuse a terminal unless told otherwise.
 Input files (the manifest, credential sources, identities, keys, narinfos) must be regular files — a FIFO, device or
 directory is KW0010 — of at most 16 MiB for manifests, narinfos and path lists and 1 MiB for the rest (KW0011).
