@@ -7,8 +7,10 @@ cd "$here"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # 1. Real peers the interop tests run: nix, age, git, curl, python3-jwt (+yaml, jsonschema), openssl, nginx, graphviz, sqlite3, ssh-keygen,
-#    strace (kills keyward at chosen syscalls: StateProcessTests).
-packages=(nix-bin age git curl python3-jwt python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace)
+#    strace (kills keyward at chosen syscalls: StateProcessTests),
+#    zsh, fish, groff-base, man-db (completion scripts and the man page load: CompletionTests), systemd (systemd-analyze verify: deploy/).
+packages=(nix-bin age git curl python3-jwt python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace
+  zsh fish groff-base man-db systemd)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then

@@ -31,5 +31,7 @@ internal static class CommandRegistry
         yield return Commands.AgenixCommands.BuildExport(context);
         yield return Commands.AgenixCommands.BuildImport(context);
         yield return Commands.StoreCommands.Build(context);
+        yield return Commands.CompletionCommands.BuildCompletion(context);
+        yield return Commands.CompletionCommands.BuildMan(context);
     }
 }
