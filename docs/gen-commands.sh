@@ -24,7 +24,8 @@ Commands that list or report take `--json`. `plan` and `apply` print a line per 
 prints counts per action instead (create, update, unchanged, pending), `--quiet` only warnings, errors and a one-line
 result. While `apply` stores credentials and writes sinks it shows progress on stderr: on a terminal a progress display
 (bar, done/total, percentage, time left), otherwise one line per tenth of each phase (`[2500/10000] wrote /srv/x (25% of
-writing sinks, about 6s left)`); `--quiet` shows none. Secret values are printed only by the commands whose job it is
+writing sinks, about 6s left)`); `--quiet` shows none. Shell completions (`keyward completion bash|zsh|fish`) and the man page (`keyward man`)
+are generated from the command tree; see [install.md](install.md#shell-completions-and-the-man-page). Secret values are printed only by the commands whose job it is
 (`get`, `token mint`, `nix keygen`, `keygen`, `decrypt`), and those refuse a terminal unless told otherwise.
 Input files (the manifest, credential sources, identities, keys, narinfos) must be regular files — a FIFO, device or
 directory is KW0010 — of at most 16 MiB for manifests, narinfos and path lists and 1 MiB for the rest (KW0011).
