@@ -8,8 +8,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 # 1. Real peers the interop tests run: nix, age, git, curl, python3-jwt (+yaml, jsonschema), openssl, nginx, graphviz, sqlite3, ssh-keygen,
 #    strace (kills keyward at chosen syscalls: StateProcessTests), chromium + chromium-driver (the dashboard in a real browser),
-#    python3-cryptography (RS256/ES256 issuer keys in the OIDC tests), postgresql (the PostgreSQL store's tests), prometheus (promtool and a real scrape of serve).
-packages=(nix-bin age git curl python3-jwt python3-cryptography python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace chromium chromium-driver postgresql prometheus)
+#    python3-cryptography (RS256/ES256 issuer keys in the OIDC tests), postgresql (the PostgreSQL store's tests), prometheus (promtool and a real scrape of serve),
+#    zsh, fish, groff-base, man-db (completion scripts and the man page load: CompletionTests), systemd (systemd-analyze verify: deploy/).
+packages=(nix-bin age git curl python3-jwt python3-cryptography python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace
+  chromium chromium-driver postgresql prometheus zsh fish groff-base man-db systemd)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then

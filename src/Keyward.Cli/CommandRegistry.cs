@@ -34,5 +34,7 @@ internal static class CommandRegistry
         yield return Commands.ServeCommand.Build(context);
         yield return Commands.OperatorTokenCommand.Build(context);
         yield return Commands.AgentCommand.Build(context);
+        yield return Commands.CompletionCommands.BuildCompletion(context);
+        yield return Commands.CompletionCommands.BuildMan(context);
     }
 }

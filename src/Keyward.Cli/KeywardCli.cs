@@ -14,16 +14,23 @@ public static class KeywardCli
     public static Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, CancellationToken cancellationToken) =>
         RunAsync(args, console, time, Engine.Rotation.NoFaults.Instance, cancellationToken);
 
-    /// <summary>Tests only: with crash points for the rotation executor.</summary>
-    internal static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, Engine.Rotation.IFaultInjector faults, CancellationToken cancellationToken)
+    /// <summary>The command tree (completions, the man page and their tests walk it).</summary>
+    internal static RootCommand BuildRoot(CliContext context)
     {
-        var context = new CliContext(console) { Time = time, Faults = faults };
         var root = new RootCommand("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
         root.Options.Add(CliOptions.State);
         root.Options.Add(CliOptions.Store);
         root.Options.Add(CliOptions.LockTimeout);
         root.Options.Add(CliOptions.Debug);
         foreach (var command in CommandRegistry.Build(context)) root.Subcommands.Add(command);
+        return root;
+    }
+
+    /// <summary>Tests only: with crash points for the rotation executor.</summary>
+    internal static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, Engine.Rotation.IFaultInjector faults, CancellationToken cancellationToken)
+    {
+        var context = new CliContext(console) { Time = time, Faults = faults };
+        var root = BuildRoot(context);
 
         var debug = args.Contains("--debug");
         try

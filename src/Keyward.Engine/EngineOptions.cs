@@ -22,6 +22,16 @@ public sealed class EngineOptions
     /// <summary>Progress lines for long operations.</summary>
     public Action<string>? Progress { get; init; }
 
+    /// <summary>Counted steps of long loops; when null each step goes to <see cref="Progress"/> as a line of its own.</summary>
+    public Action<ProgressStep>? Steps { get; init; }
+
+    /// <summary>Reports one counted step: to <see cref="Steps"/> when the host counts, else as a line.</summary>
+    public void Step(string phase, int done, int total, string item)
+    {
+        if (Steps is not null) Steps(new ProgressStep(phase, done, total, item));
+        else Progress?.Invoke($"[{done}/{total}] {item}");
+    }
+
     /// <summary>Run onChange hooks (off for tests and image builds).</summary>
     public bool RunHooks { get; init; } = true;
 

@@ -22,6 +22,7 @@ internal sealed class CliHarness
 
     public Dictionary<string, string> Env { get; } = new(StringComparer.Ordinal);
     public bool OutIsTerminal { get; init; }
+    public bool ErrIsTerminal { get; init; }
     public string CurrentDirectory { get; init; } = RepoRoot;
     public TimeProvider? Time { get; init; }
 
@@ -43,6 +44,7 @@ internal sealed class CliHarness
             StdIn = Stream.Null,
             StdOut = stdout,
             OutIsTerminal = OutIsTerminal,
+            ErrIsTerminal = ErrIsTerminal,
             GetEnv = n => Env.TryGetValue(n, out var v) ? v : null,
             CurrentDirectory = CurrentDirectory,
         };

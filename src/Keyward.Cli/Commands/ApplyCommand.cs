@@ -9,15 +9,26 @@ namespace Keyward.Cli.Commands;
 /// <summary><c>keyward plan -f FILE</c> and <c>keyward apply -f FILE [--dry-run]</c>.</summary>
 internal static class ApplyCommand
 {
+    /// <summary>The exit code of <c>plan --detailed-exitcode</c> when apply would change something (0 = nothing to do,
+    /// 1 = failed, 2 = bad input stay as for every command).</summary>
+    public const int ChangesPending = 3;
+
     public static Command BuildPlan(CliContext context)
     {
         var file = CliOptions.ManifestFile();
         var root = RootOption();
         var json = CliOptions.Json();
         var kubeconfig = KubeconfigOption();
-        var cmd = new Command("plan", "Show what `apply` would create, update or leave unchanged, and why (writes nothing)") { file, root, json, kubeconfig };
+        var (summary, quiet) = VerbosityOptions("plan");
+        var detailed = new Option<bool>("--detailed-exitcode")
+        {
+            Description = $"Exit {ChangesPending} when apply would create or update something (credentials, sinks, rotations due), 0 when nothing; 1 and 2 keep their meaning (failed, bad input)",
+        };
+        var cmd = new Command("plan", "Show what `apply` would create, update or leave unchanged, and why (writes nothing)") { file, root, json, summary, quiet, detailed, kubeconfig };
         foreach (var sub in PlanSubcommands.Build(context)) cmd.Subcommands.Add(sub);
-        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, dryRun: true, noHooks: true, ct, parse.GetValue(kubeconfig)));
+        cmd.Validators.Add(r => ValidateVerbosity(r, json, summary, quiet));
+        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, dryRun: true, noHooks: true, parse.GetValue(kubeconfig),
+            ChosenVerbosity(parse, summary, quiet), parse.GetValue(detailed), ct));
         return cmd;
     }
 
@@ -29,10 +40,31 @@ internal static class ApplyCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Stop after printing the plan" };
         var noHooks = new Option<bool>("--no-hooks") { Description = "Do not run onChange hooks" };
         var kubeconfig = KubeconfigOption();
-        var cmd = new Command("apply", "Make the store and every sink match the manifest: generate, mint, import, render") { file, root, json, dryRun, noHooks, kubeconfig };
-        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, parse.GetValue(dryRun), parse.GetValue(noHooks), ct, parse.GetValue(kubeconfig)));
+        var (summary, quiet) = VerbosityOptions("apply");
+        var cmd = new Command("apply", "Make the store and every sink match the manifest: generate, mint, import, render") { file, root, json, summary, quiet, dryRun, noHooks, kubeconfig };
+        cmd.Validators.Add(r => ValidateVerbosity(r, json, summary, quiet));
+        cmd.SetAction((parse, ct) => RunAsync(context, parse, file, root, json, parse.GetValue(dryRun), parse.GetValue(noHooks), parse.GetValue(kubeconfig),
+            ChosenVerbosity(parse, summary, quiet), detailedExitCode: false, ct));
         return cmd;
     }
+
+    private static (Option<bool> Summary, Option<bool> Quiet) VerbosityOptions(string command) => (
+        new Option<bool>("--summary") { Description = "Counts per action (create, update, unchanged, pending) instead of a line per credential and sink" },
+        new Option<bool>("--quiet", "-q")
+        {
+            Description = command == "plan"
+                ? "Print only the one-line total (and warnings, errors)"
+                : "Print only warnings, errors and a one-line result: no plan, no progress",
+        });
+
+    private static void ValidateVerbosity(System.CommandLine.Parsing.CommandResult r, Option<bool> json, Option<bool> summary, Option<bool> quiet)
+    {
+        if (r.GetValue(summary) && r.GetValue(quiet)) r.AddError("--summary and --quiet cannot be combined (--quiet prints less than --summary)");
+        if (r.GetValue(json) && (r.GetValue(summary) || r.GetValue(quiet))) r.AddError("--json prints the whole plan as data; it cannot be combined with --summary or --quiet");
+    }
+
+    private static Verbosity ChosenVerbosity(ParseResult parse, Option<bool> summary, Option<bool> quiet) =>
+        parse.GetValue(quiet) ? Verbosity.Quiet : parse.GetValue(summary) ? Verbosity.Summary : Verbosity.Full;
 
     private static Option<string?> KubeconfigOption() => new("--kubeconfig")
     {
@@ -45,19 +77,20 @@ internal static class ApplyCommand
     };
 
     private static async Task<int> RunAsync(CliContext context, ParseResult parse, Option<string> file, Option<string?> rootOption, Option<bool> jsonOption,
-        bool dryRun, bool noHooks, CancellationToken ct, string? kubeconfig = null)
+        bool dryRun, bool noHooks, string? kubeconfig, Verbosity verbosity, bool detailedExitCode, CancellationToken ct)
     {
         var manifest = ManifestInput.Load(context, parse, file);
         var root = parse.GetValue(rootOption);
         var json = parse.GetValue(jsonOption);
-        var progress = new ProgressLine(context.Console);
+        var progress = new StepProgress(context.Console, context.Time, verbosity);
         var options = new EngineOptions
         {
             Root = string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root),
             Time = context.Time,
             GetEnv = context.Console.GetEnv,
             Warn = context.Warn,
-            Progress = dryRun ? null : progress.Report,
+            Progress = dryRun ? null : progress.Line,
+            Steps = dryRun ? null : progress.Step,
             RunHooks = !noHooks,
             Kubeconfig = kubeconfig is null ? null : context.Console.ResolvePath(kubeconfig),
             SopsIdentityFiles = [Path.Combine(context.StateDirectory(parse), Store.StateDirectory.IdentityFileName)],
@@ -75,8 +108,10 @@ internal static class ApplyCommand
                     ? await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false)
                     // apply holds the state lock from before it plans until its last write: it never acts on a snapshot
                     // another writer has changed since.
-                    : await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, "apply", announce: true, ct).ConfigureAwait(false);
-            return await RunOnStateAsync(context, manifest, state, options, progress, json, dryRun, ct).ConfigureAwait(false);
+                    : await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, "apply", announce: verbosity != Verbosity.Quiet, ct).ConfigureAwait(false);
+            var output = new PlanOutput(context.Console.Out, json, verbosity);
+            var code = await RunOnStateAsync(context, manifest, state, options, progress, output, dryRun, ct).ConfigureAwait(false);
+            return code == 0 && dryRun && detailedExitCode && output.HadChanges ? ChangesPending : code;
         }
         finally
         {
@@ -85,44 +120,77 @@ internal static class ApplyCommand
     }
 
     private static async Task<int> RunOnStateAsync(CliContext context, Core.Manifest.KeywardManifest manifest, Store.OpenedState state, EngineOptions options,
-        ProgressLine progress, bool json, bool dryRun, CancellationToken ct)
+        StepProgress progress, PlanOutput output, bool dryRun, CancellationToken ct)
     {
         if (!dryRun) StateInput.SweepStaleTempFiles(context, manifest, options.Root);
         var engine = new ApplyEngine(state.Store, options);
         var plan = await engine.PlanAsync(manifest, ct).ConfigureAwait(false);
-        if (dryRun)
-        {
-            if (json) PlanPrinter.Json(context.Console.Out, plan, null);
-            else PlanPrinter.Text(context.Console.Out, plan, dryRun: true);
-            return 0;
-        }
-        if (!json) PlanPrinter.Text(context.Console.Out, plan, dryRun: false);
+        output.Plan(plan, dryRun);
+        if (dryRun) return 0;
         // An HTTP client only when policy makes a rotation due (its verify and switch steps ask the services).
         HttpClient? http = null;
         ApplyOutcome outcome;
         try
         {
-            outcome = await engine.ApplyAsync(plan, state, () => new Engine.Rotation.RotationExecutor(state.Store,
+            outcome = await progress.RunAsync(() => engine.ApplyAsync(plan, state, () => new Engine.Rotation.RotationExecutor(state.Store,
                 RotationSetup.Options(context, state, manifest, http = Services.Http.ServiceHttp.CreateClient(), options.Root, options.RunHooks,
-                    options.Progress, options.Kubeconfig)), ct).ConfigureAwait(false);
+                    options.Progress, options.Kubeconfig)), ct)).ConfigureAwait(false);
         }
         finally
         {
             http?.Dispose();
         }
         var report = outcome.Report;
-        if (outcome.RecipientsAdded > 0 && !json)
-            context.Console.Out.WriteLine($"store data key re-wrapped to {outcome.Recipients} recipients (the manifest names {outcome.RecipientsAdded} new)");
-        if (outcome.Rotation is { } rotation && !json)
-            context.Console.Out.WriteLine($"rotated what policy says is due: {string.Join(", ", outcome.Rotated)} ({rotation.State})");
-        progress.Done();
-        if (json) PlanPrinter.Json(context.Console.Out, plan, report);
-        else PlanPrinter.Report(context.Console.Out, report);
+        output.Outcome(plan, outcome);
         foreach (var h in report.Hooks.Where(h => !h.Success))
             ErrorPrinter.Print(context.Console.Err, ErrorCodes.HookFailed.With($"sink '{h.Sink}': {h.Hook} failed: {h.Message}"), warning: false);
         return report.Failed ? 1 : 0;
     }
 
+}
+
+/// <summary>What plan and apply print on stdout, by verbosity: the whole plan (one line per credential and sink), counts
+/// per action (--summary), one line (--quiet), or the plan and its result as JSON (--json).</summary>
+internal sealed class PlanOutput(TextWriter o, bool json, Verbosity verbosity)
+{
+    /// <summary>The plan would create or update something (what `plan --detailed-exitcode` reports).</summary>
+    public bool HadChanges { get; private set; }
+
+    public void Plan(ApplyPlan plan, bool dryRun)
+    {
+        HadChanges = plan.HasChanges;
+        if (json)
+        {
+            if (dryRun) PlanPrinter.Json(o, plan, null);
+            return;
+        }
+        switch (verbosity)
+        {
+            case Verbosity.Full: PlanPrinter.Text(o, plan, dryRun); break;
+            case Verbosity.Summary: PlanPrinter.Summary(o, plan, dryRun); break;
+            case Verbosity.Quiet when dryRun: o.WriteLine(PlanPrinter.Totals(plan, dryRun)); break;
+        }
+    }
+
+    public void Outcome(ApplyPlan plan, ApplyOutcome outcome)
+    {
+        if (json)
+        {
+            PlanPrinter.Json(o, plan, outcome.Report);
+            return;
+        }
+        var rotated = outcome.Rotation is { } rotation ? $"rotated what policy says is due: {string.Join(", ", outcome.Rotated)} ({rotation.State})" : null;
+        var rewrapped = outcome.RecipientsAdded > 0 ? $"store data key re-wrapped to {outcome.Recipients} recipients (the manifest names {outcome.RecipientsAdded} new)" : null;
+        if (verbosity == Verbosity.Quiet)
+        {
+            // One line: the result, with what else happened appended.
+            o.WriteLine(string.Join("; ", new[] { PlanPrinter.ReportLine(outcome.Report), rotated, rewrapped }.Where(x => x is not null)));
+            return;
+        }
+        if (rewrapped is not null) o.WriteLine(rewrapped);
+        if (rotated is not null) o.WriteLine(rotated);
+        PlanPrinter.Report(o, outcome.Report);
+    }
 }
 
 /// <summary>Progress for long operations: one rewritten line on a terminal, plain lines otherwise.</summary>
@@ -185,13 +253,39 @@ internal static class PlanPrinter
             foreach (var u in plan.Upcoming.OrderBy(u => u.DueAt))
                 o.WriteLine($"  {u.Credential}: {u.DueAt:yyyy-MM-dd HH:mm}Z ({u.Reason})");
         }
-        var all = plan.Credentials.Select(c => c.Action).Concat(plan.Sinks.Select(s => s.Action)).ToArray();
-        o.WriteLine($"{(dryRun ? "plan" : "applying")}: {all.Count(a => a == ChangeAction.Create)} to create, {all.Count(a => a == ChangeAction.Update)} to update, " +
-                    $"{all.Count(a => a == ChangeAction.Unchanged)} unchanged, {all.Count(a => a == ChangeAction.Pending)} pending");
+        o.WriteLine(Totals(plan, dryRun));
     }
 
-    public static void Report(TextWriter o, ApplyReport r) =>
-        o.WriteLine(r.CredentialsWritten == 0 && r.FilesWritten == 0
+    /// <summary>--summary: counts per action for credentials and for sinks, the renewals coming up, and the total.</summary>
+    public static void Summary(TextWriter o, ApplyPlan plan, bool dryRun)
+    {
+        o.WriteLine($"plan for {plan.Manifest.File}:");
+        o.WriteLine($"credentials: {Counts(plan.Credentials.Select(c => c.Action))}");
+        o.WriteLine($"sinks:       {Counts(plan.Sinks.Select(s => s.Action))}");
+        var due = plan.DueRotations.ToArray();
+        if (due.Length > 0) o.WriteLine($"due now:     {due.Length} to rotate ({string.Join(", ", due.Take(5))}{(due.Length > 5 ? ", …" : "")})");
+        if (plan.Upcoming.Count > 0)
+        {
+            var first = plan.Upcoming.MinBy(u => u.DueAt)!;
+            o.WriteLine($"due within 30 days: {plan.Upcoming.Count} (first: {first.Credential} at {first.DueAt:yyyy-MM-dd HH:mm}Z)");
+        }
+        o.WriteLine(Totals(plan, dryRun));
+    }
+
+    private static string Counts(IEnumerable<ChangeAction> actions)
+    {
+        var a = actions.ToArray();
+        return $"{a.Count(x => x == ChangeAction.Create)} to create, {a.Count(x => x == ChangeAction.Update)} to update, " +
+               $"{a.Count(x => x == ChangeAction.Unchanged)} unchanged, {a.Count(x => x == ChangeAction.Pending)} pending";
+    }
+
+    public static string Totals(ApplyPlan plan, bool dryRun) =>
+        $"{(dryRun ? "plan" : "applying")}: {Counts(plan.Credentials.Select(c => c.Action).Concat(plan.Sinks.Select(s => s.Action)))}";
+
+    public static void Report(TextWriter o, ApplyReport r) => o.WriteLine(ReportLine(r));
+
+    public static string ReportLine(ApplyReport r) =>
+        (r.CredentialsWritten == 0 && r.FilesWritten == 0
             ? "done: everything was up to date; nothing written"
             : $"done: {r.CredentialsWritten} credential version{(r.CredentialsWritten == 1 ? "" : "s")} stored, {r.FilesWritten} file{(r.FilesWritten == 1 ? "" : "s")} written" +
               (r.Hooks.Count > 0 ? $", {r.Hooks.Count(h => h.Success)}/{r.Hooks.Count} hooks ok" : ""));

@@ -258,7 +258,7 @@ public sealed class ApplyEngine
                         change.Reason), cancellationToken).ConfigureAwait(false);
                     fresh[c.Name] = minted.Value;
                     written++;
-                    _options.Progress?.Invoke($"[{written}/{toStore}] {(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
+                    _options.Step("storing credentials", written, toStore, $"{(c is ExternalCredential ? "imported" : "minted")} {c.Name} v{stored.Version}");
                 }
                 await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -330,11 +330,14 @@ public sealed class ApplyEngine
             // Under --root the files belong to another system (an image being built): its units are not ours to restart.
             var runner = _options.RunHooks && _options.Root is null ? new HookRunner(_options.SystemctlPath ?? "systemctl", getEnv: _options.GetEnv) : null;
             var now = _options.Time.GetUtcNow();
+            var done = 0;
             foreach (var sink in sinks)
             {
+                done++;
                 if (!SinkDelivery.Renderable(sink, resolved, out var missing))
                 {
                     _options.Warn(ErrorCodes.NoValueYet.At(sink.Location, $"sink '{sink.Name}' not written: {missing} has no value"));
+                    _options.Step("writing sinks", done, sinks.Count, $"skipped {sink.Name}");
                     continue;
                 }
                 var request = _delivery.Request(sink, resolved, trust);
@@ -343,8 +346,8 @@ public sealed class ApplyEngine
                 {
                     files++;
                     written.Add(new SinkRecord(sink.Name, request.Path, _store.Fingerprint(request.Content), now));
-                    _options.Progress?.Invoke($"wrote {request.Path}");
                 }
+                _options.Step("writing sinks", done, sinks.Count, $"{(outcome == FileWriteOutcome.Unchanged ? "kept" : "wrote")} {request.Path}");
                 var liveWritten = sink.Kubernetes is { Live: true } && await _live.EnsureAsync(sink, resolved, cancellationToken).ConfigureAwait(false);
                 if (outcome == FileWriteOutcome.Unchanged && !liveWritten) continue;
                 if (runner is null) continue;
