@@ -90,7 +90,7 @@ echo "### Attic gate and CI exchange"
 echo
 echo "Command: \`bash bench/parts/70-gate.sh\` (KW_GATE_SECONDS=$dur, KW_GATE_CONNECTIONS=$conns). nginx (1 worker) serves a"
 echo "static \`main/nix-cache-info\`; the gated server includes deploy/nginx/attic-gate.conf, so each request is first a"
-echo "kept-alive auth subrequest to \`keyward serve\` (Release CLI build), which verifies the HS256 token, looks it up in the"
+echo "kept-alive auth subrequest to \`keyward serve\` (Release CLI build), which verifies the HS256 token (once per store snapshot), looks it up in the"
 echo "ledger snapshot and checks \`PRAGMA data_version\` for store changes. \`wrk -t1 -c$conns -d${dur}s\`, same token both times."
 echo "The exchange posts one RS256 ID token (warm JWKS cache) with \`wrk -t1 -c4\`; every answer is a new token, ledgered"
 echo "and audited (a store write under the state lock, SQLite synchronous=FULL). Goal: gate ≥ 70 % of plain nginx."
