@@ -9,6 +9,7 @@ dur="${KW_GATE_SECONDS:-10}"
 conns="${KW_GATE_CONNECTIONS:-16}"
 for tool in nginx wrk /usr/bin/python3; do command -v "$tool" >/dev/null || { echo "_(70-gate: $tool is not installed: apt-get install nginx wrk python3-jwt python3-cryptography)_"; exit 0; }; done
 dir="$(mktemp -d)"
+chmod 755 "$dir"   # nginx workers run as an unprivileged user
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
@@ -71,6 +72,9 @@ rps() { awk '/Requests\/sec/ {print $2}'; }
 wrk -t1 -c"$conns" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$gated/main/nix-cache-info" >/dev/null # warm-up (JIT, keep-alive pool)
 base="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" "http://127.0.0.1:$plain/main/nix-cache-info" | rps)"
 gate="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" "http://127.0.0.1:$gated/main/nix-cache-info" | rps)"
+# Where the time goes: keyward serve alone, the gate endpoint and /healthz (no logic), without nginx.
+direct="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" -H "X-Original-URI: /main/nix-cache-info" "http://127.0.0.1:$kport/api/v1/attic/auth" | rps)"
+healthz="$(wrk -t1 -c"$conns" -d"${dur}s" "http://127.0.0.1:$kport/healthz" | rps)"
 
 # The exchange: one GitHub-shaped ID token (PyJWT, RS256), posted again and again; each answer is a new ledgered token.
 now="$(date +%s)"
@@ -86,7 +90,7 @@ echo "### Attic gate and CI exchange"
 echo
 echo "Command: \`bash bench/parts/70-gate.sh\` (KW_GATE_SECONDS=$dur, KW_GATE_CONNECTIONS=$conns). nginx (1 worker) serves a"
 echo "static \`main/nix-cache-info\`; the gated server includes deploy/nginx/attic-gate.conf, so each request is first a"
-echo "kept-alive auth subrequest to \`keyward serve\` (Release CLI build), which verifies the HS256 token, looks it up in the"
+echo "kept-alive auth subrequest to \`keyward serve\` (Release CLI build), which verifies the HS256 token (once per store snapshot), looks it up in the"
 echo "ledger snapshot and checks \`PRAGMA data_version\` for store changes. \`wrk -t1 -c$conns -d${dur}s\`, same token both times."
 echo "The exchange posts one RS256 ID token (warm JWKS cache) with \`wrk -t1 -c4\`; every answer is a new token, ledgered"
 echo "and audited (a store write under the state lock, SQLite synchronous=FULL). Goal: gate ≥ 70 % of plain nginx."
@@ -96,4 +100,6 @@ echo "|---|---|"
 echo "| nginx, no auth_request | $base |"
 echo "| nginx + Keyward gate | $gate |"
 echo "| gate / plain | $(/usr/bin/python3 -c "print(f'{float(\"$gate\")/float(\"$base\")*100:.0f} %')") |"
+echo "| keyward serve alone: GET /api/v1/attic/auth | $direct |"
+echo "| keyward serve alone: GET /healthz (no logic: the HTTP floor) | $healthz |"
 echo "| CI exchange (mint + ledger + audit) | $ex |"

@@ -37,7 +37,16 @@ public sealed class AtticGate(Func<CancellationToken, Task<OpenedState>> openFor
     private sealed record SignerKey(string Signer, int Version, AtticSigningKey Key);
 
     private sealed record Snapshot(long Stamp, KeywardManifest Manifest, IReadOnlyList<SignerKey> Keys, Dictionary<string, LedgerEntry> LedgerByFingerprint,
-        HashSet<string> PublicCaches);
+        HashSet<string> PublicCaches)
+    {
+        /// <summary>Tokens whose signature verified under this snapshot's keys, with their ledger entry as of this
+        /// snapshot: a repeat request skips the HMAC, the JSON and the fingerprint. Dropped with the snapshot, so a
+        /// revocation (any store commit) empties it; time claims are checked on every request.</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<string, (DecodedAtticToken Token, LedgerEntry? Entry)> Verified = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>Bound on <see cref="Snapshot.Verified"/>: beyond it, tokens are verified every time.</summary>
+    private const int MaxVerified = 10_000;
 
     private readonly SemaphoreSlim _rebuild = new(1, 1);
     private OpenedState? _state;
@@ -57,6 +66,14 @@ public sealed class AtticGate(Func<CancellationToken, Task<OpenedState>> openFor
         var token = BearerOf(authorization);
         if (token is null)
             return authorization is null && settings.AllowAnonymous ? new(GateVerdict.Allow, "anonymous") : new(GateVerdict.Unauthorized, authorization is null ? "no-token" : "unreadable-authorization");
+
+        if (snapshot.Verified.TryGetValue(token, out var known))
+        {
+            var now = time.GetUtcNow().ToUnixTimeSeconds();
+            var t = known.Token;
+            if (t.ExpiresAtSeconds < now || t.NotBeforeSeconds > now || t.IssuedAtSeconds > now) return new(GateVerdict.Unauthorized, "expired");
+            return Admit(snapshot, settings, t, known.Entry, originalUri, originalMethod);
+        }
 
         DecodedAtticToken? decoded = null;
         var expired = false;
@@ -82,6 +99,12 @@ public sealed class AtticGate(Func<CancellationToken, Task<OpenedState>> openFor
 
         var fingerprint = _state!.Store.Fingerprint(Encoding.ASCII.GetBytes(token));
         var entry = snapshot.LedgerByFingerprint.GetValueOrDefault(fingerprint);
+        if (snapshot.Verified.Count < MaxVerified) snapshot.Verified.TryAdd(token, (decoded, entry));
+        return Admit(snapshot, settings, decoded, entry, originalUri, originalMethod);
+    }
+
+    private static GateDecision Admit(Snapshot snapshot, AtticGateSettings settings, DecodedAtticToken decoded, LedgerEntry? entry, string? originalUri, string? originalMethod)
+    {
         if (entry is null && settings.ForeignTokens == ForeignTokens.Refuse) return new(GateVerdict.Unauthorized, "not-minted-by-keyward");
         if (entry?.RevokedAt is not null) return new(GateVerdict.Unauthorized, "revoked", entry.TokenId);
 

@@ -69,6 +69,18 @@ public sealed class GateEndpointTests
     }
 
     [Fact]
+    public async Task A_token_that_passed_before_is_refused_once_it_expires_even_when_remembered()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TimeProvider.System.GetUtcNow().AddSeconds(5)); // ahead of the minted nbf whatever the second
+        await using var s = await ServedState.StartAsync(Manifest(), time: clock);
+        var bearer = new AuthenticationHeaderValue("Bearer", await MintLedgeredAsync(s, 1, s.JwtSecret));
+        Assert.Equal((HttpStatusCode.NoContent, "ok"), await AskAsync(s, bearer));
+        Assert.Equal((HttpStatusCode.NoContent, "ok"), await AskAsync(s, bearer)); // answered from the snapshot's memory
+        clock.Advance(TimeSpan.FromDays(2));
+        Assert.Equal((HttpStatusCode.Unauthorized, "expired"), await AskAsync(s, bearer));
+    }
+
+    [Fact]
     public async Task Basic_auth_with_the_token_as_password_is_read_as_Nix_sends_netrc_credentials()
     {
         await using var s = await ServedState.StartAsync(Manifest());

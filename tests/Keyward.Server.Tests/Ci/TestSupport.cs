@@ -108,7 +108,7 @@ internal sealed class ServedState : IAsyncDisposable
     public WebApplication App { get; }
     public Uri Url { get; }
 
-    public static async Task<ServedState> StartAsync(string manifestYaml, Services.Oidc.OidcKeyCacheOptions? oidc = null)
+    public static async Task<ServedState> StartAsync(string manifestYaml, Services.Oidc.OidcKeyCacheOptions? oidc = null, TimeProvider? time = null)
     {
         var dir = Directory.CreateTempSubdirectory("kw-ci-").FullName;
         var manifest = Path.Combine(dir, "keyward.yaml");
@@ -126,6 +126,7 @@ internal sealed class ServedState : IAsyncDisposable
             StateDirectory = stateDir,
             Listen = ListenAddress.Parse("127.0.0.1:0"),
             Oidc = oidc ?? new Services.Oidc.OidcKeyCacheOptions { FetchTimeout = TimeSpan.FromSeconds(2) },
+            Time = time ?? TimeProvider.System,
         });
         await app.StartAsync();
         return new ServedState(dir, secret, app, KeywardServer.BoundAddress(app));
