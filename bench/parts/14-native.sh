@@ -81,7 +81,7 @@ fi
 cat <<MD
 ### Native binary vs age, no-op apply, size, first build (issue 14)
 
-\`bench/parts/14-native.sh\`, one run. Build measured: **$build** (\`$KW_CLI\`, as \`./keyward\` builds it). $(age --version 2>/dev/null | head -1 | sed 's/^/age /').
+\`bench/parts/14-native.sh\`, one run. Build measured: **$build** (\`${KW_CLI#"$KW_ROOT"/}\`, as \`./keyward\` builds it). $(age --version 2>/dev/null | head -1 | sed 's/^/age /').
 Median of $RUNS runs after a warm-up, wall time; the no-op apply median of 5.
 
 \`\`\`
