@@ -12,6 +12,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 #    zsh, fish, groff-base, man-db (completion scripts and the man page load: CompletionTests), systemd (systemd-analyze verify: deploy/).
 packages=(nix-bin age git curl python3-jwt python3-cryptography python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace
   chromium chromium-driver postgresql prometheus zsh fish groff-base man-db systemd)
+# A C toolchain links the NativeAOT binary the process-based CLI tests run (step 3b); zlib comes with .NET.
+command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || packages+=(clang)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -53,6 +55,24 @@ if ! dotnet build Keyward.slnx -v quiet -nologo > "$results/build.log" 2>&1; the
   echo "0 passed, 1 failed"
   exit 1
 fi
+# 3b. The NativeAOT binary, built once by the launcher (reused when README command 1 already built it from these
+#     sources): the process-based CLI tests run it (KEYWARD_TEST_BINARY), so the suite exercises what ships. Without a
+#     C toolchain they run the JIT build; a native build that fails with one counts as a failure.
+native_failed=0
+if command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1; then
+  echo "test.sh: building the native binary (./keyward)" >&2
+  started=$SECONDS
+  if ./keyward --version > "$results/native-build.log" 2>&1 && [[ ! -f artifacts/cli/keyward.dll ]]; then
+    export KEYWARD_TEST_BINARY="$here/artifacts/cli/keyward"
+    echo "test.sh: native binary ready in $((SECONDS - started)) s; process-based tests run it" >&2
+  else
+    cat "$results/native-build.log" >&2
+    echo "test.sh: FAILED to build the native binary (output above); process-based tests run the JIT build" >&2
+    native_failed=1
+  fi
+else
+  echo "test.sh: no C toolchain (clang or gcc): process-based tests run the JIT build, not the native binary" >&2
+fi
 # Names and messages of failed tests, from the TRX file (the quiet console log has only the totals).
 report_failures() {
   if [[ -f "$1" ]]; then
@@ -89,6 +109,7 @@ done
 # A project that crashed before writing its TRX counts as a failure.
 n_trx=$(ls "$results"/*.trx 2>/dev/null | wc -l); n_proj=$(ls tests/*/*.Tests.csproj | wc -l)
 if [[ $n_trx -lt $n_proj ]]; then failed=$((failed + n_proj - n_trx)); fi
+failed=$((failed + native_failed))
 [[ $failed -gt 0 ]] && status=1
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -9,7 +9,7 @@ export KW_BENCH="$root/artifacts/bench"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 mkdir -p "$KW_BENCH"
 dotnet publish "$here/Keyward.Bench/Keyward.Bench.csproj" -c Release -o "$KW_BENCH/bin" -v quiet -nologo >/dev/null
-"$root/keyward" --version >/dev/null   # build the CLI (Release, ReadyToRun)
+"$root/keyward" --version >/dev/null   # build the CLI as the launcher does (NativeAOT; ReadyToRun without a C toolchain)
 export KW_BENCH_BIN="$KW_BENCH/bin/Keyward.Bench"
 export KW_CLI="$root/artifacts/cli/keyward"
 out="$root/docs/benchmarks.md"

@@ -9,9 +9,11 @@ rm -rf "$work"; mkdir -p "$work"
 git -C "$KW_ROOT" worktree add -q --detach "$work/src" "$base" >/dev/null
 trap 'git -C "$KW_ROOT" worktree remove --force "$work/src" >/dev/null 2>&1 || true' EXIT
 dotnet publish "$work/src/src/Keyward.Cli/Keyward.Cli.csproj" -c Release -o "$work/base-cli" -p:PublishReadyToRun=true -v quiet -nologo >/dev/null
+# ./keyward builds the native binary now; this guard compares like with like (issue 14's part measures the native one).
+dotnet publish "$KW_ROOT/src/Keyward.Cli/Keyward.Cli.csproj" -c Release -o "$work/head-cli" -p:PublishAot=false -p:PublishReadyToRun=true -v quiet -nologo >/dev/null
 /usr/bin/python3 "$KW_ROOT/bench/gen/manifest.py" "$n" "$work/m" >/dev/null
 m="$work/m/keyward.yaml"
-declare -A cli=([base]="$work/base-cli/keyward" [head]="$KW_CLI")
+declare -A cli=([base]="$work/base-cli/keyward" [head]="$work/head-cli/keyward")
 for v in base head; do "${cli[$v]}" apply -f "$m" --root "$work/$v/root" --state "$work/$v/state" --json >/dev/null 2>&1; done
 declare -A times=()
 for i in 1 2 3 4 5; do

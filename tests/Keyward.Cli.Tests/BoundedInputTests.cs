@@ -218,9 +218,9 @@ public sealed class BoundedInputTests : IDisposable
     public async Task Apply_NotAsRoot_WarnsWithKW0717AndItsOwnHint_NotKW0008sFreeSpaceHint()
     {
         // Runs the real binary as nobody (setpriv): the not-root path only exists for a non-root process.
-        var binary = Path.Combine(AppContext.BaseDirectory, "keyward");
+        var binary = KeywardProcess.Executable;
         if (!File.Exists("/usr/bin/setpriv") || Environment.UserName != "root" || !File.Exists(binary))
-            Assert.Skip("needs root, /usr/bin/setpriv and the keyward apphost");
+            Assert.Skip("needs root, /usr/bin/setpriv and the keyward binary (native, or the apphost)");
         File.SetUnixFileMode(_dir, (UnixFileMode)0x1FF);
         var m = Write("m.yaml", "apiVersion: keyward/v1\ncredentials:\n  s: { kind: secret, owner: o, purpose: p }\nsinks:\n  out: { path: /run/x, format: raw, credential: s, mode: \"0600\", owner: root, group: root }\n");
         var start = new ProcessStartInfo("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary,

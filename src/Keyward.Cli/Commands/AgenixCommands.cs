@@ -30,14 +30,12 @@ internal static class AgenixCommands
             var report = await exporter.ExportAsync(manifest, context.Console.ResolvePath(parse.GetValue(dir)!), parse.GetValue(armor), ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
-                {
-                    directory = report.Directory,
-                    secretsNix = report.SecretsNixPath,
-                    secretsNixWritten = report.SecretsNixWritten,
-                    files = report.Files.Select(f => new { credential = f.Credential, path = f.Path, version = f.Version, fingerprint = f.Fingerprint, recipients = f.Recipients, written = f.Written }),
-                    skipped = report.Skipped.Select(s => new { credential = s.Credential, reason = s.Reason }),
-                }, CliJson.Options)).ConfigureAwait(false);
+                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new AgenixExportJson(
+                    report.Directory,
+                    report.SecretsNixPath,
+                    report.SecretsNixWritten,
+                    [.. report.Files.Select(f => new AgenixExportFileJson(f.Credential, f.Path, f.Version, f.Fingerprint, f.Recipients, f.Written))],
+                    [.. report.Skipped.Select(s => new SkippedJson(s.Credential, s.Reason))]), CliJson.Context.AgenixExportJson)).ConfigureAwait(false);
                 return 0;
             }
             var o = context.Console.Out;
@@ -79,15 +77,11 @@ internal static class AgenixCommands
             var report = await importer.ImportAsync(context.Console.ResolvePath(parse.GetValue(dir)!), ids, manifest, parse.GetValue(skipForeign), ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
-                {
-                    directory = report.Directory,
-                    files = report.Files.Select(f => new
-                    {
-                        file = f.File, credential = f.Credential, action = f.Action.ToString().ToLowerInvariant(), kind = f.Kind,
-                        version = f.Version, fingerprint = f.Fingerprint, reason = f.Reason,
-                    }),
-                }, CliJson.Options)).ConfigureAwait(false);
+                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new AgenixImportJson(
+                    report.Directory,
+                    [.. report.Files.Select(f => new AgenixImportFileJson(
+                        f.File, f.Credential, f.Action.ToString().ToLowerInvariant(), f.Kind,
+                        f.Version, f.Fingerprint, f.Reason))]), CliJson.Context.AgenixImportJson)).ConfigureAwait(false);
                 return 0;
             }
             foreach (var f in report.Files)

@@ -292,19 +292,15 @@ internal static class PlanPrinter
 
     public static void Json(TextWriter o, ApplyPlan plan, ApplyReport? report)
     {
-        var doc = new
-        {
-            manifest = plan.Manifest.File,
-            credentials = plan.Credentials.Select(c => new { name = c.Credential.Name, kind = c.Credential.Kind.ToString(), action = Word(c.Action), reason = c.Reason, version = c.CurrentVersion }),
-            sinks = plan.Sinks.Select(s => new { name = s.Sink.Name, path = s.TargetPath, action = Word(s.Action), reason = s.Reason }),
-            upcoming = plan.Upcoming.Select(u => new { credential = u.Credential, dueAt = u.DueAt, reason = u.Reason }),
-            applied = report is null ? null : new
-            {
-                credentialsWritten = report.CredentialsWritten,
-                filesWritten = report.FilesWritten,
-                hooks = report.Hooks.Select(h => new { sink = h.Sink, hook = h.Hook, success = h.Success, message = h.Message }),
-            },
-        };
-        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Options));
+        var doc = new ApplyJson(
+            plan.Manifest.File,
+            [.. plan.Credentials.Select(c => new ApplyCredentialJson(c.Credential.Name, c.Credential.Kind.ToString(), Word(c.Action), c.Reason, c.CurrentVersion))],
+            [.. plan.Sinks.Select(s => new ApplySinkJson(s.Sink.Name, s.TargetPath, Word(s.Action), s.Reason))],
+            [.. plan.Upcoming.Select(u => new ApplyUpcomingJson(u.Credential, u.DueAt, u.Reason))],
+            report is null ? null : new ApplyAppliedJson(
+                report.CredentialsWritten,
+                report.FilesWritten,
+                [.. report.Hooks.Select(h => new ApplyHookJson(h.Sink, h.Hook, h.Success, h.Message))]));
+        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Context.ApplyJson));
     }
 }

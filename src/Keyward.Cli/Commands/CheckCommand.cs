@@ -83,25 +83,13 @@ internal static class CheckCommand
 
     internal static void WriteJson(TextWriter o, IReadOnlyList<CheckReport> reports)
     {
-        var doc = new
-        {
-            failed = reports.Count(r => r.Failed),
-            reports = reports.Select(r => new
-            {
-                kind = r.Kind.ToString().ToLowerInvariant(),
-                name = r.Name,
-                failed = r.Failed,
-                conditions = r.Conditions.Select(c => new
-                {
-                    type = c.Type,
-                    status = c.Status.ToString(),
-                    reason = c.Reason,
-                    message = c.Message,
-                    lastTransitionTime = c.LastTransitionTime,
-                    lastTrueTime = c.LastTrueTime,
-                }),
-            }),
-        };
-        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Options));
+        var doc = new CheckJson(
+            reports.Count(r => r.Failed),
+            [.. reports.Select(r => new CheckReportJson(
+                r.Kind.ToString().ToLowerInvariant(),
+                r.Name,
+                r.Failed,
+                [.. r.Conditions.Select(c => new CheckConditionJson(c.Type, c.Status.ToString(), c.Reason, c.Message, c.LastTransitionTime, c.LastTrueTime))]))]);
+        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Context.CheckJson));
     }
 }

@@ -21,21 +21,9 @@ internal static class LedgerCommands
             var now = context.Time.GetUtcNow();
             if (parse.GetValue(json))
             {
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(tokens.Select(t => new
-                {
-                    id = t.TokenId,
-                    credential = t.Credential,
-                    version = t.Version,
-                    subject = t.Subject,
-                    grants = t.PermissionsSummary,
-                    issued = t.IssuedAt,
-                    expires = t.ExpiresAt,
-                    revoked = t.RevokedAt,
-                    status = Status(t, now),
-                    signedBy = t.SignedBy,
-                    signedByVersion = t.SignedByVersion,
-                    fingerprint = t.Fingerprint,
-                }), CliJson.Options));
+                context.Console.Out.WriteLine(JsonSerializer.Serialize(tokens.Select(t => new TokenJson(
+                    t.TokenId, t.Credential, t.Version, t.Subject, t.PermissionsSummary, t.IssuedAt, t.ExpiresAt, t.RevokedAt,
+                    Status(t, now), t.SignedBy, t.SignedByVersion, t.Fingerprint)).ToArray(), CliJson.Context.TokenJsonArray));
                 return 0;
             }
             var o = context.Console.Out;
@@ -68,10 +56,8 @@ internal static class LedgerCommands
             var t = r.Token;
             if (parse.GetValue(json))
             {
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(new
-                {
-                    id = t.TokenId, credential = t.Credential, version = t.Version, subject = t.Subject, revoked = t.RevokedAt, alreadyRevoked = r.AlreadyRevoked,
-                }, CliJson.Options));
+                context.Console.Out.WriteLine(JsonSerializer.Serialize(
+                    new RevokeJson(t.TokenId, t.Credential, t.Version, t.Subject, t.RevokedAt, r.AlreadyRevoked), CliJson.Context.RevokeJson));
                 return 0;
             }
             context.Console.Out.WriteLine(r.AlreadyRevoked

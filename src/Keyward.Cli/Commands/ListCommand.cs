@@ -27,19 +27,9 @@ internal static class ListCommand
             var sinks = SinksByCredential(context, parse.GetValue(file));
             if (parse.GetValue(json))
             {
-                var doc = rows.Select(v => new
-                {
-                    name = v.Name,
-                    kind = v.Kind,
-                    version = v.Version,
-                    state = v.State.ToString().ToLowerInvariant(),
-                    created = v.CreatedAt,
-                    expires = v.ExpiresAt,
-                    fingerprint = v.Fingerprint,
-                    origin = v.Origin,
-                    sinks = sinks.GetValueOrDefault(v.Name) ?? [],
-                });
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(doc, CliJson.Options));
+                var doc = rows.Select(v => new ListRowJson(v.Name, v.Kind, v.Version, v.State.ToString().ToLowerInvariant(), v.CreatedAt, v.ExpiresAt,
+                    v.Fingerprint, v.Origin, sinks.GetValueOrDefault(v.Name) ?? [])).ToArray();
+                context.Console.Out.WriteLine(JsonSerializer.Serialize(doc, CliJson.Context.ListRowJsonArray));
                 return 0;
             }
             var now = context.Time.GetUtcNow();

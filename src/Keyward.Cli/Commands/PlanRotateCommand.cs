@@ -66,18 +66,16 @@ internal static class PlanRotateCommand
         var hosts = HostsReached(plan, manifest);
         if (json)
         {
-            o.WriteLine(JsonSerializer.Serialize(new
-            {
-                at = plan.At,
-                reason = plan.Intent.Reason.Name(),
-                exposed = plan.Intent.Exposed,
-                twoPhase = plan.IsTwoPhase,
-                rotations = plan.Rotations.Select(r => new { credential = r.Credential, kind = r.Kind, rule = r.Rule.Name(), why = r.Why, derived = r.Derived }),
-                steps = plan.Steps.Select(s => new { order = s.Order, phase = s.Phase.Name(), action = s.Action.Name(), kind = s.TargetKind.Name(), target = s.Target, detail = s.Detail }),
-                unchanged = plan.Unchanged,
-                notes = plan.Notes,
-                hosts = hosts.Select(h => new { host = h.Host, sinks = h.Sinks }),
-            }, CliJson.Options));
+            o.WriteLine(JsonSerializer.Serialize(new RotationPlanJson(
+                plan.At,
+                plan.Intent.Reason.Name(),
+                plan.Intent.Exposed,
+                plan.IsTwoPhase,
+                [.. plan.Rotations.Select(r => new RotationJson(r.Credential, r.Kind, r.Rule.Name(), r.Why, r.Derived))],
+                [.. plan.Steps.Select(s => new RotationStepJson(s.Order, s.Phase.Name(), s.Action.Name(), s.TargetKind.Name(), s.Target, s.Detail))],
+                plan.Unchanged,
+                plan.Notes,
+                [.. hosts.Select(h => new RotationHostJson(h.Host, h.Sinks))]), CliJson.Context.RotationPlanJson));
             return;
         }
         foreach (var r in plan.Rotations)

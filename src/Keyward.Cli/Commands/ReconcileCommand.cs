@@ -39,14 +39,12 @@ internal static class ReconcileCommand
             foreach (var service in services)
                 results.AddRange(await reconciliation.ServiceAsync(service, parse.GetValue(dryRun), parse.GetValue(json) ? null : r => Print(o, r), ct).ConfigureAwait(false));
             if (parse.GetValue(json))
-                o.WriteLine(JsonSerializer.Serialize(results.Select(r => new
-                {
-                    service = r.Service,
-                    cache = r.Cache,
-                    action = r.Action.ToString(),
-                    drift = r.Drift.Select(d => new { field = d.Field, live = d.Live, declared = d.Declared }),
-                    notes = r.Notes,
-                }), CliJson.Options));
+                o.WriteLine(JsonSerializer.Serialize(results.Select(r => new ReconcileJson(
+                    r.Service,
+                    r.Cache,
+                    r.Action.ToString(),
+                    [.. r.Drift.Select(d => new DriftJson(d.Field, d.Live, d.Declared))],
+                    r.Notes)).ToArray(), CliJson.Context.ReconcileJsonArray));
             return 0;
         });
         return cmd;

@@ -51,7 +51,7 @@ internal static class RotateCommand
                 outcome = await executor.StartAsync(intent, ct).ConfigureAwait(false);
             }
             if (asJson)
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(new { journal = outcome.JournalId, state = outcome.State.ToString(), log = outcome.Log }, CliJson.Options));
+                context.Console.Out.WriteLine(JsonSerializer.Serialize(new RotateJson(outcome.JournalId, outcome.State.ToString(), outcome.Log), CliJson.Context.RotateJson));
             else if (outcome.State == RotationState.AwaitingContinue)
                 context.Console.Out.WriteLine("run `keyward rotate --continue` after every consumer has the new public key");
             return 0;

@@ -38,16 +38,12 @@ internal static class SopsCommands
             progress.Done();
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
-                {
-                    file = report.File,
-                    recipients = report.Recipients,
-                    keys = report.Keys.Select(k => new
-                    {
-                        key = k.Key, credential = k.Credential, action = k.Action.ToString().ToLowerInvariant(), kind = k.Kind,
-                        version = k.Version, fingerprint = k.Fingerprint, reason = k.Reason,
-                    }),
-                }, CliJson.Options)).ConfigureAwait(false);
+                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new SopsImportJson(
+                    report.File,
+                    report.Recipients,
+                    [.. report.Keys.Select(k => new SopsImportKeyJson(
+                        k.Key, k.Credential, k.Action.ToString().ToLowerInvariant(), k.Kind,
+                        k.Version, k.Fingerprint, k.Reason))]), CliJson.Context.SopsImportJson)).ConfigureAwait(false);
                 return 0;
             }
             foreach (var k in report.Keys)
@@ -95,14 +91,12 @@ internal static class SopsCommands
                 HostIdentities(context, state, required: false), fmt is null ? null : fmt == "json", ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
-                {
-                    file = report.File,
-                    written = report.Written,
-                    recipients = report.Recipients,
-                    keys = report.Keys.Select(k => new { credential = k.Credential, key = k.Key, version = k.Version, fingerprint = k.Fingerprint }),
-                    skipped = report.Skipped,
-                }, CliJson.Options)).ConfigureAwait(false);
+                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new SopsExportJson(
+                    report.File,
+                    report.Written,
+                    report.Recipients,
+                    [.. report.Keys.Select(k => new SopsExportKeyJson(k.Credential, k.Key, k.Version, k.Fingerprint))],
+                    report.Skipped), CliJson.Context.SopsExportJson)).ConfigureAwait(false);
                 return 0;
             }
             var o = context.Console.Out;

@@ -170,11 +170,9 @@ internal static class StoreCommands
     {
         if (json)
         {
-            await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new
-            {
-                identity = state.IdentityPath,
-                recipients = state.Recipients.Select((r, i) => new { recipient = r, role = i == 0 ? "host" : "operator" }),
-            }, CliJson.Options)).ConfigureAwait(false);
+            await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new StoreRecipientsJson(
+                state.IdentityPath,
+                [.. state.Recipients.Select((r, i) => new StoreRecipientJson(r, i == 0 ? "host" : "operator"))]), CliJson.Context.StoreRecipientsJson)).ConfigureAwait(false);
             return;
         }
         for (var i = 0; i < state.Recipients.Count; i++)

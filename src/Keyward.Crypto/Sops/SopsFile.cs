@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Keyward.Core.Errors;
+using Keyward.Core.Json;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Age;
 
@@ -342,7 +343,7 @@ public static partial class SopsFile
 
     // A key is written plain when it is a safe plain scalar, else JSON-quoted (a YAML double-quoted scalar).
     private static string YamlKey(string key) => SafeKeyRegex().IsMatch(key) && key is not ("true" or "false" or "null" or "yes" or "no" or "on" or "off")
-        ? key : JsonSerializer.Serialize(key);
+        ? key : JsonString.Quote(key);
 
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_.-]*$", RegexOptions.CultureInvariant)]
     private static partial Regex SafeKeyRegex();

@@ -17,13 +17,16 @@ internal sealed record JournalIntent(
     IReadOnlyDictionary<string, long> OverlapSeconds,
     IReadOnlyList<JournalPlanStep> Steps)
 {
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-
-    public string Serialize() => JsonSerializer.Serialize(this, Json);
+    public string Serialize() => JsonSerializer.Serialize(this, JournalJsonContext.Default.JournalIntent);
 
     public static JournalIntent Parse(string text) =>
-        JsonSerializer.Deserialize<JournalIntent>(text, Json) ?? throw new JsonException("empty journal intent");
+        JsonSerializer.Deserialize(text, JournalJsonContext.Default.JournalIntent) ?? throw new JsonException("empty journal intent");
 }
+
+/// <summary>The journal intent's JSON, source-generated (NativeAOT): camelCase, nulls left out.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(JournalIntent))]
+internal sealed partial class JournalJsonContext : JsonSerializerContext;
 
 internal sealed record JournalPlanStep(int Order, RotationPhase Phase, StepAction Action, NodeKind Kind, string Target, string? Credential, string Detail);
 

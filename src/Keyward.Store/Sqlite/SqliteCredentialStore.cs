@@ -18,7 +18,6 @@ namespace Keyward.Store.Sqlite;
 /// </summary>
 internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 {
-    private static readonly JsonSerializerOptions MetadataJson = new() { WriteIndented = false };
 
     private readonly SqliteConnection _connection;
     private readonly StoreKeys _keys;
@@ -260,7 +259,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 
     public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IEnumerable<string> names, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.Serialize(names.Distinct(StringComparer.Ordinal).ToArray());
+        var json = JsonSerializer.Serialize(names.Distinct(StringComparer.Ordinal).ToArray(), StoreJsonContext.Default.StringArray);
         return ReadAsync<IReadOnlyDictionary<string, Secret>>(() =>
         {
             var result = new Dictionary<string, Secret>(StringComparer.Ordinal);
@@ -298,7 +297,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             Command($"INSERT INTO versions ({VersionColumns}, nonce, ciphertext) VALUES ($name, $version, $kind, $state, $created, $expires, $origin, $metadata, $fingerprint, $nonce, $ciphertext);",
                 ("$name", version.Name), ("$version", number), ("$kind", version.Kind), ("$state", StateText(version.State)),
                 ("$created", StoreTime.Format(version.CreatedAt)), ("$expires", version.ExpiresAt is { } e ? StoreTime.Format(e) : null),
-                ("$origin", version.Origin), ("$metadata", JsonSerializer.Serialize(metadata, MetadataJson)),
+                ("$origin", version.Origin), ("$metadata", JsonSerializer.Serialize(metadata, StoreJsonContext.Default.SortedDictionaryStringString)),
                 ("$fingerprint", fingerprint), ("$nonce", nonce), ("$ciphertext", ciphertext)).ExecuteNonQuery();
             return new CredentialVersion(version.Name, number, version.Kind, version.State, version.CreatedAt, version.ExpiresAt,
                 fingerprint, version.Origin, metadata);
@@ -333,7 +332,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 
     public Task SetMetadataAsync(string name, int version, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.Serialize(new SortedDictionary<string, string>(metadata.ToDictionary(), StringComparer.Ordinal), MetadataJson);
+        var json = JsonSerializer.Serialize(new SortedDictionary<string, string>(metadata.ToDictionary(), StringComparer.Ordinal), StoreJsonContext.Default.SortedDictionaryStringString);
         return WriteAsync(() =>
         {
             var changed = Command("UPDATE versions SET metadata = $metadata, expires = $expires WHERE name = $name AND version = $version;",

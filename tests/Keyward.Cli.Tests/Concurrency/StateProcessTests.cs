@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Keyward.Cli.Tests.Concurrency;
 
 /// <summary>
-/// Issue 9 with real <c>keyward</c> processes (the built CLI, run as <c>dotnet keyward.dll</c>): SIGKILL at each of
+/// Issue 9 with real <c>keyward</c> processes (the native binary under test.sh, else <c>dotnet keyward.dll</c>: <see cref="KeywardProcess"/>): SIGKILL at each of
 /// init's fsyncs and renames (strace's syscall fault injection, Debian <c>strace</c>), and a rotation with an apply
 /// 0–100 ms behind it, two processes contending for the state lock.
 /// </summary>
@@ -20,41 +20,14 @@ public sealed class StateProcessTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "keyward.dll");
-
     private static ProcessStartInfo Keyward(IEnumerable<string> prefix, params string[] args)
     {
-        var list = prefix.ToList();
-        var psi = new ProcessStartInfo(list.Count > 0 ? list[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in list.Skip(1)) psi.ArgumentList.Add(a);
-        if (list.Count > 0) psi.ArgumentList.Add("dotnet");
-        psi.ArgumentList.Add(Dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        // Start-up speed for a test (the shipped CLI compiles fully optimised once); no hooks run in these tests.
-        psi.Environment["DOTNET_TieredCompilation"] = "1";
-        psi.Environment["DOTNET_TieredPGO"] = "0";
+        var psi = KeywardProcess.Start(prefix, args);
         psi.Environment.Remove("KEYWARD_STATE");
         return psi;
     }
 
-    private static async Task<(int Code, string Out, string Err)> RunAsync(ProcessStartInfo psi)
-    {
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var e = p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        limit.CancelAfter(TimeSpan.FromMinutes(3)); // a bound, not an assertion: a hung process fails the test
-        try
-        {
-            await p.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw;
-        }
-        return (p.ExitCode, await o, await e);
-    }
+    private static Task<(int Code, string Out, string Err)> RunAsync(ProcessStartInfo psi) => KeywardProcess.RunAsync(psi);
 
     private static string Strace => File.Exists("/usr/bin/strace") ? "/usr/bin/strace"
         : throw new InvalidOperationException("strace is not installed (test.sh installs the Debian package)");

@@ -41,7 +41,7 @@ public static class ManifestSchema
         foreach (var f in spec.Fields.Where(f => f.AppliesTo is null))
         {
             props[f.Name] = Property(f);
-            if (f.Required) required.Add(f.Name);
+            if (f.Required) required.Add((JsonNode)f.Name);
         }
         if (spec.Discriminator is null)
         {
@@ -62,11 +62,11 @@ public static class ManifestSchema
                 foreach (var f in spec.Fields.Where(f => f.AppliesTo is not null && f.AppliesTo.Contains(value)))
                 {
                     bprops[f.Name] = Property(f);
-                    if (f.Required) breq.Add(f.Name);
+                    if (f.Required) breq.Add((JsonNode)f.Name);
                 }
                 var then = new JsonObject { ["properties"] = bprops };
                 if (breq.Count > 0) then["required"] = breq;
-                branches.Add(new JsonObject
+                branches.Add((JsonNode)new JsonObject
                 {
                     ["if"] = new JsonObject
                     {
@@ -88,7 +88,7 @@ public static class ManifestSchema
         {
             var one = new JsonArray();
             foreach (var g in groups)
-                one.Add(new JsonObject { ["required"] = new JsonArray([.. g.Select(n => (JsonNode)JsonValue.Create(n))]) });
+                one.Add((JsonNode)new JsonObject { ["required"] = new JsonArray([.. g.Select(n => (JsonNode)JsonValue.Create(n))]) });
             o["oneOf"] = one;
         }
         return o;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Keyward.Core.Errors;
+using Keyward.Core.Json;
 
 namespace Keyward.Sinks.Rendering.KubernetesSecret;
 
@@ -64,7 +65,7 @@ internal static partial class KubernetesSecretRenderer
     };
 
     internal static string Scalar(string s) =>
-        PlainScalar().IsMatch(s) && !YamlWords.Contains(s) ? s : JsonSerializer.Serialize(s);
+        PlainScalar().IsMatch(s) && !YamlWords.Contains(s) ? s : JsonString.Quote(s);
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
     private static partial Regex DnsSubdomain();
