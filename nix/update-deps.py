@@ -34,7 +34,7 @@ def packages():
         for fw in a.get("project", {}).get("frameworks", {}).values():
             for dep in fw.get("downloadDependencies", []):
                 for version in dep["version"].strip("[]").split(";"):
-                    version = version.strip().strip("[]")
+                    version = version.strip().strip("[]").split(",")[0].strip()  # "[1.0, 1.0]" pins one version
                     name = dep["name"]
                     found.setdefault((name.lower(), version),
                                      (name, version, [os.path.join(d, name.lower(), version.lower()) for d in folders]))
