@@ -186,4 +186,38 @@ public sealed class ExternalTokenContractTests
         Assert.Equal(Now + TimeSpan.FromHours(1), v.LastTrueTime); // when it was last true
         Assert.Equal("False", (await store.GetActiveAsync("g", Ct))!.Metadata["condition.Verified.status"]);
     }
+
+    [Fact]
+    public async Task A_condition_that_stays_true_is_written_at_most_once_an_hour_and_last_true_is_kept_to_the_hour()
+    {
+        var valid = true;
+        await using var gitea = new ContractServer(_ => valid ? ContractResponse.Json(200, "{\"login\":\"a\"}") : ContractResponse.Json(401, "{\"message\":\"token is required\"}"));
+        var manifest = M.Manifest([M.External("g", ExternalProvider.Gitea)], [M.Service("gitea", ServiceKind.Gitea, gitea.Url)]);
+        var store = new MemoryStore();
+        await store.PutActive("g", "t0ken-value");
+        using var dir = new TempDir();
+        var time = new FakeTimeProvider(Now);
+        var clients = new ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), time);
+        var state = new StoreCheckState(store, dir.Path);
+        async Task<string> StoredLastTrue() => (await store.GetActiveAsync("g", Ct))!.Metadata["condition.Verified.lastTrue"];
+
+        await new CheckRunner(manifest, state, clients, new CheckOptions()).RunAsync(Ct);
+        var first = await StoredLastTrue();
+        for (var i = 0; i < 6; i++) // a serve loop checking every 5 minutes: nothing changes, nothing is written
+        {
+            time.Advance(TimeSpan.FromMinutes(5));
+            var r = await new CheckRunner(manifest, state, clients, new CheckOptions()).RunAsync(Ct);
+            Assert.Equal(time.GetUtcNow(), r[0].Conditions.Single(c => c.Type == "Verified").LastTrueTime); // the report itself is exact
+            Assert.Equal(first, await StoredLastTrue());
+        }
+        time.Advance(TimeSpan.FromMinutes(40)); // 70 minutes on: written again
+        await new CheckRunner(manifest, state, clients, new CheckOptions()).RunAsync(Ct);
+        Assert.NotEqual(first, await StoredLastTrue());
+
+        valid = false;
+        time.Advance(TimeSpan.FromMinutes(10));
+        var failed = (await new CheckRunner(manifest, state, clients, new CheckOptions()).RunAsync(Ct))[0].Conditions.Single(c => c.Type == "Verified");
+        Assert.Equal(ConditionStatus.False, failed.Status);
+        Assert.Equal(Now + TimeSpan.FromMinutes(70), failed.LastTrueTime); // last true, to the hour
+    }
 }

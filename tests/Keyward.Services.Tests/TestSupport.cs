@@ -68,7 +68,15 @@ internal sealed class MemoryStore : ICredentialStore
     /// <summary>Like the real stores, values go in and come out as copies: a caller disposing its copy leaves the store's intact.</summary>
     private static Secret Copy(Secret value) => Secret.FromBytes(value.Reveal());
 
-    public Task<IStoreTransaction> BeginAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+    /// <summary>Writes inside a transaction apply at once (this fake has no rollback; the store contract suite covers real ones).</summary>
+    public Task<IStoreTransaction> BeginAsync(CancellationToken cancellationToken) => Task.FromResult<IStoreTransaction>(new NoRollback());
+
+    private sealed class NoRollback : IStoreTransaction
+    {
+        public Task CommitAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 
     public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken)
     {

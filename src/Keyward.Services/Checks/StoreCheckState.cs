@@ -15,6 +15,9 @@ namespace Keyward.Services.Checks;
 public sealed class StoreCheckState(ICredentialStore store, string stateDirectory) : ICheckState
 {
     private const string Prefix = "condition.";
+
+    /// <summary>How stale a stored "last true" of a condition that is still True may get before it is written again.</summary>
+    public static readonly TimeSpan LastTrueResolution = TimeSpan.FromHours(1);
     private Dictionary<string, CredentialVersion>? _active;
 
     private string FilePath => Path.Combine(stateDirectory, "conditions.json");
@@ -85,33 +88,48 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             try { file = JsonNode.Parse(await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false))?.AsObject() ?? new JsonObject(); }
             catch (JsonException) { file = new JsonObject(); }
         }
+        // Every credential's memory in one transaction: one commit, not one per credential (10k credentials: one fsync).
+        var transaction = await store.BeginAsync(cancellationToken).ConfigureAwait(false);
+        await using var _ = transaction.ConfigureAwait(false);
         foreach (var report in reports)
         {
             if (report.Kind == SubjectKind.Credential && active.TryGetValue(report.Name, out var v))
             {
                 var meta = new Dictionary<string, string>(v.Metadata, StringComparer.Ordinal);
+                var stored = FromMetadata(v.Metadata);
                 foreach (var c in report.Conditions)
                 {
                     meta[$"{Prefix}{c.Type}.status"] = c.Status.ToString();
                     meta[$"{Prefix}{c.Type}.lastTransition"] = c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture);
-                    if (c.LastTrueTime is { } t) meta[$"{Prefix}{c.Type}.lastTrue"] = t.ToString("O", CultureInfo.InvariantCulture);
+                    // A condition that stays True moves its "last true" every check; kept to the hour, so a check that
+                    // changes nothing writes nothing.
+                    var keep = c.Status == ConditionStatus.True && stored.TryGetValue(c.Type, out var was) && was.Status == ConditionStatus.True
+                        && was.LastTrueTime is { } previous && c.LastTrueTime is { } now && now - previous < LastTrueResolution && now >= previous;
+                    if (!keep && c.LastTrueTime is { } t) meta[$"{Prefix}{c.Type}.lastTrue"] = t.ToString("O", CultureInfo.InvariantCulture);
                 }
                 if (!meta.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(v.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal)))
                     await store.SetMetadataAsync(v.Name, v.Version, meta, v.ExpiresAt, cancellationToken).ConfigureAwait(false);
                 continue;
             }
             var o = new JsonObject();
+            var before = file[report.Key] as JsonObject;
             foreach (var c in report.Conditions)
             {
+                var lastTrue = c.LastTrueTime?.ToString("O", CultureInfo.InvariantCulture);
+                if (c.Status == ConditionStatus.True && before?[c.Type] is JsonObject was && (string?)was["status"] == nameof(ConditionStatus.True)
+                    && DateTimeOffset.TryParse((string?)was["lastTrueTime"], CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var previous)
+                    && c.LastTrueTime is { } now && now >= previous && now - previous < LastTrueResolution)
+                    lastTrue = (string?)was["lastTrueTime"]; // as for credentials: "last true" to the hour, so an unchanged file is not rewritten
                 o[c.Type] = new JsonObject
                 {
                     ["status"] = c.Status.ToString(),
                     ["lastTransitionTime"] = c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture),
-                    ["lastTrueTime"] = c.LastTrueTime?.ToString("O", CultureInfo.InvariantCulture),
+                    ["lastTrueTime"] = lastTrue,
                 };
             }
             file[report.Key] = o;
         }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         // Atomic (a crash keeps the previous memory), 0600 in a 0700 state directory made if missing; no secrets in it.
         AtomicFile.WriteIfChanged(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
             mode: 0x180, directoryMode: 0x1C0);
