@@ -31,13 +31,19 @@ internal static class ServerServices
         services.AddSingleton<IControllerLeader>(sp =>
         {
             var state = sp.GetRequiredService<ServerState>();
+            void Warn(string message) => options.Warn(Core.Errors.ErrorCodes.ControllerStepFailed.With(message));
             return options.StoreConnection is { } pg
                 ? new LockLeader(async ct =>
                 {
                     await using var opened = await state.OpenForReadAsync(ct).ConfigureAwait(false);
                     return new Store.Leader.PostgresLeaderLock(pg, opened.Store.StoreId);
-                })
-                : new LockLeader(_ => Task.FromResult<Store.Leader.ILeaderLock>(new Store.Leader.FileLeaderLock(options.StateDirectory)));
+                }, Warn)
+                : new LockLeader(_ =>
+                {
+                    // A first serve on a new state directory leads before its first pass creates the state.
+                    Directory.CreateDirectory(options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    return Task.FromResult<Store.Leader.ILeaderLock>(new Store.Leader.FileLeaderLock(options.StateDirectory));
+                }, Warn);
         });
         services.AddSingleton<IMetricsSource, ControllerMetrics>();
         if (options.RunController) services.AddHostedService<ControllerLoop>();

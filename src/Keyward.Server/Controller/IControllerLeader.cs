@@ -34,7 +34,7 @@ public sealed class SingleReplicaLeader : IControllerLeader
 /// the state directory for the embedded store (two serves on one directory: one leads). Before each pass the holder
 /// confirms the lock with a round trip; a lost lock means no pass until it is won again.
 /// </summary>
-public sealed class LockLeader(Func<CancellationToken, Task<Store.Leader.ILeaderLock>> create) : IControllerLeader, IAsyncDisposable
+public sealed class LockLeader(Func<CancellationToken, Task<Store.Leader.ILeaderLock>> create, Action<string>? warn = null) : IControllerLeader, IAsyncDisposable
 {
     private Store.Leader.ILeaderLock? _lock;
     private volatile bool _leading;
@@ -53,6 +53,7 @@ public sealed class LockLeader(Func<CancellationToken, Task<Store.Leader.ILeader
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _leading = false; // the store is unreachable: not leading; the next pass tries again
+            warn?.Invoke($"cannot take the controller lead: {e.GetType().Name}: {e.Message}");
         }
         return _leading;
     }
