@@ -10,64 +10,15 @@ namespace Keyward.Cli.Tests;
 /// run here.</summary>
 public sealed class LiveKubernetesSecretContractTests : IDisposable
 {
-    private const string SecretPath = "/api/v1/namespaces/coder/secrets/coder-admin-api-token";
     private const string Token = "AbCdEfGhIj-0123456789abcdefghijkl";
     private readonly string _dir = Directory.CreateTempSubdirectory("keyward-k8s-").FullName;
-    private readonly List<(string Method, string Path, string Query, string ContentType, string Body)> _requests = [];
-    private readonly LoopbackHttpServer _server;
-    private readonly object _gate = new();
-    private Dictionary<string, string>? _data; // the cluster's Secret: key -> base64 value; null when absent
-    private bool _forbidden;
-    private int _port => _server.Port;
+    private readonly KubernetesSecretApi _api = new("coder", "coder-admin-api-token");
 
-    public LiveKubernetesSecretContractTests() => _server = new LoopbackHttpServer((request, body) =>
-    {
-        lock (_gate)
-        {
-            _requests.Add((request.HttpMethod, request.Url!.AbsolutePath, request.Url.Query, request.ContentType ?? "", body));
-            if (request.Url.AbsolutePath != SecretPath) return (404, Status(404, "NotFound"));
-            if (_forbidden) return (403, Status(403, "Forbidden"));
-            switch (request.HttpMethod)
-            {
-                case "PATCH":
-                    _data ??= new Dictionary<string, string>(StringComparer.Ordinal);
-                    foreach (var p in JsonDocument.Parse(body).RootElement.GetProperty("data").EnumerateObject()) _data[p.Name] = p.Value.GetString()!;
-                    return (200, Object());
-                case "GET":
-                    return _data is null ? (404, Status(404, "NotFound")) : (200, Object());
-                case "DELETE":
-                    if (_data is null) return (404, Status(404, "NotFound"));
-                    _data = null;
-                    return (200, Status(200, ""));
-                default:
-                    return (405, Status(405, "MethodNotAllowed"));
-            }
-        }
-    });
-
-    private static string Status(int code, string reason) =>
-        $$"""{"kind":"Status","apiVersion":"v1","metadata":{},"status":"{{(code < 300 ? "Success" : "Failure")}}","reason":"{{reason}}","code":{{code}}}""";
-
-    private string Object() => JsonSerializer.Serialize(new
-    {
-        apiVersion = "v1", kind = "Secret", type = "Opaque",
-        metadata = new { name = "coder-admin-api-token", @namespace = "coder", resourceVersion = "4711" },
-        data = _data,
-    });
-
-    private int Patches() { lock (_gate) return _requests.Count(r => r.Method == "PATCH"); }
+    private int Patches() { lock (_api.Gate) return _api.Requests.Count(r => r.Method == "PATCH"); }
 
     private (string Manifest, string Kubeconfig, string State) Estate()
     {
-        var kubeconfig = Path.Combine(_dir, "kubeconfig");
-        File.WriteAllText(kubeconfig, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters: [{ name: test, cluster: { server: "http://127.0.0.1:{{_port}}" } }]
-            users: [{ name: test, user: { token: not-a-real-token } }]
-            contexts: [{ name: test, context: { cluster: test, user: test } }]
-            current-context: test
-            """);
+        var kubeconfig = _api.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));
         File.WriteAllText(Path.Combine(_dir, "coder-token"), Token);
         var manifest = Path.Combine(_dir, "keyward.yaml");
         // Live writes go to the real cluster, never under --root: the file goes to a real (temporary) path instead.
@@ -122,29 +73,29 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
         Assert.Contains("holds the stored values", healthy.Message, StringComparison.Ordinal);
         Assert.Equal("unchanged", (await PlanSinkAsync(cli, e)).Action);
 
-        lock (_gate) _data = null; // kubectl delete secret
+        lock (_api.Gate) _api.Data = null; // kubectl delete secret
         var check = await CheckSinkAsync(cli, e);
         Assert.Equal(("False", "LiveSecretMissing"), (check.Status, check.Reason));
         var plan = await PlanSinkAsync(cli, e);
         Assert.Equal("update", plan.Action);
         Assert.Contains("does not exist in the cluster", plan.Reason, StringComparison.Ordinal);
         Assert.Equal(0, (await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig)).ExitCode);
-        lock (_gate) Assert.Equal(Token, Encoding.UTF8.GetString(Convert.FromBase64String(_data!["token"])));
+        lock (_api.Gate) Assert.Equal(Token, Encoding.UTF8.GetString(Convert.FromBase64String(_api.Data!["token"])));
 
         // A foreign merge-patch changes the managed key and adds one of its own.
-        lock (_gate)
+        lock (_api.Gate)
         {
-            _data["token"] = Convert.ToBase64String("someone-elses-token"u8.ToArray());
-            _data["extra"] = Convert.ToBase64String("theirs"u8.ToArray());
+            _api.Data["token"] = Convert.ToBase64String("someone-elses-token"u8.ToArray());
+            _api.Data["extra"] = Convert.ToBase64String("theirs"u8.ToArray());
         }
         check = await CheckSinkAsync(cli, e);
         Assert.Equal(("False", "LiveSecretDiffers"), (check.Status, check.Reason));
         Assert.Contains("token (coder-admin-token)", check.Message, StringComparison.Ordinal);
         Assert.Equal(0, (await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig)).ExitCode);
-        lock (_gate)
+        lock (_api.Gate)
         {
-            Assert.Equal(Token, Encoding.UTF8.GetString(Convert.FromBase64String(_data["token"])));
-            Assert.Equal("theirs", Encoding.UTF8.GetString(Convert.FromBase64String(_data["extra"]))); // not Keyward's key: left alone
+            Assert.Equal(Token, Encoding.UTF8.GetString(Convert.FromBase64String(_api.Data["token"])));
+            Assert.Equal("theirs", Encoding.UTF8.GetString(Convert.FromBase64String(_api.Data["extra"]))); // not Keyward's key: left alone
         }
         Assert.Equal("True", (await CheckSinkAsync(cli, e)).Status);
         Assert.DoesNotContain(Token, cli.AllOutput.ToString(), StringComparison.Ordinal);
@@ -155,23 +106,23 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
     {
         var e = Estate();
         var cli = new CliHarness();
-        lock (_gate) _forbidden = true;
+        lock (_api.Gate) _api.Forbidden = true;
         var first = await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig);
         Assert.NotEqual(0, first.ExitCode);
         Assert.Contains("403", first.Err, StringComparison.Ordinal);
         Assert.Equal("Unknown", (await CheckSinkAsync(cli, e)).Status);
 
-        lock (_gate) _forbidden = false; // RBAC fixed; the file is already written and unchanged
+        lock (_api.Gate) _api.Forbidden = false; // RBAC fixed; the file is already written and unchanged
         Assert.Equal("update", (await PlanSinkAsync(cli, e)).Action);
         var second = await cli.RunAsync("apply", "-f", e.Manifest, "--state", e.State, "--kubeconfig", e.Kubeconfig);
         Assert.True(second.ExitCode == 0, second.ToString());
-        lock (_gate) Assert.NotNull(_data);
+        lock (_api.Gate) Assert.NotNull(_api.Data);
         Assert.Equal("True", (await CheckSinkAsync(cli, e)).Status);
     }
 
     public void Dispose()
     {
-        _server.Dispose();
+        _api.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -185,7 +136,7 @@ public sealed class LiveKubernetesSecretContractTests : IDisposable
         var r = await cli.RunAsync("apply", "-f", manifest, "--state", state, "--kubeconfig", kubeconfig);
         Assert.True(r.ExitCode == 0, r.ToString());
         (string Method, string Path, string Query, string ContentType, string Body) patch;
-        lock (_gate) patch = Assert.Single(_requests, r => r.Method == "PATCH");
+        lock (_api.Gate) patch = Assert.Single(_api.Requests, r => r.Method == "PATCH");
         Assert.Equal("PATCH", patch.Method);
         Assert.StartsWith("application/apply-patch+yaml", patch.ContentType, StringComparison.Ordinal);
         Assert.Contains("fieldManager=keyward", patch.Query, StringComparison.Ordinal);

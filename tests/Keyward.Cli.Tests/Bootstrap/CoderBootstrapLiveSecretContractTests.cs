@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Keyward.Services.Tests.ContractServers;
 
 namespace Keyward.Cli.Tests.Bootstrap;
@@ -11,34 +10,9 @@ namespace Keyward.Cli.Tests.Bootstrap;
 /// 404 Status NotFound): a real API server cannot run here.</summary>
 public sealed class CoderBootstrapLiveSecretContractTests : IAsyncDisposable
 {
-    private const string SecretPath = "/api/v1/namespaces/coder/secrets/coder-admin-api-token";
     private readonly string _dir = Directory.CreateTempSubdirectory("keyward-boot-k8s-").FullName;
     private readonly CoderContractServer _coder = new() { HasFirstUser = true };
-    private readonly LoopbackHttpServer _cluster;
-    private readonly Lock _gate = new();
-    private Dictionary<string, string>? _data; // key -> base64; null while the Secret does not exist
-
-    public CoderBootstrapLiveSecretContractTests()
-    {
-        _cluster = new LoopbackHttpServer((request, body) =>
-        {
-            lock (_gate)
-            {
-                if (request.Url!.AbsolutePath != SecretPath) return (404, Status(404, "NotFound"));
-                switch (request.HttpMethod)
-                {
-                    case "PATCH":
-                        _data ??= new Dictionary<string, string>(StringComparer.Ordinal);
-                        foreach (var p in JsonDocument.Parse(body).RootElement.GetProperty("data").EnumerateObject()) _data[p.Name] = p.Value.GetString()!;
-                        return (200, Object());
-                    case "GET":
-                        return _data is null ? (404, Status(404, "NotFound")) : (200, Object());
-                    default:
-                        return (405, Status(405, "MethodNotAllowed"));
-                }
-            }
-        });
-    }
+    private readonly KubernetesSecretApi _cluster = new("coder", "coder-admin-api-token");
 
     public async ValueTask DisposeAsync()
     {
@@ -47,37 +21,19 @@ public sealed class CoderBootstrapLiveSecretContractTests : IAsyncDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static string Status(int code, string reason) =>
-        $$"""{"kind":"Status","apiVersion":"v1","metadata":{},"status":"{{(code < 300 ? "Success" : "Failure")}}","reason":"{{reason}}","code":{{code}}}""";
-
-    private string Object() => JsonSerializer.Serialize(new Dictionary<string, object?>
-    {
-        ["apiVersion"] = "v1", ["kind"] = "Secret", ["type"] = "Opaque",
-        ["metadata"] = new Dictionary<string, string> { ["name"] = "coder-admin-api-token", ["namespace"] = "coder", ["resourceVersion"] = "7" },
-        ["data"] = _data,
-    });
-
     private string? Live(string key)
     {
-        lock (_gate) return _data?.GetValueOrDefault(key) is { } b ? Encoding.UTF8.GetString(Convert.FromBase64String(b)) : null;
+        lock (_cluster.Gate) return _cluster.Data?.GetValueOrDefault(key) is { } b ? Encoding.UTF8.GetString(Convert.FromBase64String(b)) : null;
     }
 
     private void Patch(string key, string value)
     {
-        lock (_gate) (_data ??= new(StringComparer.Ordinal))[key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
+        lock (_cluster.Gate) (_cluster.Data ??= new(StringComparer.Ordinal))[key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
     }
 
     private (string Manifest, string Kubeconfig, string State, string Sink) Estate()
     {
-        var kubeconfig = Path.Combine(_dir, "kubeconfig");
-        File.WriteAllText(kubeconfig, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters: [{ name: test, cluster: { server: "http://127.0.0.1:{{_cluster.Port}}" } }]
-            users: [{ name: test, user: { token: not-a-real-token } }]
-            contexts: [{ name: test, context: { cluster: test, user: test } }]
-            current-context: test
-            """);
+        var kubeconfig = _cluster.WriteKubeconfig(Path.Combine(_dir, "kubeconfig"));
         var sink = Path.Combine(_dir, "out", "coder-admin-api-token.yaml");
         var manifest = Path.Combine(_dir, "keyward.yaml");
         File.WriteAllText(manifest, $$"""
