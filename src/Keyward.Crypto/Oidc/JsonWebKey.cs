@@ -68,9 +68,11 @@ public sealed class JsonWebKey : IDisposable
             }
             case "EC" when (alg is null or "ES256") && S("crv") == "P-256":
             {
-                var x = Bytes(S("x"));
-                var y = Bytes(S("y"));
-                if (x is not { Length: 32 } || y is not { Length: 32 }) return null;
+                // RFC 7518 wants both coordinates at full length, but some issuers' libraries (PyJWT before 2.8, for one)
+                // drop leading zero bytes: a 31-byte coordinate is the same number, so it is padded back.
+                var x = Coordinate(Bytes(S("x")));
+                var y = Coordinate(Bytes(S("y")));
+                if (x is null || y is null) return null;
                 try
                 {
                     // ImportParameters validates that the point is on the curve.
@@ -86,6 +88,13 @@ public sealed class JsonWebKey : IDisposable
                 return null;
         }
     }
+
+    private static byte[]? Coordinate(byte[]? b) => b switch
+    {
+        null or { Length: 0 or > 32 } => null,
+        { Length: 32 } => b,
+        _ => [.. new byte[32 - b.Length], .. b],
+    };
 
     private static byte[]? Bytes(string? b64url)
     {
