@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Keyward.Cli.Tests;
@@ -8,18 +7,13 @@ namespace Keyward.Cli.Tests;
 /// <c>respond</c>, which returns the status code and the JSON answer.</summary>
 internal sealed class LoopbackHttpServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Func<HttpListenerRequest, string, (int Status, string Json)> _respond;
 
     public LoopbackHttpServer(Func<HttpListenerRequest, string, (int Status, string Json)> respond)
     {
         _respond = respond;
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        (_listener, Port) = Keyward.Services.Tests.ContractServers.ContractServer.Listen();
         _ = Task.Run(ServeAsync);
     }
 

@@ -24,7 +24,7 @@ public sealed record ContractResponse(int Status, string Body = "", string Conte
 /// </summary>
 public sealed class ContractServer : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Func<RecordedRequest, ContractResponse> _handler;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -33,20 +33,8 @@ public sealed class ContractServer : IAsyncDisposable
     public ContractServer(Func<RecordedRequest, ContractResponse> handler, int port = 0)
     {
         _handler = handler;
-        var fixedPort = port != 0;
-        for (var attempt = 0; ; attempt++)
-        {
-            if (!fixedPort) port = FreePort();
-            _listener.Prefixes.Clear();
-            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                _listener.Start();
-                Url = new Uri($"http://127.0.0.1:{port}/");
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 5 && !fixedPort) { }
-        }
+        (_listener, port) = Listen(port);
+        Url = new Uri($"http://127.0.0.1:{port}/");
         _loop = Task.Run(LoopAsync);
     }
 
@@ -55,6 +43,31 @@ public sealed class ContractServer : IAsyncDisposable
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
     public IReadOnlyList<RecordedRequest> Writes => Requests.Where(r => r.IsWrite).ToArray();
+
+    /// <summary>
+    /// A started listener on 127.0.0.1: on <paramref name="port"/>, or on a free port when it is 0. A free port can be
+    /// taken by another process between the probe and the start, so that case is retried — each time with a new
+    /// listener, because a listener whose start failed is closed for good (ObjectDisposedException on reuse).
+    /// </summary>
+    public static (HttpListener Listener, int Port) Listen(int port = 0)
+    {
+        var fixedPort = port != 0;
+        for (var attempt = 0; ; attempt++)
+        {
+            var candidate = fixedPort ? port : FreePort();
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{candidate}/");
+            try
+            {
+                listener.Start();
+                return (listener, candidate);
+            }
+            catch (HttpListenerException) when (attempt < 10 && !fixedPort)
+            {
+                listener.Close();
+            }
+        }
+    }
 
     public static int FreePort()
     {
