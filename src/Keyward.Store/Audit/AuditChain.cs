@@ -17,6 +17,11 @@ internal static class AuditChain
     public const string RowLabel = "keyward/audit/v1 row";
     public const string HeadLabel = "keyward/audit/v1 head";
 
+    /// <summary>The head label of a store whose credential state is sealed (<see cref="StateSeal"/>). Every head written
+    /// today carries it; a head under <see cref="HeadLabel"/> was written before the seal existed. Nobody without the key
+    /// can turn one into the other, so the head itself says whether a missing seal was deleted.</summary>
+    public const string SealedHeadLabel = "keyward/audit/v1 sealed head";
+
     /// <summary>The "previous hash" of the first row: 32 zero bytes, hex.</summary>
     public static readonly string Genesis = new('0', 64);
 
@@ -68,10 +73,11 @@ internal static class AuditChain
         return Convert.ToHexStringLower(HMACSHA256.HashData(auditKey, input));
     }
 
-    /// <summary>MAC of the head: HMAC-SHA256(audit key, UTF-8(head label) ‖ 0x00 ‖ u64be(sequence) ‖ hash bytes).</summary>
-    public static string HeadMac(byte[] auditKey, long sequence, string hash)
+    /// <summary>MAC of the head: HMAC-SHA256(audit key, UTF-8(head label) ‖ 0x00 ‖ u64be(sequence) ‖ hash bytes), under the
+    /// sealed-head label unless <paramref name="legacy"/>.</summary>
+    public static string HeadMac(byte[] auditKey, long sequence, string hash, bool legacy = false)
     {
-        var label = Encoding.UTF8.GetBytes(HeadLabel);
+        var label = Encoding.UTF8.GetBytes(legacy ? HeadLabel : SealedHeadLabel);
         var hashBytes = Convert.FromHexString(hash);
         var input = new byte[label.Length + 1 + 8 + hashBytes.Length];
         label.CopyTo(input, 0);
@@ -91,7 +97,14 @@ internal sealed record AuditHead(long Sequence, string Hash, string Mac)
 
     public static AuditHead Create(byte[] auditKey, long sequence, string hash) => new(sequence, hash, AuditChain.HeadMac(auditKey, sequence, hash));
 
-    public bool IsAuthentic(byte[] auditKey) => AuditChain.HashEquals(AuditChain.HeadMac(auditKey, Sequence, Hash), Mac);
+    /// <summary>MAC'd by this store's key, under either label.</summary>
+    public bool IsAuthentic(byte[] auditKey) => IsSealed(auditKey) || IsLegacy(auditKey);
+
+    /// <summary>Written by a Keyward that seals the credential state.</summary>
+    public bool IsSealed(byte[] auditKey) => AuditChain.HashEquals(AuditChain.HeadMac(auditKey, Sequence, Hash), Mac);
+
+    /// <summary>Written before the state seal existed.</summary>
+    public bool IsLegacy(byte[] auditKey) => AuditChain.HashEquals(AuditChain.HeadMac(auditKey, Sequence, Hash, legacy: true), Mac);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Sequence}:{Hash}:{Mac}");
 

@@ -154,5 +154,7 @@ public static class StoreMetaKeys
     public const string Recipients = "recipients";
     public const string KeyCheck = "key_check";
     public const string AuditHead = "audit_head";
+    /// <summary>The MAC over version states, the ledger and the audit head (<see cref="Audit.StateSeal"/>).</summary>
+    public const string StateSeal = "state_seal";
     public const string CreatedAt = "created_at";
 }

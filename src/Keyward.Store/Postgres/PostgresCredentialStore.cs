@@ -31,6 +31,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
     private readonly StoreKeys _keys;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private NpgsqlTransaction? _userTransaction;
+    private bool _sealDirty;
     private bool _disposed;
 
     internal PostgresCredentialStore(NpgsqlDataSource dataSource, NpgsqlConnection connection, StoreKeys keys, PostgresConnection where)
@@ -105,11 +106,16 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
             await owner._gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                await owner.SealIfDirtyAsync(inner, cancellationToken).ConfigureAwait(false);
                 await inner.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (PostgresErrors.IsTranslatable(e))
             {
                 throw PostgresErrors.Translate(e, owner.Location);
+            }
+            catch (Exception e) when (IsMalformedRow(e))
+            {
+                throw owner.Malformed(e);
             }
             finally
             {
@@ -143,6 +149,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
             _done = true;
             await inner.DisposeAsync().ConfigureAwait(false);
             owner._userTransaction = null;
+            owner._sealDirty = false;
         }
     }
 
@@ -197,9 +204,17 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
             }
             await using var tx = await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await LockWritesAsync(tx, cancellationToken).ConfigureAwait(false);
-            var result = await work(tx).ConfigureAwait(false);
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return result;
+            try
+            {
+                var result = await work(tx).ConfigureAwait(false);
+                await SealIfDirtyAsync(tx, cancellationToken).ConfigureAwait(false);
+                await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+            finally
+            {
+                _sealDirty = false;
+            }
         }
         catch (Exception e) when (PostgresErrors.IsTranslatable(e))
         {
@@ -316,6 +331,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
         ArgumentException.ThrowIfNullOrWhiteSpace(version.Kind);
         return WriteAsync(async tx =>
         {
+            _sealDirty = true;
             var number = (int)(await ScalarAsync("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = @name;", tx, cancellationToken, ("name", version.Name)).ConfigureAwait(false))!;
             if (version.State == VersionState.Active && number > 1)
             {
@@ -365,6 +381,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
                 throw ErrorCodes.StoreVersionMissing.Exception($"credential '{name}' has no version {version} in the store");
             }
             if (VersionStateText.Parse(text) == state) return;
+            _sealDirty = true;
             if (state == VersionState.Active)
             {
                 await DemoteAsync(tx, name, version, cancellationToken).ConfigureAwait(false);
@@ -378,6 +395,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
         var json = MetadataJson(metadata);
         return WriteAsync(async tx =>
         {
+            _sealDirty = true;
             var changed = await ExecAsync("UPDATE versions SET metadata = @metadata, expires = @expires WHERE name = @name AND version = @version;", tx, cancellationToken,
                 ("metadata", json), ("expires", expiresAt is { } e ? StoreTime.Format(e) : null), ("name", name), ("version", version)).ConfigureAwait(false);
             if (changed == 0)
@@ -392,6 +410,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
     public Task RecordTokenAsync(LedgerEntry entry, CancellationToken cancellationToken) =>
         WriteAsync(async tx =>
         {
+            _sealDirty = true;
             // ON CONFLICT instead of catching 23505: an error would abort an open user transaction in PostgreSQL, where
             // SQLite lets the transaction go on after a failed statement.
             var inserted = await ExecAsync("""
@@ -410,27 +429,30 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
         }, cancellationToken);
 
     public Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(CancellationToken cancellationToken) =>
-        ReadAsync<IReadOnlyList<LedgerEntry>>(async tx =>
+        ReadAsync(tx => ReadLedgerAsync(tx, cancellationToken), cancellationToken);
+
+    private async Task<IReadOnlyList<LedgerEntry>> ReadLedgerAsync(NpgsqlTransaction? tx, CancellationToken cancellationToken)
+    {
+        var list = new List<LedgerEntry>();
+        await using var command = Command("""
+            SELECT token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked
+            FROM ledger ORDER BY issued, token_id;
+            """, tx);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var list = new List<LedgerEntry>();
-            await using var command = Command("""
-                SELECT token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked
-                FROM ledger ORDER BY issued, token_id;
-                """, tx);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                list.Add(new LedgerEntry(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetString(4),
-                    StoreTime.Parse(reader.GetString(5)), StoreTime.Parse(reader.GetString(6)), reader.GetString(7), reader.GetString(8),
-                    reader.GetInt32(9), reader.IsDBNull(10) ? null : StoreTime.Parse(reader.GetString(10))));
-            }
-            return list;
-        }, cancellationToken);
+            list.Add(new LedgerEntry(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetString(3), reader.GetString(4),
+                StoreTime.Parse(reader.GetString(5)), StoreTime.Parse(reader.GetString(6)), reader.GetString(7), reader.GetString(8),
+                reader.GetInt32(9), reader.IsDBNull(10) ? null : StoreTime.Parse(reader.GetString(10))));
+        }
+        return list;
+    }
 
     public Task RevokeTokenAsync(string tokenId, DateTimeOffset at, CancellationToken cancellationToken) =>
         WriteAsync(async tx =>
         {
             // The first revocation time stands; revoking again is a no-op.
+            _sealDirty = true;
             var exists = await ScalarAsync("SELECT count(*) FROM ledger WHERE token_id = @id;", tx, cancellationToken, ("id", tokenId)).ConfigureAwait(false) is long n && n > 0;
             if (!exists)
             {
@@ -445,20 +467,23 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(auditEvent.Actor);
         ArgumentException.ThrowIfNullOrWhiteSpace(auditEvent.Action);
-        return WriteAsync(async tx =>
-        {
-            var head = await CurrentHeadAsync(tx, cancellationToken).ConfigureAwait(false);
-            var sequence = head.Sequence + 1;
-            var hash = AuditChain.Hash(_keys.AuditKey, head.Hash, sequence, auditEvent);
-            await ExecAsync("""
-                INSERT INTO audit (seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash)
-                VALUES (@seq, @at, @actor, @action, @credential, @version, @fingerprint, @detail, @prev, @hash);
-                """, tx, cancellationToken,
-                ("seq", sequence), ("at", StoreTime.Format(auditEvent.At)), ("actor", auditEvent.Actor), ("action", auditEvent.Action),
-                ("credential", auditEvent.Credential), ("version", auditEvent.Version), ("fingerprint", auditEvent.Fingerprint),
-                ("detail", auditEvent.Detail), ("prev", head.Hash), ("hash", hash)).ConfigureAwait(false);
-            await WriteMetaAsync(tx, StoreMetaKeys.AuditHead, Encoding.UTF8.GetBytes(AuditHead.Create(_keys.AuditKey, sequence, hash).ToString()), cancellationToken).ConfigureAwait(false);
-        }, cancellationToken);
+        return WriteAsync(tx => AppendAuditAsync(tx, auditEvent, cancellationToken), cancellationToken);
+    }
+
+    private async Task AppendAuditAsync(NpgsqlTransaction tx, AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        _sealDirty = true;
+        var head = await CurrentHeadAsync(tx, cancellationToken).ConfigureAwait(false);
+        var sequence = head.Sequence + 1;
+        var hash = AuditChain.Hash(_keys.AuditKey, head.Hash, sequence, auditEvent);
+        await ExecAsync("""
+            INSERT INTO audit (seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash)
+            VALUES (@seq, @at, @actor, @action, @credential, @version, @fingerprint, @detail, @prev, @hash);
+            """, tx, cancellationToken,
+            ("seq", sequence), ("at", StoreTime.Format(auditEvent.At)), ("actor", auditEvent.Actor), ("action", auditEvent.Action),
+            ("credential", auditEvent.Credential), ("version", auditEvent.Version), ("fingerprint", auditEvent.Fingerprint),
+            ("detail", auditEvent.Detail), ("prev", head.Hash), ("hash", hash)).ConfigureAwait(false);
+        await WriteMetaAsync(tx, StoreMetaKeys.AuditHead, Encoding.UTF8.GetBytes(AuditHead.Create(_keys.AuditKey, sequence, hash).ToString()), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The chain continues from the head in meta (not from the last row), so a deleted newest row leaves a visible gap.</summary>
@@ -514,6 +539,55 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
                 : 0;
             return AuditVerifier.Verify(_keys.AuditKey, rows, headText, versions);
         }, cancellationToken, snapshot: true);
+
+    // ---------------------------------------------------------------- state seal
+
+    /// <summary>The seal of the rows as this transaction sees them.</summary>
+    private async Task<StateSeal> ComputeSealAsync(NpgsqlTransaction? tx, CancellationToken ct)
+    {
+        var seal = new StateSeal(await ReadMetaTextAsync(tx, StoreMetaKeys.AuditHead, ct).ConfigureAwait(false));
+        foreach (var sql in new[] { StateSeal.PostgresVersionRows, StateSeal.PostgresLedgerRows })
+        {
+            await using var command = Command(sql, tx);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await seal.AddRowsAsync(reader, ct).ConfigureAwait(false);
+        }
+        return seal;
+    }
+
+    /// <summary>At the end of a write transaction (under the write lock) that changed versions, tokens or the audit log:
+    /// the seal of the rows as they will be committed.</summary>
+    private async Task SealIfDirtyAsync(NpgsqlTransaction tx, CancellationToken ct)
+    {
+        if (!_sealDirty) return;
+        var seal = (await ComputeSealAsync(tx, ct).ConfigureAwait(false)).Finish(_keys.AuditKey);
+        await WriteMetaAsync(tx, StoreMetaKeys.StateSeal, Encoding.UTF8.GetBytes(seal), ct).ConfigureAwait(false);
+        _sealDirty = false;
+    }
+
+    public async Task VerifySealAsync(CancellationToken cancellationToken)
+    {
+        var check = await ReadAsync(async tx =>
+        {
+            var stored = await ReadMetaTextAsync(tx, StoreMetaKeys.StateSeal, cancellationToken).ConfigureAwait(false);
+            var seal = await ComputeSealAsync(tx, cancellationToken).ConfigureAwait(false);
+            return StateSeal.Check(_keys.AuditKey, stored, seal, await ReadMetaTextAsync(tx, StoreMetaKeys.AuditHead, cancellationToken).ConfigureAwait(false), Location);
+        }, cancellationToken, snapshot: true).ConfigureAwait(false);
+        if (check != SealCheck.Unsealed) return;
+        var problems = await VerifyAuditAsync(cancellationToken).ConfigureAwait(false);
+        if (problems.Count > 0)
+        {
+            throw ErrorCodes.AuditTampered.Exception($"{Location} holds credentials but no state seal, and its audit log is not intact: {problems[0]}",
+                "restore the database from a backup and investigate who could write to it");
+        }
+        await WriteAsync(async tx =>
+        {
+            // The head again, under the sealed label: from here on a missing seal is tampering.
+            var head = await CurrentHeadAsync(tx, cancellationToken).ConfigureAwait(false);
+            await WriteMetaAsync(tx, StoreMetaKeys.AuditHead, Encoding.UTF8.GetBytes(AuditHead.Create(_keys.AuditKey, head.Sequence, head.Hash).ToString()), cancellationToken).ConfigureAwait(false);
+            _sealDirty = true;
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
     // ---------------------------------------------------------------- sinks
 

@@ -80,7 +80,9 @@ public static class PostgresState
             if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(keys.KeyCheck), Encoding.ASCII.GetBytes(keyCheck)))
                 throw ErrorCodes.StoreKeyMismatch.Exception($"the data key unwrapped from {store.Display} does not match the store's key check");
             var recipients = (Text(await ReadMetaAsync(connection, StoreMetaKeys.Recipients, ct).ConfigureAwait(false)) ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            var state = new OpenedState(new PostgresCredentialStore(dataSource, connection, keys, store), dir, identityPath, recipient, recipients, wrap)
+            var credentialStore = new PostgresCredentialStore(dataSource, connection, keys, store);
+            await credentialStore.VerifySealAsync(ct).ConfigureAwait(false);
+            var state = new OpenedState(credentialStore, dir, identityPath, recipient, recipients, wrap)
             {
                 Warnings = permissionWarnings,
                 Created = created,

@@ -26,6 +26,8 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private SqliteTransaction? _userTransaction;
     private SqliteTransaction? _activeTransaction;
+    private bool _sealDirty;
+    private AuditHead? _headMoved;
     private bool _disposed;
 
     internal SqliteCredentialStore(SqliteConnection connection, StoreKeys keys, string path)
@@ -81,11 +83,17 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             await owner._gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                owner.SealIfDirty();
                 inner.Commit();
+                owner.AnchorHead();
             }
             catch (SqliteException e)
             {
                 throw SqliteErrors.Translate(e, owner._path);
+            }
+            catch (Exception e) when (IsMalformedRow(e))
+            {
+                throw owner.Malformed(e);
             }
             finally
             {
@@ -115,6 +123,8 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             inner.Dispose();
             owner._userTransaction = null;
             owner._activeTransaction = null;
+            owner._sealDirty = false;
+            owner._headMoved = null;
         }
     }
 
@@ -169,12 +179,16 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             try
             {
                 var result = work();
+                SealIfDirty();
                 transaction.Commit();
+                AnchorHead();
                 return result;
             }
             finally
             {
                 _activeTransaction = null;
+                _sealDirty = false;
+                _headMoved = null;
             }
         }
         catch (SqliteException e)
@@ -285,6 +299,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         ArgumentException.ThrowIfNullOrWhiteSpace(version.Kind);
         return WriteAsync(() =>
         {
+            _sealDirty = true;
             var number = checked((int)(long)Command("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE name = $name;", ("$name", version.Name)).ExecuteScalar()!);
             if (version.State == VersionState.Active && number > 1)
             {
@@ -322,6 +337,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
                 throw ErrorCodes.StoreVersionMissing.Exception($"credential '{name}' has no version {version} in the store");
             }
             if (ParseState(text) == state) return;
+            _sealDirty = true;
             if (state == VersionState.Active)
             {
                 Demote(name, version);
@@ -335,6 +351,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         var json = JsonSerializer.Serialize(new SortedDictionary<string, string>(metadata.ToDictionary(), StringComparer.Ordinal), StoreJsonContext.Default.SortedDictionaryStringString);
         return WriteAsync(() =>
         {
+            _sealDirty = true;
             var changed = Command("UPDATE versions SET metadata = $metadata, expires = $expires WHERE name = $name AND version = $version;",
                 ("$metadata", json), ("$expires", expiresAt is { } e ? StoreTime.Format(e) : null), ("$name", name), ("$version", version)).ExecuteNonQuery();
             if (changed == 0)
@@ -355,6 +372,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     public Task RecordTokenAsync(LedgerEntry entry, CancellationToken cancellationToken) =>
         WriteAsync(() =>
         {
+            _sealDirty = true;
             try
             {
                 Command("""
@@ -393,6 +411,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         WriteAsync(() =>
         {
             // The first revocation time stands; revoking again is a no-op.
+            _sealDirty = true;
             var exists = Command("SELECT count(*) FROM ledger WHERE token_id = $id;", ("$id", tokenId)).ExecuteScalar() is long n && n > 0;
             if (!exists)
             {
@@ -407,20 +426,39 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(auditEvent.Actor);
         ArgumentException.ThrowIfNullOrWhiteSpace(auditEvent.Action);
-        return WriteAsync(() =>
+        return WriteAsync(() => AppendAudit(auditEvent), cancellationToken);
+    }
+
+    private void AppendAudit(AuditEvent auditEvent)
+    {
+        _sealDirty = true;
+        var head = CurrentHead();
+        var sequence = head.Sequence + 1;
+        var hash = AuditChain.Hash(_keys.AuditKey, head.Hash, sequence, auditEvent);
+        Command("""
+            INSERT INTO audit (seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash)
+            VALUES ($seq, $at, $actor, $action, $credential, $version, $fingerprint, $detail, $prev, $hash);
+            """,
+            ("$seq", sequence), ("$at", StoreTime.Format(auditEvent.At)), ("$actor", auditEvent.Actor), ("$action", auditEvent.Action),
+            ("$credential", auditEvent.Credential), ("$version", auditEvent.Version), ("$fingerprint", auditEvent.Fingerprint),
+            ("$detail", auditEvent.Detail), ("$prev", head.Hash), ("$hash", hash)).ExecuteNonQuery();
+        _headMoved = AuditHead.Create(_keys.AuditKey, sequence, hash);
+        WriteMeta(StoreMetaKeys.AuditHead, _headMoved.ToString());
+    }
+
+    /// <summary>After a commit that moved the audit head: its copy outside the database (<see cref="StateAnchor"/>). The
+    /// commit stands whatever happens here; a copy that cannot be written only means a later rollback goes unnoticed.</summary>
+    private void AnchorHead()
+    {
+        if (_headMoved is not { } head) return;
+        _headMoved = null;
+        try
         {
-            var head = CurrentHead();
-            var sequence = head.Sequence + 1;
-            var hash = AuditChain.Hash(_keys.AuditKey, head.Hash, sequence, auditEvent);
-            Command("""
-                INSERT INTO audit (seq, at, actor, action, credential, version, fingerprint, detail, prev_hash, hash)
-                VALUES ($seq, $at, $actor, $action, $credential, $version, $fingerprint, $detail, $prev, $hash);
-                """,
-                ("$seq", sequence), ("$at", StoreTime.Format(auditEvent.At)), ("$actor", auditEvent.Actor), ("$action", auditEvent.Action),
-                ("$credential", auditEvent.Credential), ("$version", auditEvent.Version), ("$fingerprint", auditEvent.Fingerprint),
-                ("$detail", auditEvent.Detail), ("$prev", head.Hash), ("$hash", hash)).ExecuteNonQuery();
-            WriteMeta(StoreMetaKeys.AuditHead, AuditHead.Create(_keys.AuditKey, sequence, hash).ToString());
-        }, cancellationToken);
+            StateAnchor.Write(Path.GetDirectoryName(Path.GetFullPath(_path))!, head);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     /// <summary>The chain continues from the head in meta (not from the last row), so a deleted newest row leaves a visible gap.</summary>
@@ -564,6 +602,65 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             }
             return journals;
         }, cancellationToken);
+
+    // ---------------------------------------------------------------- state seal
+
+    private string? ReadMetaText(string key) => Command("SELECT value FROM meta WHERE key = $k;", ("$k", key)).ExecuteScalar() as string;
+
+    /// <summary>The seal of the rows as this transaction sees them.</summary>
+    private StateSeal ComputeSeal()
+    {
+        var seal = new StateSeal(ReadMetaText(StoreMetaKeys.AuditHead));
+        using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader);
+        using (var reader = Command(StateSeal.SqliteLedgerRows).ExecuteReader()) seal.AddRows(reader);
+        return seal;
+    }
+
+    /// <summary>At the end of a write transaction that changed versions, tokens or the audit log: the seal of the rows as
+    /// they will be committed.</summary>
+    private void SealIfDirty()
+    {
+        if (!_sealDirty) return;
+        WriteMeta(StoreMetaKeys.StateSeal, ComputeSeal().Finish(_keys.AuditKey));
+        _sealDirty = false;
+    }
+
+    public async Task VerifySealAsync(CancellationToken cancellationToken)
+    {
+        var check = await ReadAsync(() =>
+        {
+            // One snapshot: a writer committing between the reads would otherwise look like tampering.
+            using var snapshot = _connection.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true);
+            _activeTransaction = snapshot;
+            try
+            {
+                var stored = ReadMetaText(StoreMetaKeys.StateSeal);
+                var head = ReadMetaText(StoreMetaKeys.AuditHead);
+                StateAnchor.Check(Path.GetDirectoryName(Path.GetFullPath(_path))!, head, _path);
+                return StateSeal.Check(_keys.AuditKey, stored, ComputeSeal(), head, _path);
+            }
+            finally
+            {
+                _activeTransaction = null;
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        if (check != SealCheck.Unsealed) return;
+        // Made before the seal existed: seal it, once its audit chain shows nothing was edited since.
+        var problems = await VerifyAuditAsync(cancellationToken).ConfigureAwait(false);
+        if (problems.Count > 0)
+        {
+            throw ErrorCodes.AuditTampered.Exception($"{_path} holds credentials but no state seal, and its audit log is not intact: {problems[0]}",
+                "restore the state directory from a backup and investigate who could write keyward.db");
+        }
+        await WriteAsync(() =>
+        {
+            // The head again, under the sealed label: from here on a missing seal is tampering.
+            var head = CurrentHead();
+            _headMoved = AuditHead.Create(_keys.AuditKey, head.Sequence, head.Hash);
+            WriteMeta(StoreMetaKeys.AuditHead, _headMoved.ToString());
+            _sealDirty = true;
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
     // ---------------------------------------------------------------- keys and lifetime
 

@@ -14,4 +14,8 @@ internal interface IKeyedStore : ICredentialStore
 
     /// <summary>Replaces the wrapped data key and the recipient list (after <see cref="OpenedState.AddRecipientsAsync"/> rewrapped it).</summary>
     Task ReplaceWrappedKeyAsync(byte[] wrapped, IReadOnlyList<string> recipients, CancellationToken cancellationToken);
+
+    /// <summary>Checks the state seal against the rows (one snapshot) and seals a store made before the seal existed,
+    /// once its audit chain is verified intact. Throws KW0310/KW0811 on tampering.</summary>
+    Task VerifySealAsync(CancellationToken cancellationToken);
 }

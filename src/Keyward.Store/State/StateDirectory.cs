@@ -361,7 +361,9 @@ public static class StateDirectory
                     throw ErrorCodes.StoreKeyMismatch.Exception($"the data key unwrapped from {databasePath} does not match the store's key check");
                 }
                 var recipients = (SqliteDatabase.ReadMeta(connection, null, StoreMetaKeys.Recipients) as string ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                return new OpenedState(new SqliteCredentialStore(connection, keys, databasePath), dir, identityPath, recipient, recipients, wrap) { Warnings = permissionWarnings };
+                var store = new SqliteCredentialStore(connection, keys, databasePath);
+                await store.VerifySealAsync(ct).ConfigureAwait(false);
+                return new OpenedState(store, dir, identityPath, recipient, recipients, wrap) { Warnings = permissionWarnings };
             }
         }
         catch (Microsoft.Data.Sqlite.SqliteException e)

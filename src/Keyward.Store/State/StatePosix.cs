@@ -78,6 +78,16 @@ internal static partial class StatePosix
         }
     }
 
+    /// <summary>fsync of an open file.</summary>
+    public static void Fsync(SafeFileHandle handle, string path)
+    {
+        if (fsync((int)handle.DangerousGetHandle()) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"fsync '{path}' failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        }
+    }
+
     [LibraryImport(Libc, SetLastError = true)]
     private static partial int flock(int fd, int operation);
 

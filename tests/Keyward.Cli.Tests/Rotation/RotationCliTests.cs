@@ -154,6 +154,35 @@ public sealed class RotationCliTests : IDisposable
         Assert.Contains("error[KW0811]", bad.Err, StringComparison.Ordinal);
     }
 
+    /// <summary>The review's reproduction: after a rotation, someone who can write keyward.db but holds no key flips the
+    /// old (perhaps leaked) version back to active. Every command refuses the store instead of delivering that value.</summary>
+    [Fact]
+    public async Task RetiredVersionFlippedBackToActive_IsRefusedByApplyAndAuditVerify_AndTheSinkKeepsTheCurrentValue()
+    {
+        var cli = new CliHarness();
+        var common = new[] { "-f", SmallManifest(), "--root", Root, "--state", State };
+        Assert.Equal(0, (await cli.RunAsync(["apply", "--no-hooks", .. common])).ExitCode);
+        var rotate = await cli.RunAsync(["rotate", "jwt", .. common]);
+        Assert.True(rotate.ExitCode == 0, rotate.ToString());
+        var env = Path.Combine(Root, "run/test/test.env");
+        var delivered = File.ReadAllText(env);
+        using (var conn = new SqliteConnection($"Data Source={Path.Combine(State, "keyward.db")};Pooling=False"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = "UPDATE versions SET state = 'retired' WHERE name = 'jwt' AND state = 'active'; UPDATE versions SET state = 'active' WHERE name = 'jwt' AND version = 1;";
+            Assert.True(cmd.ExecuteNonQuery() >= 2);
+        }
+        var apply = await cli.RunAsync(["apply", "--no-hooks", .. common]);
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Contains("error[KW0310]", apply.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", apply.Err, StringComparison.Ordinal);
+        Assert.Equal(delivered, File.ReadAllText(env));
+        var verify = await cli.RunAsync("audit", "verify", "--state", State);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains("error[KW0310]", verify.Err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Audit_Since_FiltersAndRejectsGarbage()
     {

@@ -202,6 +202,38 @@ public sealed class PostgresStoreTests : IAsyncDisposable
     // ------------------------------------------------------------ a dump reveals no value
 
     [Fact]
+    public async Task RetiredVersionFlippedBackToActive_OrARevocationUndone_IsKW0310_AtTheNextOpen()
+    {
+        foreach (var sql in new[]
+        {
+            "UPDATE versions SET state = 'retired' WHERE version = 2; UPDATE versions SET state = 'active' WHERE version = 1;",
+            "UPDATE ledger SET revoked = NULL;",
+            "DELETE FROM meta WHERE key = 'state_seal';",
+        })
+        {
+            var db = await NewDatabaseAsync();
+            var dir = _temp.Combine(db.Name);
+            await using (var state = await InitAsync(dir, db))
+            {
+                for (var v = 1; v <= 2; v++)
+                {
+                    using var value = Secret.FromUtf8($"value-{v}");
+                    var put = await state.Store.PutAsync(new NewVersion("jwt", "secret", value, VersionState.Active, T0.AddDays(v), null, "generated", new Dictionary<string, string>()), Ct);
+                    await state.Store.AppendAuditAsync(new AuditEvent(T0.AddDays(v), "root@host", "mint", "jwt", put.Version, put.Fingerprint, null), Ct);
+                }
+                await state.Store.SetStateAsync("jwt", 1, VersionState.Retired, Ct);
+                await state.Store.RecordTokenAsync(new LedgerEntry("tok-1", "push", 1, "ci", "push", T0, T0.AddDays(30), "kw1:" + new string('b', 32), "jwt", 2, null), Ct);
+                await state.Store.RevokeTokenAsync("tok-1", T0.AddDays(3), Ct);
+            }
+            await using (var reopened = await PostgresState.OpenAsync(dir, db.Connection, TestStates.Time, new FakeDataKeyWrap(), Ct))
+                Assert.Equal(2, (await reopened.Store.GetActiveAsync("jwt", Ct))!.Version);
+            await db.ExecAsync(sql, Ct);
+            var e = await Assert.ThrowsAsync<KeywardException>(() => PostgresState.OpenAsync(dir, db.Connection, TestStates.Time, new FakeDataKeyWrap(), Ct));
+            Assert.Equal("KW0310", e.First.Code.Code);
+        }
+    }
+
+    [Fact]
     public async Task DatabaseDump_ContainsNoValue_InAnyRowOrColumn()
     {
         var db = await NewDatabaseAsync();

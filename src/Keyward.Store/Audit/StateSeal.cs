@@ -1,0 +1,119 @@
+using System.Buffers;
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using Keyward.Core.Errors;
+
+namespace Keyward.Store.Audit;
+
+/// <summary>
+/// The seal over everything a key-less writer of the database could flip to change what Keyward delivers or accepts:
+/// every version row but its ciphertext (state, expiry, metadata, fingerprint — the ciphertext has its own AEAD tag),
+/// every ledger row (a revocation undone would let the gate accept a leaked token), and the audit chain head (which ties
+/// the seal to one point of the log, so an older seal replayed with older rows needs the log rolled back as well).
+/// Rewritten in every transaction that changes any of them, checked whenever a store is opened.
+/// <para>
+/// <c>v1:</c> + hex HMAC-SHA256(audit key, UTF-8(label) ‖ 0x00 ‖ F(head) ‖ versions ‖ 0x03 ‖ tokens ‖ 0x03), each row
+/// 0x02 ‖ F(column)… for every column but the nonce and ciphertext, as the database's text (F as in the audit chain:
+/// 0x00 for null, else 0x01 ‖ u32be(len) ‖ UTF-8; integers in decimal); versions in (name, version) order, tokens in
+/// id order, both by byte order. Columns are sealed as stored, not parsed (docs/store.md, "State seal").
+/// </para>
+/// </summary>
+internal sealed class StateSeal
+{
+    public const string Label = "keyward/store/v1 state-seal";
+    public const string Prefix = "v1:";
+
+    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+
+    public StateSeal(string? auditHead)
+    {
+        Append(Encoding.UTF8.GetBytes(Label));
+        Append([0]);
+        Field(auditHead);
+    }
+
+    /// <summary>How many version and ledger rows were sealed.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>The version rows in seal order, every column but the nonce and ciphertext (SQLite's BINARY collation is
+    /// byte order; an integer column reads as its decimal text).</summary>
+    public const string SqliteVersionRows = "SELECT name, version, kind, state, created, expires, origin, metadata, fingerprint FROM versions ORDER BY name, version;";
+
+    public const string SqliteLedgerRows = "SELECT token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked FROM ledger ORDER BY token_id;";
+
+    /// <summary>The same rows from PostgreSQL, every column as text (COLLATE "C" is byte order).</summary>
+    public const string PostgresVersionRows = "SELECT name, version::text, kind, state, created, expires, origin, metadata, fingerprint FROM versions ORDER BY name COLLATE \"C\", version;";
+
+    public const string PostgresLedgerRows = "SELECT token_id, credential, version::text, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version::text, revoked FROM ledger ORDER BY token_id COLLATE \"C\";";
+
+    /// <summary>Adds every row of one of the queries above, then ends the section.</summary>
+    public void AddRows(DbDataReader reader)
+    {
+        while (reader.Read()) Row(reader);
+        Append([3]);
+    }
+
+    public async Task AddRowsAsync(DbDataReader reader, CancellationToken ct)
+    {
+        while (await reader.ReadAsync(ct).ConfigureAwait(false)) Row(reader);
+        Append([3]);
+    }
+
+    private void Row(DbDataReader reader)
+    {
+        Rows++;
+        Append([2]);
+        for (var i = 0; i < reader.FieldCount; i++) Field(reader.IsDBNull(i) ? null : reader.GetString(i));
+    }
+
+    public string Finish(byte[] auditKey) => Prefix + Convert.ToHexStringLower(HMACSHA256.HashData(auditKey, _buffer.WrittenSpan));
+
+    private void Append(ReadOnlySpan<byte> bytes) => _buffer.Write(bytes);
+
+    private void Field(string? value)
+    {
+        if (value is null)
+        {
+            Append([0]);
+            return;
+        }
+        var length = Encoding.UTF8.GetByteCount(value);
+        var span = _buffer.GetSpan(5 + length);
+        span[0] = 1;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[1..], (uint)length);
+        Encoding.UTF8.GetBytes(value, span[5..]);
+        _buffer.Advance(5 + length);
+    }
+
+    /// <summary>Throws KW0310 unless <paramref name="stored"/> equals <paramref name="computed"/>, the seal of the rows as
+    /// they are now. Without a seal, a store passes only when it holds no versions and no tokens (nothing to protect
+    /// yet), or when its audit head was written before the seal existed (<see cref="SealCheck.Unsealed"/>: the caller
+    /// seals it). A head under the sealed label, or rows without any head, mean the seal was deleted.</summary>
+    public static SealCheck Check(byte[] auditKey, string? stored, StateSeal computed, string? auditHead, string location)
+    {
+        if (stored is null)
+        {
+            if (computed.Rows == 0) return SealCheck.Intact;
+            if (AuditHead.TryParse(auditHead) is { } head && head.IsLegacy(auditKey)) return SealCheck.Unsealed;
+            throw ErrorCodes.StoreTampered.Exception(
+                $"the state seal of {location} was deleted: the store holds credentials and its audit head says it was sealed",
+                "restore the state from a backup and investigate who could write the database");
+        }
+        if (!AuditChain.HashEquals(computed.Finish(auditKey), stored))
+        {
+            throw ErrorCodes.StoreTampered.Exception(
+                $"the credential state in {location} was altered outside Keyward: which versions are active, their expiry or metadata, a token's revocation, or the audit head no longer match the store's seal",
+                "restore the state from a backup (a version flipped back to active may be a leaked one) and investigate who could write the database");
+        }
+        return SealCheck.Intact;
+    }
+}
+
+internal enum SealCheck
+{
+    Intact,
+    /// <summary>Rows but no seal, and an audit head from before the seal existed: the store is sealed as it is, once its
+    /// audit chain is verified intact.</summary>
+    Unsealed,
+}
