@@ -156,4 +156,94 @@ public sealed partial class ServeProcessTests : IDisposable
         var verify = await RunAsync("audit", "verify", "--state", state);
         Assert.True(verify.Code == 0, verify.Out);
     }
+
+    /// <summary>
+    /// Issue 11's fault: kill -9 of a serve process while it renews tokens on its own (a journaled rotation every
+    /// second or so), at a random moment, several times. After each kill the next serve takes over the same state —
+    /// finishing or abandoning a journal the dead one left open — and in the end: the audit chain is intact, every
+    /// version of the token was minted once (one ledger entry per version, versions without gaps), and nothing is left
+    /// open (a CLI apply runs). KEYWARD_STRESS_LOOPS sets the number of kills (3 by default).
+    /// </summary>
+    [Fact]
+    public async Task Serve_killed_with_SIGKILL_while_renewing_leaves_a_state_the_next_serve_finishes_with_nothing_minted_twice()
+    {
+        var manifest = Path.Combine(_dir, "keyward.yaml");
+        File.WriteAllText(manifest, """
+            apiVersion: keyward/v1
+            credentials:
+              signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
+              short-token:
+                kind: attic-token
+                signedBy: signer
+                subject: ci
+                validity: 4s
+                renewBefore: 3s
+                owner: ci
+                purpose: push
+                caches: { main: [pull] }
+            sinks:
+              token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
+            """);
+        var state = Path.Combine(_dir, "state");
+        var root = Path.Combine(_dir, "root");
+        string[] serve = ["-f", manifest, "--state", state, "--root", root, "--no-hooks", "--listen", "127.0.0.1:0", "--interval", "1s"];
+        var loops = int.TryParse(Environment.GetEnvironmentVariable("KEYWARD_STRESS_LOOPS"), out var n) && n > 0 ? n : 3;
+        var random = new Random(20261202);
+        for (var i = 0; i < loops; i++)
+        {
+            using var served = await StartAsync(serve);
+            using var http = new HttpClient { BaseAddress = served.Address, Timeout = TimeSpan.FromSeconds(30) };
+            // At least one pass first (so the state exists), then a random moment inside the renewal loop.
+            await WaitForPassesAsync(http, served, 1);
+            await Task.Delay(random.Next(0, 1500), Ct);
+            served.Process.Kill(); // SIGKILL: no drain, no cleanup
+            await served.Process.WaitForExitAsync(Ct);
+        }
+
+        using (var last = await StartAsync(serve))
+        {
+            using var http = new HttpClient { BaseAddress = last.Address, Timeout = TimeSpan.FromSeconds(30) };
+            var renewedBefore = Renewed(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct));
+            // The survivor keeps renewing: the state it inherited is usable, not stuck on a dead leader's journal.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            deadline.CancelAfter(TimeSpan.FromMinutes(2));
+            while (Renewed(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct)) <= renewedBefore)
+            {
+                Assert.False(deadline.IsCancellationRequested, "no renewal after the kills within the bound\n" + last.Err);
+                await Task.Delay(200, Ct);
+            }
+            Assert.Equal(0, await TerminateAsync(last));
+        }
+
+        var verify = await RunAsync("audit", "verify", "--state", state);
+        Assert.True(verify.Code == 0, verify.Out);
+        var tokens = await RunAsync("tokens", "short-token", "--state", state, "--json");
+        Assert.True(tokens.Code == 0, tokens.Out);
+        var json = tokens.Out[tokens.Out.IndexOf('[', StringComparison.Ordinal)..];
+        using var doc = System.Text.Json.JsonDocument.Parse(json[..(json.LastIndexOf(']') + 1)]);
+        var versions = doc.RootElement.EnumerateArray().Select(t => t.GetProperty("version").GetInt32()).ToList();
+        Assert.True(versions.Count >= loops, tokens.Out);
+        Assert.Equal(versions.Count, versions.Distinct().Count()); // one token per version: none minted twice
+        Assert.Equal(Enumerable.Range(1, versions.Max()), versions.Order()); // and no version lost its ledger entry
+        var apply = await RunAsync("apply", "-f", manifest, "--state", state, "--root", root, "--no-hooks");
+        Assert.True(apply.Code == 0, apply.Out);
+    }
+
+    private static async Task WaitForPassesAsync(HttpClient http, Served served, int passes)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromMinutes(2));
+        while (true)
+        {
+            Assert.False(deadline.IsCancellationRequested, "no controller pass within the bound\n" + served.Err);
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct);
+            var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("keyward_controller_passes_total ", StringComparison.Ordinal));
+            if (line is not null && double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= passes) return;
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    private static double Renewed(string metrics) =>
+        metrics.Split('\n').Where(l => l.StartsWith("keyward_rotation_total{credential=\"short-token\",result=\"renewed\"}", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Sum();
 }
