@@ -3,11 +3,13 @@
 #   tests/postgres-cluster.sh start DIR   initdb into DIR/data as the postgres user, start it on a free 127.0.0.1 port
 #                                         (and a unix socket in DIR), trust auth for the role keyward_test (CREATEDB),
 #                                         and print the connection string for KEYWARD_TEST_POSTGRES on stdout
+#   tests/postgres-cluster.sh crash DIR   stop it at once (pg_ctl -m immediate: no shutdown checkpoint, as a crash)
+#   tests/postgres-cluster.sh resume DIR  start it again with the same port and options (recovery runs)
 #   tests/postgres-cluster.sh stop DIR    stop it and delete DIR
 # KW_PG_FSYNC=on keeps fsync (the benchmark); tests run with fsync off (a throwaway cluster needs no durability).
 # initdb refuses to run as root, so every server command runs as `postgres` (runuser); nothing reads stdin.
 set -euo pipefail
-cmd="${1:?start|stop}"; dir="${2:?directory}"
+cmd="${1:?start|crash|resume|stop}"; dir="${2:?directory}"
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [[ -x "$bin/initdb" ]] || { echo "postgres-cluster: no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)" >&2; exit 1; }
 as_postgres() {
@@ -29,9 +31,19 @@ case "$cmd" in
       -c "CREATE ROLE keyward_test LOGIN CREATEDB;" >/dev/null
     echo "Host=127.0.0.1;Port=$port;Username=keyward_test;Database=postgres"
     ;;
+  crash)
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null
+    ;;
+  resume)
+    # postmaster.opts keeps the options of the last start; pg_ctl start -o "$(…)" would need them parsed, so read the
+    # port and socket directory back from it.
+    opts="$(sed -n 's/^[^ ]* //p' "$dir/data/postmaster.opts" | tr -d '"' | sed 's/-D [^ ]* //')"
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$opts" start >/dev/null \
+      || { cat "$dir/server.log" >&2; exit 1; }
+    ;;
   stop)
     if [[ -d "$dir/data" ]]; then as_postgres "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true; fi
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|crash|resume|stop DIR" >&2; exit 2 ;;
 esac

@@ -229,6 +229,106 @@ public sealed partial class ServeProcessTests : IDisposable
         Assert.True(apply.Code == 0, apply.Out);
     }
 
+    /// <summary>
+    /// Issue 11's fault: PostgreSQL crashes (pg_ctl -m immediate) under a running serve and comes back. Serve keeps
+    /// running: /readyz says the store is unreachable while it is down, /healthz stays up; once PostgreSQL is back the
+    /// controller leads again and renews as before, and SIGTERM still exits 0 with the audit chain intact. A private
+    /// cluster (tests/postgres-cluster.sh), so the crash cannot disturb other tests' databases.
+    /// </summary>
+    [Fact]
+    public async Task Serve_on_PostgreSQL_survives_a_PostgreSQL_crash_and_restart_and_leads_again()
+    {
+        Assert.SkipWhen(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KEYWARD_TEST_POSTGRES")),
+            "KEYWARD_TEST_POSTGRES is not set: no PostgreSQL to test against (test.sh starts one; see docs/store.md)");
+        var script = Path.Combine(CliHarness.RepoRoot, "tests", "postgres-cluster.sh");
+        var cluster = Path.Combine(Path.GetTempPath(), "kw-pg-crash-" + Guid.NewGuid().ToString("N")[..8]);
+        var started = await ShellAsync(script, "start", cluster);
+        Assert.True(started.Code == 0, started.Out);
+        var admin = started.Out.Trim().Split('\n')[^1];
+        try
+        {
+            // The role may create databases but not tables in `postgres` (PostgreSQL 15): a database of its own.
+            var port = System.Text.RegularExpressions.Regex.Match(admin, @"Port=(\d+)").Groups[1].Value;
+            var created = await ShellAsync("-c", $"psql -h 127.0.0.1 -p {port} -U keyward_test -d postgres -qAt -v ON_ERROR_STOP=1 -c 'CREATE DATABASE keyward;' </dev/null");
+            Assert.True(created.Code == 0, created.Out);
+            var connection = admin.Replace("Database=postgres", "Database=keyward", StringComparison.Ordinal);
+            var manifest = Path.Combine(_dir, "keyward.yaml");
+            File.WriteAllText(manifest, """
+                apiVersion: keyward/v1
+                credentials:
+                  signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
+                  short-token:
+                    kind: attic-token
+                    signedBy: signer
+                    subject: ci
+                    validity: 4s
+                    renewBefore: 3s
+                    owner: ci
+                    purpose: push
+                    caches: { main: [pull] }
+                sinks:
+                  token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
+                """);
+            var state = Path.Combine(_dir, "state");
+            // Serve never initialises a PostgreSQL store itself: the replica that did would be its only recipient.
+            var init = await RunAsync("init", "--state", state, "--store", connection);
+            Assert.True(init.Code == 0, init.Out);
+            using var served = await StartAsync("-f", manifest, "--state", state, "--store", connection, "--root", Path.Combine(_dir, "root"),
+                "--no-hooks", "--listen", "127.0.0.1:0", "--interval", "1s");
+            using var http = new HttpClient { BaseAddress = served.Address, Timeout = TimeSpan.FromSeconds(30) };
+            await WaitForAsync(http, served, m => Renewed(m) >= 1 && m.Contains("keyward_controller_leader 1", StringComparison.Ordinal), "a first renewal as leader");
+
+            var crashed = await ShellAsync(script, "crash", cluster);
+            Assert.True(crashed.Code == 0, crashed.Out);
+            using (var health = await http.GetAsync(new Uri("/healthz", UriKind.Relative), Ct)) Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            using (var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+                Assert.Contains("KW0322", await ready.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+            }
+            Assert.False(served.Process.HasExited, served.Err.ToString());
+
+            var resumed = await ShellAsync(script, "resume", cluster);
+            Assert.True(resumed.Code == 0, resumed.Out);
+            var before = Renewed(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct));
+            await WaitForAsync(http, served, m => Renewed(m) > before && m.Contains("keyward_controller_leader 1", StringComparison.Ordinal), "a renewal as leader after the restart");
+            using (var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative), Ct)) Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal(0, await TerminateAsync(served));
+            var verify = await RunAsync("audit", "verify", "--state", state, "--store", connection);
+            Assert.True(verify.Code == 0, verify.Out);
+        }
+        finally
+        {
+            await ShellAsync(script, "stop", cluster);
+        }
+    }
+
+    private static async Task<(int Code, string Out)> ShellAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync(Ct);
+        var e = p.StandardError.ReadToEndAsync(Ct);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(TimeSpan.FromMinutes(2));
+        await p.WaitForExitAsync(limit.Token);
+        return (p.ExitCode, await o + await e);
+    }
+
+    private static async Task WaitForAsync(HttpClient http, Served served, Func<string, bool> done, string what)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromMinutes(2));
+        while (true)
+        {
+            Assert.False(deadline.IsCancellationRequested, $"no {what} within the bound\n" + served.Err);
+            Assert.False(served.Process.HasExited, "serve exited\n" + served.Err);
+            if (done(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct))) return;
+            await Task.Delay(200, Ct);
+        }
+    }
+
     private static async Task WaitForPassesAsync(HttpClient http, Served served, int passes)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
