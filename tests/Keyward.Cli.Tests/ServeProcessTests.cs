@@ -303,6 +303,81 @@ public sealed partial class ServeProcessTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Issue 11's fault: the state directory's file system fills up (a 4 MiB tmpfs, then a file that takes the rest)
+    /// under a running serve. The process stays up and says why its passes fail; the token file on disk is never half
+    /// written; once space is freed the loop renews again, and SIGTERM exits 0 with the audit chain intact. Needs root
+    /// (to mount the tmpfs), as CI has; skipped otherwise.
+    /// </summary>
+    [Fact]
+    public async Task Serve_on_a_full_state_file_system_keeps_running_and_recovers_when_space_returns()
+    {
+        Assert.SkipUnless(Environment.UserName == "root", "mounting a tmpfs needs root (CI runs as root)");
+        var mount = Path.Combine(_dir, "small");
+        Directory.CreateDirectory(mount);
+        var mounted = await ShellAsync("-c", $"mount -t tmpfs -o size=4m,mode=0700 tmpfs '{mount}'");
+        Assert.SkipWhen(mounted.Code != 0, "cannot mount a tmpfs here: " + mounted.Out);
+        try
+        {
+            var manifest = Path.Combine(_dir, "keyward.yaml");
+            File.WriteAllText(manifest, """
+                apiVersion: keyward/v1
+                credentials:
+                  signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
+                  short-token:
+                    kind: attic-token
+                    signedBy: signer
+                    subject: ci
+                    validity: 4s
+                    renewBefore: 3s
+                    owner: ci
+                    purpose: push
+                    caches: { main: [pull] }
+                sinks:
+                  token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
+                """);
+            var state = Path.Combine(mount, "state");
+            var root = Path.Combine(mount, "root");
+            using var served = await StartAsync("-f", manifest, "--state", state, "--root", root, "--no-hooks", "--listen", "127.0.0.1:0", "--interval", "1s");
+            using var http = new HttpClient { BaseAddress = served.Address, Timeout = TimeSpan.FromSeconds(30) };
+            await WaitForAsync(http, served, m => Renewed(m) >= 1, "a first renewal");
+
+            // Take every free block: the next renewal has nowhere to write its journal, store rows or token file.
+            var filler = Path.Combine(mount, "filler");
+            var filled = await ShellAsync("-c", $"dd if=/dev/zero of='{filler}' bs=64k 2>/dev/null; true");
+            Assert.True(new FileInfo(filler).Length > 0, filled.Out);
+            var failing = Renewed(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct));
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+            {
+                deadline.CancelAfter(TimeSpan.FromMinutes(2));
+                while (!served.Err.ToString().Contains("the file system is full", StringComparison.Ordinal)
+                       && !served.Err.ToString().Contains("No space left on device", StringComparison.Ordinal))
+                {
+                    Assert.False(deadline.IsCancellationRequested, "serve never said the disk was full\n" + served.Err);
+                    Assert.False(served.Process.HasExited, "serve exited on a full disk\n" + served.Err);
+                    await Task.Delay(200, Ct);
+                }
+            }
+            using (var health = await http.GetAsync(new Uri("/healthz", UriKind.Relative), Ct)) Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            var token = File.ReadAllText(Path.Combine(root, "run", "keyward", "short.token")).Trim();
+            Assert.Equal(3, token.Split('.').Length); // whole, never half written
+            Assert.DoesNotContain("   at ", served.Err.ToString(), StringComparison.Ordinal);
+
+            File.Delete(filler);
+            var before = Renewed(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), Ct));
+            await WaitForAsync(http, served, m => Renewed(m) > Math.Max(before, failing), "a renewal once space was back");
+            Assert.Equal(0, await TerminateAsync(served));
+            var verify = await RunAsync("audit", "verify", "--state", state);
+            Assert.True(verify.Code == 0, verify.Out);
+            var apply = await RunAsync("apply", "-f", manifest, "--state", state, "--root", root, "--no-hooks");
+            Assert.True(apply.Code == 0, apply.Out);
+        }
+        finally
+        {
+            await ShellAsync("-c", $"umount -l '{mount}'");
+        }
+    }
+
     private static async Task<(int Code, string Out)> ShellAsync(params string[] args)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
