@@ -216,7 +216,7 @@ internal sealed partial class ManifestReader
         }
         if (FieldMap.LooksLikeToken(text))
             problems.Warn(ErrorCodes.ManifestLiteralLooksSecret, efm.At("value"),
-                $"the value of {efm.What} looks like a token or key; a literal value is written and shown as it is");
+                $"the value of {efm.What} looks like a token or key; a literal value is not kept as a secret");
         return SinkEntry.OfLiteral(key, text, at);
     }
 

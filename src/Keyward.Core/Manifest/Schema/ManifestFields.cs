@@ -95,7 +95,7 @@ internal static class ManifestFields
     public static readonly ObjectSpec Entry = new("entry", "One entry of a sink: its key is an environment variable (env), JSON key (json), host (nix-access-tokens, netrc, git-credentials), server name (attic-config) or data key (kubernetes-secret).",
     [
         new("credential", Str(NamePattern), "The credential whose value the entry takes (or value:, not both)."),
-        new("value", Text, "env: a literal value written as it is (ATTIC_SERVER, ATTIC_CACHE), instead of a credential's; not a secret (plan and graph may show it).", AppliesTo: ["env"]),
+        new("value", Text, "env: a literal value written as it is (ATTIC_SERVER, ATTIC_CACHE), instead of a credential's; not a secret (it stays in the manifest in clear).", AppliesTo: ["env"]),
         new("encoding", Choice(EntryEncodings), "Text encoding of the credential's value (default: a secret's declared encoding, else raw)."),
         new("public", Bool, "Take the public half (nix-signing-key: name:base64, rsa-key: PEM public key).", Default: "false"),
         new("username", Text, "User name (netrc, git-credentials); default: the credential's username.", AppliesTo: ["netrc", "git-credentials"]),
