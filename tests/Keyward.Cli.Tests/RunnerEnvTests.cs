@@ -122,6 +122,22 @@ public sealed class RunnerEnvTests : IDisposable
         Assert.Equal("unchanged", (await PlanAsync("runner-env")).Action);
     }
 
+    /// <summary>A rotation re-renders through the same path: the token line changes, the literal lines stay.</summary>
+    [Fact]
+    public async Task RotatingThePushToken_RewritesTheTokenLine_KeepsTheLiterals()
+    {
+        await ApplyAsync();
+        var before = File.ReadAllLines(EnvFile);
+        var r = await _cli.RunAsync("rotate", "ci-push-token", "-f", Manifest, "--root", Root, "--state", State);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var after = File.ReadAllLines(EnvFile);
+        Assert.Equal(before[..2], after[..2]);
+        Assert.NotEqual(before[2], after[2]);
+        Assert.StartsWith("ATTIC_TOKEN=eyJ", after[2], StringComparison.Ordinal);
+        Assert.Equal(before[3], after[3]);
+        Assert.False((await CheckAsync("runner-env")).Failed);
+    }
+
     [Fact]
     public async Task RunnerEnvWithoutPublicKey_CheckFailsNamingSinkAndKey_WithTheEntryToAdd()
     {
