@@ -171,6 +171,7 @@ public sealed class SinkTruthTests : IDisposable
         {
             "/run/keyward/atticd.env", "/root/.config/attic/config.toml", "/etc/nix/keyward-runner.conf", "/etc/nix/keyward-netrc",
             "/run/keyward/private-reader.token", "/etc/nix/access-tokens.conf", "/home/deploy/.git-credentials", "/persist/root/.config/op/token",
+            "/run/keyward/runner.env",
         };
 #pragma warning disable CA5394 // a seeded choice of test mutations, not secret material
         var random = new Random(seed);

@@ -302,11 +302,15 @@ public enum EntryValue
     Value,
     /// <summary>The public half: a Nix public key <c>name:base64</c>, or an RSA public key PEM.</summary>
     PublicKey,
+    /// <summary>No credential: the text written in the manifest (<c>value:</c>, env sinks), rendered as it is. Not a
+    /// secret; <see cref="SinkEntry.Credential"/> is empty and <see cref="SinkEntry.Literal"/> holds the text.</summary>
+    Literal,
 }
 
 /// <summary>One entry of a sink. <see cref="Key"/> means what the format says: an environment variable
 /// (env), a JSON key (json), a host (nix-access-tokens, netrc, git-credentials), a server name
-/// (attic-config), a data key (kubernetes-secret), or is empty (raw).</summary>
+/// (attic-config), a data key (kubernetes-secret), or is empty (raw). A literal entry (<see cref="EntryValue.Literal"/>)
+/// names no credential (<see cref="Credential"/> is empty) and carries its text in <see cref="Literal"/>.</summary>
 public sealed record SinkEntry(
     string Key,
     string Credential,
@@ -315,7 +319,17 @@ public sealed record SinkEntry(
     string? Username,
     string? Endpoint,
     string? TokenFile,
-    SourceLocation Location);
+    SourceLocation Location)
+{
+    /// <summary>The manifest's text of a literal entry (<c>KEY: { value: TEXT }</c>); null for credential entries.</summary>
+    public string? Literal { get; init; }
+
+    public bool IsLiteral => Take == EntryValue.Literal;
+
+    /// <summary>An entry that writes <paramref name="text"/> as it is, with no credential behind it.</summary>
+    public static SinkEntry OfLiteral(string key, string text, SourceLocation location) =>
+        new(key, "", ValueEncoding.Raw, EntryValue.Literal, null, null, null, location) { Literal = text };
+}
 
 /// <summary>A hook run when a sink's content changes. It runs with a minimal environment (PATH, HOME, LANG, LC_ALL,
 /// TZ when set), plus the variables named in <see cref="PassEnv"/>: never Keyward's whole environment, which can hold
@@ -365,7 +379,7 @@ public sealed record Sink(
     public string StoragePath => PersistRoot is null ? Path : PersistRoot.TrimEnd('/') + Path;
 
     public IEnumerable<string> CredentialNames =>
-        Entries.Select(e => e.Credential)
+        Entries.Where(e => !e.IsLiteral).Select(e => e.Credential)
             .Concat(NixConf?.TrustedPublicKeys ?? [])
             .Distinct(StringComparer.Ordinal);
 

@@ -106,9 +106,14 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
             list.Add(new("NotRegularFile", $"{sink.StoragePath} is not a regular file (a symlink, directory or device)"));
         if (found.Has(FileDifferences.Content))
         {
-            var names = DifferingCredentials(sink, request, values, trust);
-            list.Add(new("ContentDiffers", names.Count > 0
-                ? $"content differs from what Keyward renders: {string.Join(", ", names)} on disk {(names.Count == 1 ? "is" : "are")} not the stored {(names.Count == 1 ? "value" : "values")}"
+            var (names, literals) = DifferingCredentials(sink, request, values, trust);
+            var parts = new List<string>();
+            if (names.Count > 0)
+                parts.Add($"{string.Join(", ", names)} on disk {(names.Count == 1 ? "is" : "are")} not the stored {(names.Count == 1 ? "value" : "values")}");
+            if (literals.Count > 0)
+                parts.Add($"{string.Join(", ", literals)} on disk {(literals.Count == 1 ? "is" : "are")} not the manifest's literal {(literals.Count == 1 ? "value" : "values")}");
+            list.Add(new("ContentDiffers", parts.Count > 0
+                ? $"content differs from what Keyward renders: {string.Join("; ", parts)}"
                 : "content differs from what Keyward renders (edited outside the credentials' values)"));
         }
         if (found.Has(FileDifferences.Mode))
@@ -130,9 +135,10 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         return list;
     }
 
-    /// <summary>Which credentials' lines of the rendered file are not on disk. A line depends on a credential when rendering
-    /// with a stand-in value for it changes that line; lines are compared by keyed fingerprint, so no value is kept as a string.</summary>
-    private List<string> DifferingCredentials(Sink sink, FileWriteRequest request, IReadOnlyDictionary<string, ResolvedCredential> values,
+    /// <summary>Which credentials' lines of the rendered file are not on disk, and which literal entries' (by key). A line
+    /// depends on a credential or literal when rendering with a stand-in value for it changes that line; lines are compared
+    /// by keyed fingerprint, so no value is kept as a string.</summary>
+    private (List<string> Credentials, List<string> Literals) DifferingCredentials(Sink sink, FileWriteRequest request, IReadOnlyDictionary<string, ResolvedCredential> values,
         IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
     {
         byte[] disk;
@@ -142,7 +148,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return [];
+            return ([], []);
         }
         try
         {
@@ -150,7 +156,8 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
             var expected = LineFingerprints(request.Content);
             var absent = expected.Where(l => !onDisk.Contains(l)).ToHashSet(StringComparer.Ordinal);
             var result = new List<string>();
-            if (absent.Count == 0) return result;
+            var literals = new List<string>();
+            if (absent.Count == 0) return (result, literals);
             foreach (var name in sink.CredentialNames.Where(values.ContainsKey))
             {
                 byte[] perturbed;
@@ -166,7 +173,15 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
                 CryptographicOperations.ZeroMemory(perturbed);
                 if (expected.Any(l => !changed.Contains(l) && absent.Contains(l))) result.Add(name);
             }
-            return result;
+            foreach (var literal in sink.Entries.Where(e => e.IsLiteral))
+            {
+                var standIn = sink with { Entries = [.. sink.Entries.Select(e => ReferenceEquals(e, literal) ? e with { Literal = "keyward-stand-in-value" } : e)] };
+                var perturbed = Render(standIn, values, trust);
+                var changed = LineFingerprints(perturbed);
+                CryptographicOperations.ZeroMemory(perturbed);
+                if (expected.Any(l => !changed.Contains(l) && absent.Contains(l))) literals.Add(literal.Key);
+            }
+            return (result, literals);
         }
         finally
         {

@@ -19,9 +19,9 @@ public sealed partial class CheckRunner
         if (list.Count > 0 && list[0] is { Type: ConditionTypes.Ready, Status: ConditionStatus.False, Reason: "NoValue" or "Missing" } notReady &&
             sink.CredentialNames.Select(BootstrapCommandFor).FirstOrDefault(b => b is not null) is { } bootstrap)
             list[0] = notReady with { Message = $"{sink.StoragePath} has nothing to compare with yet: run {bootstrap} (it delivers the token once one is valid), or `keyward apply` if the token is stored already" };
-        if (sink.NixConf is not { } nix) return list;
         var problems = new List<(string Reason, string Text)>();
-        CheckNixConsumer(sink, nix, (r, t) => problems.Add((r, t)));
+        if (sink.NixConf is { } nix) CheckNixConsumer(sink, nix, (r, t) => problems.Add((r, t)));
+        if (AtticEnvRule.Evaluate(sink, _manifest.Services) is { Satisfied: false } runner) problems.Add((runner.Reason, $"{runner.Message}: {runner.Hint}"));
         if (problems.Count == 0) return list;
         var i = list.FindIndex(o => o.Type == ConditionTypes.Verified);
         var text = string.Join("; ", problems.Select(p => p.Text));
@@ -31,6 +31,16 @@ public sealed partial class CheckRunner
         if (i >= 0) list[i] = merged;
         else list.Add(merged);
         return list;
+    }
+
+    /// <summary>A sink another host's agent writes: the authority cannot look at the file, but the runner template rule
+    /// (<see cref="AtticEnvRule"/>) is a question of the declaration, answered here for host sinks it concerns.</summary>
+    private Task<List<Observation>> CheckHostSinkDeclarationAsync(Sink sink, AtticEnvFinding finding)
+    {
+        var where = $" (delivered by the agent of {string.Join(", ", sink.Hosts)}; its file is not checked here)";
+        return Task.FromResult<List<Observation>>(finding.Satisfied
+            ? [Observation.True(ConditionTypes.Verified, finding.Reason, finding.Message + where)]
+            : [Observation.False(ConditionTypes.Verified, finding.Reason, $"{finding.Message}: {finding.Hint}{where}")]);
     }
 
     /// <summary>Every sink that makes Nix use an Attic cache as a substituter must also make it trust the cache's key.</summary>

@@ -67,6 +67,9 @@ public sealed partial class CheckRunner
                     jobs.Add(new Job(SubjectKind.Cache, service.Name + "/" + cache.Name, ct => CheckCacheAsync(service, cache, ct)));
         foreach (var sink in _manifest.Sinks.Where(s => only.Count == 0 || s.CredentialNames.Any(only.Contains)))
             jobs.Add(new Job(SubjectKind.Sink, sink.Name, ct => CheckSinkAsync(sink, ct)));
+        foreach (var sink in _manifest.HostSinks.Where(s => only.Count == 0 || s.CredentialNames.Any(only.Contains)))
+            if (AtticEnvRule.Evaluate(sink, _manifest.Services) is { } runner)
+                jobs.Add(new Job(SubjectKind.Sink, sink.Name, _ => CheckHostSinkDeclarationAsync(sink, runner)));
 
         var results = new List<Observation>[jobs.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, jobs.Count),

@@ -23,6 +23,8 @@ internal sealed class RenderContext(Sink sink, IReadOnlyDictionary<string, Resol
     /// <summary>The entry's value as bytes: the credential's value (or public key) with the entry's encoding applied.</summary>
     public byte[] Bytes(SinkEntry entry)
     {
+        // A literal of the manifest is its own text: no credential, no encoding.
+        if (entry.IsLiteral) return Encoding.UTF8.GetBytes(entry.Literal ?? "");
         var resolved = Credential(entry);
         byte[] source;
         if (entry.Take == EntryValue.PublicKey)
@@ -95,7 +97,8 @@ internal sealed class RenderContext(Sink sink, IReadOnlyDictionary<string, Resol
     };
 
     public KeywardException Unrepresentable(SinkEntry entry, string why) =>
-        Error(ErrorCodes.SinkValueNotRepresentable, entry, $"the value of credential '{entry.Credential}' {why} and cannot be written in {Sink.Format.Name()} format");
+        Error(ErrorCodes.SinkValueNotRepresentable, entry,
+            $"{(entry.IsLiteral ? "the literal value" : $"the value of credential '{entry.Credential}'")} {why} and cannot be written in {Sink.Format.Name()} format");
 
     public KeywardException Error(ErrorCode code, SinkEntry? entry, string message, string? hint = null)
     {

@@ -58,6 +58,12 @@ public sealed partial class ExampleManifestTests
         var netrc = m.FindSink("runner-netrc")!;
         Assert.Equal((SinkFormat.Netrc, 0x180), (netrc.Format, netrc.Mode));
         Assert.Equal(("cache.example.org", "ci-push-token"), (netrc.Entries[0].Key, netrc.Entries[0].Credential));
+        // The runner template: literal server and cache beside the push token and the cache's public key.
+        var runner = m.FindSink("runner-env")!;
+        Assert.Equal(["ATTIC_SERVER", "ATTIC_CACHE", "ATTIC_TOKEN", "ATTIC_PUBLIC_KEY"], runner.Entries.Select(e => e.Key));
+        Assert.Equal(["https://cache.example.org/", "main"], runner.Entries.Where(e => e.IsLiteral).Select(e => e.Literal));
+        Assert.Equal(["ci-push-token", "attic-cache-key"], runner.CredentialNames);
+        Assert.True(AtticEnvRule.Evaluate(runner, m.Services)!.Satisfied);
 
         var attic = m.Services.Single(s => s.Kind == ServiceKind.Attic);
         Assert.Equal(new Uri("https://cache.example.org/"), attic.Url);

@@ -110,5 +110,25 @@ public sealed class PythonParsersInteropTests : IDisposable
         Assert.Equal($"{Convert.ToBase64String(JwtSecretBytes)}\n{values["shellish"].Value!.RevealString()}\n{GitHubToken}", result.Stdout);
     }
 
+    /// <summary>A runner env: literal values of the manifest (one with every character a shell treats specially) read back
+    /// exactly, beside a credential's value.</summary>
+    [Fact]
+    public async Task Env_LiteralsAreReadBackByAPosixShell()
+    {
+        const string labels = "nix \"linux\" 'x86_64' \\d `e` $HOME ${g} !h #i ;j &k |l *m ~n é\to";
+        var sink = Sink(SinkFormat.Env, [
+            SinkEntry.OfLiteral("ATTIC_SERVER", "https://cache.example.org/", Here),
+            SinkEntry.OfLiteral("ATTIC_CACHE", "main", Here),
+            Entry("ATTIC_TOKEN", "ci-push-token"),
+            SinkEntry.OfLiteral("RUNNER_LABELS", labels, Here),
+        ]);
+        var file = _dir["runner.env"];
+        File.WriteAllBytes(file, SinkRenderer.Render(sink, Homelab()));
+        var sh = Tool.Require("/bin/sh", "dash");
+        var result = await Tool.RunAsync(sh, ["-c", ". \"$0\"; printf '%s\\n%s\\n%s\\n%s' \"$ATTIC_SERVER\" \"$ATTIC_CACHE\" \"$ATTIC_TOKEN\" \"$RUNNER_LABELS\"", file]);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal($"https://cache.example.org/\nmain\n{AtticToken}\n{labels}", result.Stdout);
+    }
+
     private static string Hex(string s) => Convert.ToHexStringLower(Encoding.UTF8.GetBytes(s));
 }

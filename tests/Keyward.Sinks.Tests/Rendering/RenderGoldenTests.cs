@@ -60,6 +60,45 @@ public sealed class RenderGoldenTests
         Golden.Match("env-quoting.env", SinkRenderer.Render(sink, values));
     }
 
+    /// <summary>A runner env: literal values of the manifest beside a token and a public key, in manifest order, quoted by
+    /// the same rule as credential values.</summary>
+    [Fact]
+    public void Env_LiteralsBesideCredentials_InManifestOrder()
+    {
+        var sink = Sink(SinkFormat.Env, [
+            SinkEntry.OfLiteral("ATTIC_SERVER", "https://cache.example.org/", Here),
+            SinkEntry.OfLiteral("ATTIC_CACHE", "main", Here),
+            Entry("ATTIC_TOKEN", "ci-push-token"),
+            Entry("ATTIC_PUBLIC_KEY", "attic-cache-key", take: EntryValue.PublicKey),
+            SinkEntry.OfLiteral("RUNNER_LABELS", "nix linux/x86_64 $HOME", Here),
+        ]);
+        var bytes = Render(sink);
+        Assert.Equal(
+            "ATTIC_SERVER=https://cache.example.org/\n" +
+            "ATTIC_CACHE=main\n" +
+            $"ATTIC_TOKEN={AtticToken}\n" +
+            $"ATTIC_PUBLIC_KEY={NixPublicKey}\n" +
+            "RUNNER_LABELS=\"nix linux/x86_64 \\$HOME\"\n",
+            System.Text.Encoding.UTF8.GetString(bytes));
+        Golden.Match("env-runner.env", bytes);
+    }
+
+    [Fact]
+    public void Env_OnlyLiterals_NeedNoCredentialValues() =>
+        Assert.Equal("ATTIC_CACHE=main\n"u8.ToArray(),
+            SinkRenderer.Render(Sink(SinkFormat.Env, [SinkEntry.OfLiteral("ATTIC_CACHE", "main", Here)]), new Dictionary<string, ResolvedCredential>()));
+
+    [Fact]
+    public void Env_LiteralWithNewline_IsRefusedWithoutShowingIt()
+    {
+        // The loader refuses it first (KW0229); the renderer is the second guard for a model built another way.
+        var sink = Sink(SinkFormat.Env, [SinkEntry.OfLiteral("ATTIC_CACHE", "main\nINJECTED=1", Here)]);
+        var ex = Assert.Throws<Core.Errors.KeywardException>(() => Render(sink));
+        Assert.Equal(Core.Errors.ErrorCodes.SinkValueNotRepresentable, ex.First.Code);
+        Assert.Contains("entry 'ATTIC_CACHE': the literal value contains a control character", ex.First.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("INJECTED", ex.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Json_KeysInManifestOrder_WithTrailingNewline() =>
         Golden.Match("tokens.json", Render(Sink(SinkFormat.Json, [

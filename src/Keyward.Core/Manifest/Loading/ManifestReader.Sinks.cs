@@ -156,6 +156,21 @@ internal sealed partial class ManifestReader
         else if (pair.Value is YMapping m)
         {
             var efm = new FieldMap(m, ManifestFields.Entry, $"entry '{FieldMap.Clip(key)}' of {what}", at, problems, format.Name());
+            if (format == SinkFormat.Env)
+            {
+                // credential: or value:, exactly one (KW0117).
+                switch (efm.ExactlyOne())
+                {
+                    case < 0: return null;
+                    case 1: return ReadLiteral(key, at, efm);
+                }
+            }
+            else if (m.Find("value") is not null) return null; // KW0109 from the field map: literals are env-only
+            else if (!efm.Has("credential"))
+            {
+                problems.Fail(ErrorCodes.ManifestMissingField, at, $"{efm.What} needs 'credential'", $"add 'credential:' — {ManifestFields.Entry["credential"].Description}");
+                return null;
+            }
             var credential = efm.String("credential");
             var endpoint = efm.Url("endpoint");
             if (format == SinkFormat.AtticConfig && !efm.Has("endpoint"))
@@ -178,6 +193,31 @@ internal sealed partial class ManifestReader
             && _credentials.GetValueOrDefault(entry.Credential) is ExternalCredential { Username: { } u })
             entry = entry with { Username = u };
         return CheckEntryCredential(entry, credAt, format, what) ? entry : null;
+    }
+
+    /// <summary><c>KEY: { value: TEXT }</c> of an env sink: written as it is, so it must fit on the variable's one line
+    /// (the renderer quotes everything else). Not a secret — a value that looks like one is warned about (KW0230).</summary>
+    private SinkEntry? ReadLiteral(string key, SourceLocation at, FieldMap efm)
+    {
+        foreach (var field in (ReadOnlySpan<string>)["encoding", "public"])
+            if (efm.Has(field))
+                problems.Fail(ErrorCodes.ManifestFieldNotApplicable, efm.KeyAt(field), $"'{field}' of {efm.What} applies to a credential's value, not to a literal value",
+                    "remove it: a literal value is written exactly as the manifest has it");
+        if (efm.String("value") is not { } text) return null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            string? problem = char.IsControl(c) && c != '\t' ? $"contains a control character (U+{(int)c:X4}{c switch { '\n' => ", a newline", '\r' => ", a carriage return", '\0' => ", NUL", _ => "" }})"
+                : (char.IsHighSurrogate(c) && (i + 1 == text.Length || !char.IsLowSurrogate(text[i + 1]))) || (char.IsLowSurrogate(c) && (i == 0 || !char.IsHighSurrogate(text[i - 1]))) ? "is not valid Unicode text (a lone surrogate)"
+                : null;
+            if (problem is null) continue;
+            problems.Fail(ErrorCodes.ManifestLiteralNotRepresentable, efm.At("value"), $"the value of {efm.What} {problem}, which an env file cannot carry");
+            return null;
+        }
+        if (FieldMap.LooksLikeToken(text))
+            problems.Warn(ErrorCodes.ManifestLiteralLooksSecret, efm.At("value"),
+                $"the value of {efm.What} looks like a token or key; a literal value is not kept as a secret");
+        return SinkEntry.OfLiteral(key, text, at);
     }
 
     /// <summary>An entry without its own <c>encoding</c> delivers a secret in the secret's declared text encoding

@@ -59,6 +59,9 @@ internal sealed partial class ManifestReader(string file, Problems problems)
         var services = new List<Service>();
         foreach (var (key, value) in Entries(fm, "services"))
             if (ReadService(key, value) is { } service) services.Add(service);
+        foreach (var sink in sinks)
+            if (AtticEnvRule.Evaluate(sink, services) is { Satisfied: false } runner)
+                problems.Warn(ErrorCodes.ManifestAtticEnvWithoutPublicKey, runner.Location, runner.Message, runner.Hint);
 
         var publishers = ReadTrustedPublishers(Entries(fm, "trustedPublishers"));
         var gate = fm.Mapping("gate") is { } g ? ReadGate(g, fm.KeyAt("gate")) : AtticGateSettings.Default;

@@ -94,13 +94,14 @@ internal static class ManifestFields
 
     public static readonly ObjectSpec Entry = new("entry", "One entry of a sink: its key is an environment variable (env), JSON key (json), host (nix-access-tokens, netrc, git-credentials), server name (attic-config) or data key (kubernetes-secret).",
     [
-        new("credential", Str(NamePattern), "The credential whose value the entry takes.", Required: true),
-        new("encoding", Choice(EntryEncodings), "Text encoding of the value (default: a secret's declared encoding, else raw)."),
+        new("credential", Str(NamePattern), "The credential whose value the entry takes (or value:, not both)."),
+        new("value", Text, "env: a literal value written as it is (ATTIC_SERVER, ATTIC_CACHE), instead of a credential's; not a secret (it stays in the manifest in clear).", AppliesTo: ["env"]),
+        new("encoding", Choice(EntryEncodings), "Text encoding of the credential's value (default: a secret's declared encoding, else raw)."),
         new("public", Bool, "Take the public half (nix-signing-key: name:base64, rsa-key: PEM public key).", Default: "false"),
         new("username", Text, "User name (netrc, git-credentials); default: the credential's username.", AppliesTo: ["netrc", "git-credentials"]),
         new("endpoint", new ScalarShape(ScalarType.Url), "The server's API endpoint (attic-config, required there).", AppliesTo: ["attic-config"]),
         new("tokenFile", Text, "Point the server at this token file instead of embedding the token (attic-config).", AppliesTo: ["attic-config"]),
-    ]);
+    ], ExactlyOneOf: [["credential"], ["value"]]);
 
     private static readonly AnyOfShape Hooks = new([new ObjectShape(Hook), new ListShape(new ObjectShape(Hook))]);
 
@@ -118,7 +119,7 @@ internal static class ManifestFields
         new("encoding", Choice(EntryEncodings), "raw: text encoding of the value (default: a secret's declared encoding, else raw).", AppliesTo: ["raw"]),
         new("public", Bool, "raw: write the public half of a nix-signing-key or rsa-key.", Default: "false", AppliesTo: ["raw"]),
         new("entries", new MapShape(new AnyOfShape([Str(NamePattern), new ObjectShape(Entry)])),
-            "Entries in order: KEY: credential-name, or KEY: { credential, encoding, public, … }.",
+            "Entries in order: KEY: credential-name, KEY: { credential, encoding, public, … }, or (env) KEY: { value: literal text }.",
             AppliesTo: ["env", "json", "nix-access-tokens", "netrc", "git-credentials", "attic-config", "kubernetes-secret"]),
         new("tokens", new ListShape(Str(NamePattern)), "External credentials keyed by their host.", AppliesTo: HostKeyedFormats),
         new("substituters", TextList, "nix-conf: substituter URLs (the substituters line).", AppliesTo: ["nix-conf"]),
