@@ -134,6 +134,9 @@ public sealed partial class RotationAcrossHostsTests : IAsyncLifetime
             Assert.Equal(VersionState.Active, versions.Single(v => v.Version == 1).State); // the cache has not switched
             Assert.Equal(VersionState.Staged, versions.Single(v => v.Version == 2).State);
             Assert.Single(await read.Store.ReadAuditAsync(null, Ct), a => a.Event.Action == "awaiting-hosts"); // once per pause, not per check
+            // serve's controller checks a paused rotation again on every pass.
+            var decision = await RolloverContinuation.DecideAsync(read.Store, _manifest, DateTimeOffset.UtcNow, Ct);
+            Assert.Equal(OpenRotationAction.Resume, decision.Action);
         }
         Assert.StartsWith("main-1:", File.ReadAllText(Path.Combine(Authority, "run/keyward/cache.sk")), StringComparison.Ordinal);
 
