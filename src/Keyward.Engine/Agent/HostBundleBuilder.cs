@@ -22,7 +22,6 @@ public static class HostBundleBuilder
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
-            var settled = rotation is null ? await TrustLists.ForManifestAsync(store, manifest, null, now, ct).ConfigureAwait(false) : null;
             var rendered = new List<BundleSink>(sinks.Length);
             var pending = new List<string>();
             foreach (var sink in sinks)
@@ -32,8 +31,9 @@ public static class HostBundleBuilder
                     pending.Add(sink.Name);
                     continue;
                 }
-                var trust = settled ?? await RotationTrust.ForSinkAsync(store, manifest, sink, rotation!.Value.Intent,
-                    RotationTrust.RetiredTrust(rotation.Value.Intent, rotation.Value.Done, sink.Name), now, ct).ConfigureAwait(false);
+                // Every key the sink trusts, also one only hosts trust (TrustLists.ForManifestAsync looks at the authority's sinks).
+                var trust = await RotationTrust.ForSinkAsync(store, manifest, sink, rotation?.Intent,
+                    rotation is { } r && RotationTrust.RetiredTrust(r.Intent, r.Done, sink.Name), now, ct).ConfigureAwait(false);
                 var content = SinkDelivery.Render(sink, resolved, trust);
                 rendered.Add(new BundleSink(sink.Name, sink.Path, sink.PersistRoot, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group,
                     store.Fingerprint(content), content, sink.OnChange));
