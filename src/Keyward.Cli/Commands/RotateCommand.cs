@@ -21,7 +21,12 @@ internal static class RotateCommand
         var abort = new Option<bool>("--abort") { Description = "Roll an open rotation back to the versions active before it" };
         var rootOption = new Option<string?>("--root") { Description = "Prefix every sink path with DIR, as apply --root (hooks are not run)" };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
-        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort, rootOption, kubeconfig };
+        var hostDeadline = new Option<string>("--host-deadline")
+        {
+            Description = "How long a deliver step waits for hosts' agents to confirm the new files before the rotation pauses (0: do not wait)",
+            DefaultValueFactory = _ => "2m",
+        };
+        var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort, rootOption, kubeconfig, hostDeadline };
         cmd.SetAction(async (parse, ct) =>
         {
             var manifest = ManifestInput.Load(context, parse, file);
@@ -32,23 +37,48 @@ internal static class RotateCommand
             if (modes == 1 && (list.Length > 0 || leaked.Length > 0)) throw ErrorCodes.Usage.Exception("--continue, --resume and --abort act on the open rotation: give no names");
             if (modes == 0 && list.Length == 0 && leaked.Length == 0) throw ErrorCodes.Usage.Exception("name the credentials to rotate, or what leaked with --exposed");
             var asJson = parse.GetValue(json);
-            // The lock spans "is a rotation open?" / "open one" and the whole journal run (start, --resume, --continue, --abort).
-            await using var state = await StateInput.OpenForWriteAsync(context, parse, "rotate", ct).ConfigureAwait(false);
+            if (!Core.Time.HumanDuration.TryParse(parse.GetValue(hostDeadline)!, out var deadline, out var deadlineError) || deadline!.Value < TimeSpan.Zero)
+                throw ErrorCodes.InvalidArgument.Exception($"--host-deadline: {deadlineError ?? "must not be negative"}");
+            var until = context.Time.GetUtcNow() + deadline.Value;
             var root = parse.GetValue(rootOption);
-            StateInput.SweepStaleTempFiles(context, manifest, string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root));
             using var http = Services.Http.ServiceHttp.CreateClient();
-            var executor = new RotationExecutor(state.Store, RotationSetup.Options(context, state, manifest, http,
-                string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root), runHooks: true, asJson ? null : context.Console.Out.WriteLine,
-                parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null));
+            async Task<RotationOutcome> UnderLockAsync(Func<RotationExecutor, Task<RotationOutcome>> run)
+            {
+                // The lock spans "is a rotation open?" / "open one" and the whole journal run (start, --resume, --continue, --abort).
+                await using var state = await StateInput.OpenForWriteAsync(context, parse, "rotate", ct).ConfigureAwait(false);
+                StateInput.SweepStaleTempFiles(context, manifest, string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root));
+                var executor = new RotationExecutor(state.Store, RotationSetup.Options(context, state, manifest, http,
+                    string.IsNullOrEmpty(root) ? null : context.Console.ResolvePath(root), runHooks: true, asJson ? null : context.Console.Out.WriteLine,
+                    parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null));
+                return await run(executor).ConfigureAwait(false);
+            }
             RotationOutcome outcome;
-            if (parse.GetValue(abort)) outcome = await executor.AbortAsync(ct).ConfigureAwait(false);
-            else if (parse.GetValue(resume) || parse.GetValue(cont)) outcome = await executor.ResumeAsync(parse.GetValue(cont), ct).ConfigureAwait(false);
+            if (parse.GetValue(abort)) outcome = await UnderLockAsync(e => e.AbortAsync(ct)).ConfigureAwait(false);
+            else if (parse.GetValue(resume) || parse.GetValue(cont)) outcome = await UnderLockAsync(e => e.ResumeAsync(parse.GetValue(cont), ct)).ConfigureAwait(false);
             else
             {
                 var intent = list.Length == 0
                     ? RotationPlanner.NarrowestFor(manifest, leaked, parse.GetValue(broad))
                     : new RotationIntent(list, leaked.Length > 0 ? RotationReason.Exposed : RotationReason.Manual, leaked.Length > 0 ? leaked : null, parse.GetValue(broad));
-                outcome = await executor.StartAsync(intent, ct).ConfigureAwait(false);
+                outcome = await UnderLockAsync(e => e.StartAsync(intent, ct)).ConfigureAwait(false);
+            }
+            // Paused for hosts: wait without the lock (the server needs it to hand the agents the new files and record their
+            // confirmations), then resume under it; at the deadline the journal stays open in awaiting-hosts.
+            while (outcome.State == RotationState.AwaitingHosts)
+            {
+                var missing = await RotationExecutor.WaitForHostsAsync(c => StateInput.OpenAsync(context, parse, c), manifest, until, context.Time, ct).ConfigureAwait(false);
+                if (missing.Count > 0)
+                    throw ErrorCodes.RotationAwaitingHosts.Exception(
+                        $"rotation journal {outcome.JournalId} is paused: host(s) {string.Join(", ", missing.Select(g => g.ToString()))} did not confirm the new version within {parse.GetValue(hostDeadline)}");
+                var journalId = outcome.JournalId;
+                outcome = await UnderLockAsync(async e =>
+                {
+                    if (await e.OpenRotationAsync(ct).ConfigureAwait(false) is { } open && open.Id == journalId)
+                        return await e.ResumeAsync(parse.GetValue(cont), ct).ConfigureAwait(false);
+                    var note = $"rotation journal {journalId} was closed meanwhile by another writer (`keyward serve`'s controller resumes it too): see `keyward audit`";
+                    if (!asJson) context.Console.Out.WriteLine(note);
+                    return new RotationOutcome(journalId, RotationState.Committed, null, [note]);
+                }).ConfigureAwait(false);
             }
             if (asJson)
                 context.Console.Out.WriteLine(JsonSerializer.Serialize(new RotateJson(outcome.JournalId, outcome.State.ToString(), outcome.Log), CliJson.Context.RotateJson));

@@ -7,6 +7,8 @@ public enum NodeKind
     Hook,
     Service,
     Check,
+    /// <summary>A declared host: never a graph node, only the target of a rotation's <c>deliver</c> step.</summary>
+    Host,
 }
 
 /// <summary>Edge kinds, each with its declared direction. A change propagates along
@@ -37,6 +39,7 @@ public static class GraphNames
         NodeKind.Hook => "hook",
         NodeKind.Service => "service",
         NodeKind.Check => "check",
+        NodeKind.Host => "host",
         _ => throw new ArgumentOutOfRangeException(nameof(k)),
     };
 

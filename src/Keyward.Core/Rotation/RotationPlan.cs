@@ -40,6 +40,8 @@ public enum StepAction
     SwitchSigning,
     Verify,
     Activate,
+    /// <summary>Wait until a host's agent confirms it has what the server renders for it now (its report's fingerprints).</summary>
+    Deliver,
     RetirePublicKey,
     Retire,
     Revoke,
@@ -81,6 +83,7 @@ public static class RotationNames
         StepAction.SwitchSigning => "switch-signing",
         StepAction.Verify => "re-verify",
         StepAction.Activate => "activate",
+        StepAction.Deliver => "deliver",
         StepAction.RetirePublicKey => "retire-public-key",
         StepAction.Retire => "retire",
         StepAction.Revoke => "revoke",

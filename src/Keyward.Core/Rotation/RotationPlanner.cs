@@ -78,6 +78,7 @@ public static class RotationPlanner
         AddHooks(p, graph, RotationPhase.Single, singleSinks);
         AddVerifications(p, graph, RotationPhase.Single, changing, singleSinks);
         foreach (var c in changing) p.Add(RotationPhase.Single, StepAction.Activate, NodeKind.Credential, c, "the new version becomes active", c);
+        AddDeliveries(p, manifest, RotationPhase.Single, singleSinks, null);
         foreach (var c in changing)
         {
             var cred = manifest.FindCredential(c)!;
@@ -100,6 +101,7 @@ public static class RotationPlanner
                 p.Add(RotationPhase.PublishTrust, StepAction.PropagatePublicKey, NodeKind.Sink, graph.Nodes[s].Name, $"{graph.Nodes[s].Detail}: trust {oldName} and {newName}", k.Name);
             AddHooks(p, graph, RotationPhase.PublishTrust, trusting);
             p.Add(RotationPhase.PublishTrust, StepAction.Verify, NodeKind.Credential, k.Name, "every trusting sink lists both public keys", k.Name);
+            AddDeliveries(p, manifest, RotationPhase.PublishTrust, trusting, k.Name);
             p.Add(RotationPhase.SwitchSigning, StepAction.Activate, NodeKind.Credential, k.Name, $"{newName} becomes the signing key", k.Name);
             foreach (var s in carrying)
                 p.Add(RotationPhase.SwitchSigning, StepAction.ReRender, NodeKind.Sink, graph.Nodes[s].Name, $"{graph.Nodes[s].Detail}: carries the private key {newName}", k.Name);
@@ -113,6 +115,7 @@ public static class RotationPlanner
                 p.Add(RotationPhase.SwitchSigning, StepAction.RetirePublicKey, NodeKind.Sink, graph.Nodes[s].Name,
                     overlap is { } o ? $"keep trusting {oldName} until {Stamp(now + o.Value)} (overlap {o.Text}), then drop it" : $"drop {oldName}; trust only {newName}", k.Name);
             AddHooks(p, graph, RotationPhase.SwitchSigning, trusting);
+            AddDeliveries(p, manifest, RotationPhase.SwitchSigning, [.. carrying, .. trusting], k.Name);
             p.Add(RotationPhase.SwitchSigning, StepAction.Retire, NodeKind.Credential, k.Name,
                 overlap is { } o2 ? $"{oldName} stays the previous version until {Stamp(now + o2.Value)}, then is retired" : $"{oldName} is retired", k.Name);
             notes.Add(policy.AutoContinue == true
@@ -256,6 +259,22 @@ public static class RotationPlanner
                 var from = string.Join(", ", graph.ImpactedBy(e.To).Where(x => sinks.Contains(x.From)).Select(x => graph.Nodes[x.From].Name).Distinct());
                 p.Add(phase, action, NodeKind.Hook, hook.Name, $"{hook.Detail} (after {from} changed)");
             }
+    }
+
+    /// <summary>One <c>deliver</c> step per host that receives one of <paramref name="sinks"/> (manifest order): the rotation
+    /// goes on to retire the old version (or, in phase one, to switch signing) only once that host's agent has confirmed
+    /// what the server renders for it now.</summary>
+    private static void AddDeliveries(PlanWriter p, KeywardManifest manifest, RotationPhase phase, List<int> sinks, string? credential)
+    {
+        if (manifest.HostSinks.Count == 0) return;
+        var names = sinks.Select(s => p.Graph.Nodes[s].Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var h in manifest.Hosts)
+        {
+            var mine = manifest.SinksOfHost(h.Name).Where(s => names.Contains(s.Name)).Select(s => s.Name).ToList();
+            if (mine.Count == 0) continue;
+            p.Add(phase, StepAction.Deliver, NodeKind.Host, h.Name,
+                $"wait until the agent on {h.Name} confirms {string.Join(", ", mine)} as the server renders {(mine.Count == 1 ? "it" : "them")} now", credential);
+        }
     }
 
     private static void AddVerifications(PlanWriter p, CredentialGraph graph, RotationPhase phase, IEnumerable<string> credentials, List<int> sinks)

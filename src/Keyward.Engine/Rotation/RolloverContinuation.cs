@@ -8,7 +8,8 @@ public enum OpenRotationAction
 {
     /// <summary>No open rotation journal.</summary>
     None,
-    /// <summary>A rotation stopped in the middle (crash, failed step): <c>ResumeAsync(false)</c> finishes it.</summary>
+    /// <summary>A rotation stopped in the middle (crash, failed step) or paused for hosts: <c>ResumeAsync(false)</c> finishes it
+    /// (a pause for hosts is checked again, and goes on once they have confirmed).</summary>
     Resume,
     /// <summary>A cache-key rollover waits for phase two, its keys have <c>autoContinue</c> and the overlap has passed:
     /// <c>ResumeAsync(true)</c> runs phase two.</summary>
@@ -38,6 +39,8 @@ public static class RolloverContinuation
         var names = intent.Names;
         if (open.Status == RotationStatus.Aborting)
             return new OpenRotation(OpenRotationAction.Wait, open.Id, names, "being aborted: finish it with `keyward rotate --abort`", null);
+        if (open.Status == RotationStatus.AwaitingHosts)
+            return new OpenRotation(OpenRotationAction.Resume, open.Id, names, "waits for hosts to confirm the new version: check again", null);
         if (open.Status != RotationStatus.AwaitingContinue)
             return new OpenRotation(OpenRotationAction.Resume, open.Id, names, "stopped mid-way: resume", null);
         var keys = intent.Snapshot.Keys.Select(manifest.FindCredential).OfType<NixSigningKeyCredential>().ToArray();

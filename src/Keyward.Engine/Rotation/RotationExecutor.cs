@@ -9,6 +9,7 @@ using Keyward.Core.Rotation;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Attic;
 using Keyward.Crypto.Nix;
+using Keyward.Engine.Agent;
 using Keyward.Sinks;
 using Keyward.Store.Contract;
 
@@ -22,10 +23,16 @@ public enum RotationState
 {
     Committed,
     AwaitingContinue,
+    /// <summary>Paused at a deliver step: the hosts in <see cref="RotationOutcome.Hosts"/> have not confirmed the new files.</summary>
+    AwaitingHosts,
     Aborted,
 }
 
-public sealed record RotationOutcome(long JournalId, RotationState State, RotationPlan? Plan, IReadOnlyList<string> Log);
+public sealed record RotationOutcome(long JournalId, RotationState State, RotationPlan? Plan, IReadOnlyList<string> Log)
+{
+    /// <summary>When <see cref="RotationState.AwaitingHosts"/>: each host that has not confirmed, with its sinks.</summary>
+    public IReadOnlyList<HostGap> Hosts { get; init; } = [];
+}
 
 /// <summary>
 /// Executes a rotation plan through the store's write-ahead journal. Every step is journalled as <c>started</c> before its
@@ -38,6 +45,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 {
     private readonly KeywardManifest _m = options.Manifest;
     private readonly List<string> _log = [];
+    private IReadOnlyList<HostGap> _awaiting = [];
     private SinkDelivery? _delivery;
     private CredentialMinter? _minter;
 
@@ -85,8 +93,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             plan.Steps.Select(s => new JournalPlanStep(s.Order, s.Phase, s.Action, s.TargetKind, s.Target, s.Credential, s.Detail)).ToList());
         var id = await store.BeginJournalAsync(RotationStatus.Operation, journal.Serialize(), Now, ct).ConfigureAwait(false);
         Progress($"rotation journal {id}: {plan.Steps.Count} steps for {string.Join(", ", intent.Credentials)}");
-        var state = await RunStepsAsync(id, journal, new HashSet<int>(), autoContinue, ct).ConfigureAwait(false);
-        return new RotationOutcome(id, state, plan, _log);
+        var state = await RunStepsAsync(id, RotationStatus.Open, journal, new HashSet<int>(), autoContinue, ct).ConfigureAwait(false);
+        return new RotationOutcome(id, state, plan, _log) { Hosts = _awaiting };
     }
 
     /// <summary><c>--resume</c> (completes a crashed or failed rotation) and <c>--continue</c> (starts phase two).</summary>
@@ -99,14 +107,17 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             throw ErrorCodes.RotationInProgress.Exception($"rotation journal {open.Id} was being aborted", "finish the roll-back with `keyward rotate --abort`");
         if (open.Status == RotationStatus.AwaitingContinue && !continuePhaseTwo)
             throw ErrorCodes.RotationAwaitingContinue.Exception($"rotation journal {open.Id} finished phase one and waits for `--continue`");
-        var allowPhaseTwo = journal.AutoContinue || continuePhaseTwo || open.Status == RotationStatus.PhaseTwo;
-        if (continuePhaseTwo && open.Status != RotationStatus.PhaseTwo)
-            await store.SetJournalStatusAsync(open.Id, RotationStatus.PhaseTwo, ct).ConfigureAwait(false);
         var done = DoneSteps(open);
+        // A phase-two step already done means phase two was allowed (a pause for hosts inside phase two keeps it so).
+        var allowPhaseTwo = journal.AutoContinue || continuePhaseTwo || open.Status == RotationStatus.PhaseTwo ||
+            journal.Steps.Any(s => s.Phase == RotationPhase.SwitchSigning && done.Contains(s.Order));
+        var status = open.Status;
+        if (continuePhaseTwo && open.Status != RotationStatus.PhaseTwo)
+            await store.SetJournalStatusAsync(open.Id, status = RotationStatus.PhaseTwo, ct).ConfigureAwait(false);
         await ReMintForeignTokensAsync(journal, done, ct).ConfigureAwait(false);
         Progress($"resuming rotation journal {open.Id}: {done.Count} of {journal.Steps.Count} steps already done");
-        var state = await RunStepsAsync(open.Id, journal, done, allowPhaseTwo, ct).ConfigureAwait(false);
-        return new RotationOutcome(open.Id, state, null, _log);
+        var state = await RunStepsAsync(open.Id, status, journal, done, allowPhaseTwo, ct).ConfigureAwait(false);
+        return new RotationOutcome(open.Id, state, null, _log) { Hosts = _awaiting };
     }
 
     /// <summary><c>--abort</c>: restore what was active at the start, retire what the rotation created, re-render every
@@ -164,7 +175,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
 
     // ------------------------------------------------------------------ the step loop
 
-    private async Task<RotationState> RunStepsAsync(long id, JournalIntent journal, HashSet<int> done, bool allowPhaseTwo, CancellationToken ct)
+    private async Task<RotationState> RunStepsAsync(long id, string status, JournalIntent journal, HashSet<int> done, bool allowPhaseTwo, CancellationToken ct)
     {
         var ctx = new StepContext(journal, done);
         foreach (var step in journal.Steps.OrderBy(s => s.Order))
@@ -175,6 +186,12 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 await store.SetJournalStatusAsync(id, RotationStatus.AwaitingContinue, ct).ConfigureAwait(false);
                 Progress("phase one done: every trusting sink now lists the old and the new public key; run `keyward rotate --continue` once every consumer has it");
                 return RotationState.AwaitingContinue;
+            }
+            if (step.Action == StepAction.Deliver &&
+                await BlockGapsAsync(store, _m, journal, done, step, Now, ct).ConfigureAwait(false) is { Count: > 0 } gaps)
+            {
+                await PauseForHostsAsync(id, status, journal, step, gaps, ct).ConfigureAwait(false);
+                return RotationState.AwaitingHosts;
             }
             var data = string.Create(CultureInfo.InvariantCulture, $"{{\"order\":{step.Order}}}");
             await store.AppendJournalStepAsync(id, step.Action.Name(), step.Target, RotationStatus.Started, data, Now, ct).ConfigureAwait(false);
@@ -231,6 +248,9 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 break;
             case StepAction.Activate:
                 await ActivateAsync(step.Target, ctx, ct).ConfigureAwait(false);
+                break;
+            case StepAction.Deliver:
+                await ConfirmDeliveredAsync(step, ctx, ct).ConfigureAwait(false);
                 break;
             case StepAction.Retire:
                 await RetireAsync(step.Target, ctx, ct).ConfigureAwait(false);
@@ -463,18 +483,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             var cur = await CurrentAsync(c.Name, ctx, ct).ConfigureAwait(false);
             resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : CredentialValues.PublicKeyOf(c, cur.Value.Value));
         }
-        var trust = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
-        var trusted = (sink.NixConf?.TrustedPublicKeys ?? []).Concat(sink.Entries.Where(e => e.Take == EntryValue.PublicKey).Select(e => e.Credential));
-        foreach (var name in trusted.Distinct(StringComparer.Ordinal))
-        {
-            if (_m.FindCredential(name) is not NixSigningKeyCredential c) continue;
-            var versions = await store.GetVersionsAsync(c.Name, ct).ConfigureAwait(false);
-            var keys = ctx.Journal.Snapshot.TryGetValue(c.Name, out var old)
-                ? TrustLists.InRollover(versions, old, retiringTrust || ctx.RetiringTrust.Contains(sink.Name) || ctx.DoneRetireTrust(sink.Name),
-                    keepOld: ctx.Journal.OverlapSeconds.ContainsKey(c.Name))
-                : TrustLists.Settled(versions, _m.EffectivePolicy(c).Overlap?.Value, Now);
-            if (keys.Count > 0) trust[c.Name] = keys;
-        }
+        var trust = await RotationTrust.ForSinkAsync(store, _m, sink, ctx.Journal,
+            retiringTrust || ctx.RetiringTrust.Contains(sink.Name) || ctx.DoneRetireTrust(sink.Name), Now, ct).ConfigureAwait(false);
         return (resolved, trust);
     }
 
@@ -596,9 +606,98 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         await options.Services.SwitchCacheKeyAsync(service, cred, value, ct).ConfigureAwait(false);
     }
 
+    // ------------------------------------------------------------------ hosts
+
+    /// <summary>The sinks of <paramref name="deliver"/>'s host that the journal's steps of the same phase touch.</summary>
+    private static List<string> SinksAwaited(KeywardManifest manifest, JournalIntent journal, JournalPlanStep deliver)
+    {
+        var mine = manifest.SinksOfHost(deliver.Target).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        return [.. journal.Steps.Where(s => s.Kind == NodeKind.Sink && s.Phase == deliver.Phase && mine.Contains(s.Target)).Select(s => s.Target).Distinct(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The hosts of the run of deliver steps starting at <paramref name="first"/> (not yet done) that have not
+    /// confirmed their sinks: every host that misses is named, not only the first.</summary>
+    private static Task<IReadOnlyList<HostGap>> BlockGapsAsync(ICredentialStore store, KeywardManifest manifest, JournalIntent journal, HashSet<int> done,
+        JournalPlanStep first, DateTimeOffset now, CancellationToken ct)
+    {
+        var block = journal.Steps.Where(s => s.Order >= first.Order).OrderBy(s => s.Order).TakeWhile(s => s.Action == StepAction.Deliver)
+            .Where(s => !done.Contains(s.Order));
+        return HostConfirmations.GapsAsync(store, manifest, block.Select(s => (s.Target, (IReadOnlyCollection<string>)SinksAwaited(manifest, journal, s))).ToList(), now, ct);
+    }
+
+    /// <summary>Leaves the journal open in <c>awaiting-hosts</c>, naming the hosts (journalled and audited once per pause,
+    /// not on every re-check).</summary>
+    private async Task PauseForHostsAsync(long id, string status, JournalIntent journal, JournalPlanStep step, IReadOnlyList<HostGap> gaps, CancellationToken ct)
+    {
+        _awaiting = gaps;
+        var names = string.Join(", ", gaps.Select(g => g.ToString()));
+        if (status != RotationStatus.AwaitingHosts)
+        {
+            await store.SetJournalStatusAsync(id, RotationStatus.AwaitingHosts, ct).ConfigureAwait(false);
+            var data = string.Create(CultureInfo.InvariantCulture, $"{{\"order\":{step.Order}}}");
+            await store.AppendJournalStepAsync(id, step.Action.Name(), step.Target, RotationStatus.Waiting, data, Now, ct).ConfigureAwait(false);
+            await AuditAsync("awaiting-hosts", step.Credential ?? string.Join(",", journal.Names), null, null,
+                $"rotation journal {id} waits for hosts to confirm: {names}", ct).ConfigureAwait(false);
+        }
+        Progress($"{step.Order,3}. {step.Action.Name()} {step.Target}: waiting for host(s) to confirm: {names}; the old version stays until they do");
+    }
+
+    /// <summary>The deliver step itself: its host has confirmed every affected sink (checked again here, under the step's
+    /// journal entry), audited per sink.</summary>
+    private async Task ConfirmDeliveredAsync(JournalPlanStep step, StepContext ctx, CancellationToken ct)
+    {
+        var sinks = SinksAwaited(_m, ctx.Journal, step);
+        var gaps = await HostConfirmations.GapsAsync(store, _m, [(step.Target, sinks)], Now, ct).ConfigureAwait(false);
+        if (gaps.Count > 0)
+            throw ErrorCodes.RotationAwaitingHosts.Exception($"host {gaps[0]} has not confirmed the new version");
+        if (_m.FindHost(step.Target) is null)
+        {
+            Progress($"     host {step.Target} is no longer declared: not waited for");
+            return;
+        }
+        foreach (var sink in sinks)
+            await AuditAsync("host-confirmed", sink, null, null, $"the agent on host {step.Target} confirmed what the server renders now", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits, outside the state lock, for the hosts an open rotation paused for (<see cref="RotationState.AwaitingHosts"/>):
+    /// reads the store (through <paramref name="openRead"/>, a lock-free open) with back-off from 1 s to 15 s on
+    /// <paramref name="time"/> until every awaited host has confirmed or <paramref name="until"/> passes. Returns the hosts
+    /// still missing (empty: resume now). The lock must not be held meanwhile: the server needs it to hand the new files to
+    /// the agents and to record their confirmations.
+    /// </summary>
+    public static async Task<IReadOnlyList<HostGap>> WaitForHostsAsync(Func<CancellationToken, Task<Keyward.Store.OpenedState>> openRead, KeywardManifest manifest,
+        DateTimeOffset until, TimeProvider time, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(openRead);
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(time);
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            IReadOnlyList<HostGap> gaps = [];
+            var state = await openRead(ct).ConfigureAwait(false);
+            await using (state.ConfigureAwait(false))
+            {
+                var open = (await state.Store.OpenJournalsAsync(ct).ConfigureAwait(false)).FirstOrDefault(j => j.Operation == RotationStatus.Operation);
+                if (open is { Status: RotationStatus.AwaitingHosts })
+                {
+                    var journal = ParseIntent(open);
+                    var done = DoneSteps(open);
+                    if (journal.Steps.OrderBy(s => s.Order).FirstOrDefault(s => !done.Contains(s.Order)) is { Action: StepAction.Deliver } next)
+                        gaps = await BlockGapsAsync(state.Store, manifest, journal, done, next, time.GetUtcNow(), ct).ConfigureAwait(false);
+                }
+            }
+            var left = until - time.GetUtcNow();
+            if (gaps.Count == 0 || left <= TimeSpan.Zero) return gaps;
+            await Task.Delay(delay < left ? delay : left, time, ct).ConfigureAwait(false);
+            delay = TimeSpan.FromSeconds(Math.Min(15, delay.TotalSeconds * 2));
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
-    private static HashSet<int> DoneSteps(JournalRecord journal)
+    internal static HashSet<int> DoneSteps(JournalRecord journal)
     {
         var done = new HashSet<int>();
         foreach (var s in journal.Steps)
@@ -636,7 +735,6 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         public JournalIntent Journal { get; } = journal;
         public HashSet<string> RetiringTrust { get; } = new(StringComparer.Ordinal);
 
-        public bool DoneRetireTrust(string sink) =>
-            Journal.Steps.Any(s => s.Action == StepAction.RetirePublicKey && s.Target == sink && done.Contains(s.Order));
+        public bool DoneRetireTrust(string sink) => RotationTrust.RetiredTrust(Journal, done, sink);
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Keyward.Core.Graph;
 using Keyward.Core.Rotation;
+using Keyward.Store.Contract;
 
 namespace Keyward.Engine.Rotation;
 
@@ -34,13 +35,20 @@ internal sealed record JournalPlanStep(int Order, RotationPhase Phase, StepActio
 internal static class RotationStatus
 {
     public const string Operation = "rotate";
+    /// <summary>Open and running (the store's own status for a new journal).</summary>
+    public const string Open = JournalStatuses.Open;
     /// <summary>Phase one of a two-phase rollover is done; waiting for <c>--continue</c>.</summary>
     public const string AwaitingContinue = "awaiting-continue";
     /// <summary><c>--continue</c> was given: phase two may run (also after a crash).</summary>
     public const string PhaseTwo = "phase-two";
     public const string Aborting = "aborting";
+    /// <summary>Paused at a deliver step until the named hosts' agents confirm; <c>--resume</c>/<c>--continue</c> (and
+    /// serve's controller) check again.</summary>
+    public const string AwaitingHosts = "awaiting-hosts";
 
     public const string Started = "started";
     public const string Done = "done";
     public const string Failed = "failed";
+    /// <summary>A deliver step found hosts that have not confirmed (journalled once per pause).</summary>
+    public const string Waiting = "waiting";
 }

@@ -8,7 +8,7 @@ namespace Keyward.Server.Agent;
 
 /// <summary>
 /// Bundles for hosts and the long poll. One loop (every <see cref="PollInterval"/>, only while an agent waits) reads the
-/// store's version list — no values — and the manifest; when either changed it wakes every waiting agent, each of which
+/// store's version list — no values —, the open journals and the manifest; when either changed it wakes every waiting agent, each of which
 /// re-renders its host's bundle once per change (cached per host until the next change) and returns when its version
 /// differs from the one the agent has. 1,000 waiting agents cost one version-list read per interval, not 1,000.
 /// </summary>
@@ -89,8 +89,8 @@ internal sealed class AgentHub : IDisposable
         }
     }
 
-    /// <summary>Store and manifest as one string: the active versions (names, numbers, keyed fingerprints) and the manifest
-    /// instance. Any change of a value or a declaration changes it.</summary>
+    /// <summary>Store and manifest as one string: the versions (names, numbers, states, keyed fingerprints), the open
+    /// journals' progress and the manifest instance. Any change of a value or a declaration changes it.</summary>
     private async Task<string> GenerationAsync(CancellationToken ct)
     {
         _state.ReloadManifestIfChanged();
@@ -102,6 +102,9 @@ internal sealed class AgentHub : IDisposable
             var sb = new StringBuilder().Append(manifest is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(manifest)).Append('\n');
             foreach (var v in versions.OrderBy(v => v.Name, StringComparer.Ordinal).ThenBy(v => v.Version))
                 sb.Append(v.Name).Append(' ').Append(v.Version).Append(' ').Append(v.State).Append(' ').Append(v.Fingerprint).Append('\n');
+            // An open rotation changes what a host trusts (a cache key in rollover) as its steps are done, not only its versions.
+            foreach (var j in await opened.Store.OpenJournalsAsync(ct).ConfigureAwait(false))
+                sb.Append("journal ").Append(j.Id).Append(' ').Append(j.Status).Append(' ').Append(j.Steps.Count).Append('\n');
             var generation = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
             lock (_gate)
             {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Keyward.Core.Manifest;
 using Keyward.Engine.Agent;
+using Keyward.Store.Contract;
 
 namespace Keyward.Server.Agent;
 
@@ -19,6 +20,12 @@ internal sealed class HostStatusBoard
     }
 
     private readonly ConcurrentDictionary<string, Entry> _hosts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _persisted = new(StringComparer.Ordinal);
+
+    /// <summary>True when this server already wrote <paramref name="record"/>'s confirmation to the store.</summary>
+    public bool Persisted(SinkRecord record) => _persisted.TryGetValue(record.Name, out var fp) && fp == record.ContentFingerprint;
+
+    public void MarkPersisted(SinkRecord record) => _persisted[record.Name] = record.ContentFingerprint;
 
     private Entry Of(string host) => _hosts.GetOrAdd(host, _ => new Entry());
 

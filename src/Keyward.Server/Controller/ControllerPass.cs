@@ -215,6 +215,7 @@ public sealed class ControllerPass
     {
         RotationState.Committed => "committed",
         RotationState.AwaitingContinue => "awaiting-continue",
+        RotationState.AwaitingHosts => "awaiting-hosts",
         _ => "aborted",
     };
 

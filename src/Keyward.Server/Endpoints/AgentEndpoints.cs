@@ -149,13 +149,34 @@ internal static class AgentEndpoints
             var relevant = report with { Sinks = [.. report.Sinks.Where(s => mine.Contains(s.Name))] };
             Board.Reported(host.Name, relevant, Now);
             var drift = relevant.Sinks.Where(s => s.State is "repaired" or "failed").ToList();
-            if (drift.Count > 0)
+            // What the host now confirms, kept in the store for a rotation's deliver step (any process sharing the store);
+            // written only when it differs from what this server last wrote.
+            var confirmed = _state.Manifest is { } manifest
+                ? HostConfirmations.FromReport(manifest, host.Name, relevant, Now).Where(r => !Board.Persisted(r)).ToList()
+                : [];
+            if (drift.Count > 0 || confirmed.Count > 0)
             {
-                var opened = await _state.OpenForWriteAsync("agent report", http.RequestAborted).ConfigureAwait(false);
-                await using (opened.ConfigureAwait(false))
-                    foreach (var s in drift)
-                        await opened.Store.AppendAuditAsync(new AuditEvent(Now, $"agent:{host.Name}", s.State == "failed" ? "host-write-failed" : "host-drift-repaired",
-                            s.Name, null, s.Fingerprint, $"host {host.Name}: {s.Message}"), http.RequestAborted).ConfigureAwait(false);
+                try
+                {
+                    var opened = await _state.OpenForWriteAsync("agent report", http.RequestAborted).ConfigureAwait(false);
+                    await using (opened.ConfigureAwait(false))
+                    {
+                        foreach (var s in drift)
+                            await opened.Store.AppendAuditAsync(new AuditEvent(Now, $"agent:{host.Name}", s.State == "failed" ? "host-write-failed" : "host-drift-repaired",
+                                s.Name, null, s.Fingerprint, $"host {host.Name}: {s.Message}"), http.RequestAborted).ConfigureAwait(false);
+                        foreach (var r in confirmed)
+                        {
+                            await opened.Store.PutSinkAsync(r, http.RequestAborted).ConfigureAwait(false);
+                            Board.MarkPersisted(r);
+                        }
+                    }
+                }
+                catch (KeywardException e)
+                {
+                    // The lock was held too long (KW0317): the agent's report is still taken (the status board has it);
+                    // the confirmation reaches the store with the host's next report.
+                    _state.Options.Warn(e.First with { Message = $"the report of host '{host.Name}' was not recorded in the store: {e.First.Message}" });
+                }
             }
             return TypedResults.NoContent();
         }

@@ -68,8 +68,15 @@ public sealed class HostSinksOnTheAuthorityTests : IDisposable
         Assert.Contains("  - runner-1: there", rotatePlan.Out, StringComparison.Ordinal);
         Assert.Contains("on host runner-1", rotatePlan.Out, StringComparison.Ordinal);
 
-        var rotate = await Run("rotate", "tok");
+        // The rotation reaches the deliver step; runner-1's agent has never confirmed anything, so with no time to wait it
+        // pauses (KW0815) naming the host, and the journal stays open.
+        var rotate = await _cli.RunAsync("rotate", "tok", "-f", Manifest, "--state", State, "--root", Root, "--host-deadline", "0s");
+        Assert.True(rotate.ExitCode == 1, rotate.ToString());
         Assert.Contains("delivered by the agent on host runner-1", rotate.Out + rotate.Err, StringComparison.Ordinal);
+        Assert.Contains("KW0815", rotate.Err, StringComparison.Ordinal);
+        Assert.Contains("runner-1 (there)", rotate.Err, StringComparison.Ordinal);
+        var again = await _cli.RunAsync("rotate", "tok", "-f", Manifest, "--state", State, "--root", Root);
+        Assert.Contains("KW0806", again.Err, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(Root, "run/k/there")));
         Assert.False(File.Exists(Marker), "the host sink's hook ran on the authority");
 
