@@ -53,6 +53,69 @@ public sealed class ControllerPassTests
     }
 
     [Fact]
+    public async Task Metrics_rendered_once_per_pass_show_the_next_pass_a_renewal_and_a_sink_drift()
+    {
+        await using var h = await new ServerHarness().StartAsync();
+        var start = h.Time.GetUtcNow();
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        var first = await h.MetricsAsync();
+        Assert.Contains($"keyward_credential_expiration_timestamp_seconds{{credential=\"push-token\",kind=\"attic-token\"}} {(start + TimeSpan.FromHours(2)).ToUnixTimeSeconds()}", first, StringComparison.Ordinal);
+        Assert.Contains($"keyward_controller_last_run_timestamp_seconds {start.ToUnixTimeSeconds()}", first, StringComparison.Ordinal);
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 0", first, StringComparison.Ordinal);
+        Assert.Equal(first, await h.MetricsAsync()); // no pass in between: the same text
+
+        // A renewal: the next pass's scrape has the new expiry (not the one rendered for the first pass) and its time.
+        h.Fake!.Advance(TimeSpan.FromMinutes(61));
+        var renewed = h.Time.GetUtcNow();
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        var second = await h.MetricsAsync();
+        Assert.Contains($"keyward_credential_expiration_timestamp_seconds{{credential=\"push-token\",kind=\"attic-token\"}} {(renewed + TimeSpan.FromHours(2)).ToUnixTimeSeconds()}", second, StringComparison.Ordinal);
+        Assert.DoesNotContain($"{(start + TimeSpan.FromHours(2)).ToUnixTimeSeconds()}", second, StringComparison.Ordinal);
+        Assert.Contains($"keyward_controller_last_run_timestamp_seconds {renewed.ToUnixTimeSeconds()}", second, StringComparison.Ordinal);
+
+        // A sink the pass cannot repair (a directory where the file goes): drift 1 in the next scrape; repaired, 0 again.
+        var env = Path.Combine(h.Root, "etc/app/app.env");
+        File.Delete(env);
+        Directory.CreateDirectory(env);
+        h.Fake.Advance(TimeSpan.FromMinutes(1));
+        Assert.False(await h.PassAsync());
+        var drifted = await h.MetricsAsync();
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 1", drifted, StringComparison.Ordinal);
+        Assert.Contains("keyward_credential_ready_status{credential=\"db-password\",condition=\"True\"} 1", drifted, StringComparison.Ordinal);
+        Directory.Delete(env);
+        h.Fake.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 0", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_sink_that_drifts_after_the_apply_step_of_a_pass_fails_that_pass_checks()
+    {
+        // The apply step's log line comes after its inspections and writes and before the checks: drift made there is
+        // drift the checks must see themselves (they inspect every sink again, never reuse what apply saw).
+        string? env = null;
+        var tamper = false;
+        await using var h = await new ServerHarness().StartAsync(o => o with
+        {
+            Log = m =>
+            {
+                if (tamper && m.StartsWith("applied:", StringComparison.Ordinal)) File.WriteAllText(env!, "DB_PASSWORD=tampered\n");
+            },
+        });
+        env = Path.Combine(h.Root, "etc/app/app.env");
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 0", await h.MetricsAsync(), StringComparison.Ordinal);
+
+        tamper = true;
+        h.Fake!.Advance(TimeSpan.FromMinutes(61)); // the token renews: apply writes, then logs
+        await h.PassAsync();
+        Assert.Equal(1, h.Status.Rotations[("push-token", "renewed")]);
+        var report = h.Status.Snapshot.Reports.Single(r => r.Name == "app-env");
+        Assert.Contains(report.Conditions, c => c.Type == "Verified" && c.Status == Services.Checks.ConditionStatus.False && c.Reason == "ContentDiffers");
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 1", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_invalid_manifest_edit_keeps_the_last_good_one_and_is_reported_in_readyz_and_metrics()
     {
         await using var h = await new ServerHarness().StartAsync();

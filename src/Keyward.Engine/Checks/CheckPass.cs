@@ -1,20 +1,31 @@
 using Keyward.Core.Manifest;
 using Keyward.Services.Checks;
 using Keyward.Store;
+using Keyward.Store.Contract;
 
 namespace Keyward.Engine.Checks;
 
 /// <summary>One run of every check the manifest implies, as <c>keyward check</c> and the server's loop both run it:
 /// the services' checks, the sinks through the engine's inspection (<see cref="SinkVerifier"/>), and the condition
-/// history kept in the store (<see cref="StoreCheckState"/>).</summary>
+/// history kept in the store (<see cref="StoreCheckState"/>). The store's version list is read once per run and shared
+/// by the credential checks, the sink checks' trust lists and the saving of the conditions.</summary>
 public static class CheckPass
 {
     public static async Task<IReadOnlyList<CheckReport>> RunAsync(OpenedState state, KeywardManifest manifest, ServiceClients clients,
+        CheckOptions options, EngineOptions engine, CancellationToken cancellationToken) =>
+        (await RunWithActiveAsync(state, manifest, clients, options, engine, cancellationToken).ConfigureAwait(false)).Reports;
+
+    /// <summary>The reports, and the active versions the run saw (with the condition history it saved).</summary>
+    public static async Task<CheckPassResult> RunWithActiveAsync(OpenedState state, KeywardManifest manifest, ServiceClients clients,
         CheckOptions options, EngineOptions engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(state);
-        using var sinks = new SinkVerifier(state.Store, manifest, engine);
-        return await new CheckRunner(manifest, new StoreCheckState(state.Store, state.Directory), clients, options, sinks)
-            .RunAsync(cancellationToken).ConfigureAwait(false);
+        var memory = new StoreCheckState(state.Store, state.Directory);
+        using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync);
+        var reports = await new CheckRunner(manifest, memory, clients, options, sinks).RunAsync(cancellationToken).ConfigureAwait(false);
+        return new CheckPassResult(reports, memory.Saved ?? []);
     }
 }
+
+/// <summary>What one check run found, and the active versions it found them on.</summary>
+public sealed record CheckPassResult(IReadOnlyList<CheckReport> Reports, IReadOnlyList<CredentialVersion> Active);

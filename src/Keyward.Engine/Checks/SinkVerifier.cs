@@ -23,10 +23,15 @@ public sealed class SinkVerifier : ISinkVerifier, IDisposable
     private readonly LiveSecrets _live;
     private readonly Lazy<Task<Inputs>> _inputs;
     private readonly Lock _gate = new();
+    private readonly Func<CancellationToken, Task<IReadOnlyList<CredentialVersion>>> _versions;
 
-    public SinkVerifier(ICredentialStore store, KeywardManifest manifest, EngineOptions options)
+    /// <param name="versions">The store's version list when the caller has read it already (a check run reads it once);
+    /// null reads it here.</param>
+    public SinkVerifier(ICredentialStore store, KeywardManifest manifest, EngineOptions options,
+        Func<CancellationToken, Task<IReadOnlyList<CredentialVersion>>>? versions = null)
     {
         _store = store;
+        _versions = versions ?? store.ListVersionsAsync;
         _manifest = manifest;
         _options = options;
         _delivery = new SinkDelivery(options, store.Fingerprint);
@@ -39,7 +44,7 @@ public sealed class SinkVerifier : ISinkVerifier, IDisposable
 
     private async Task<Inputs> LoadAsync(CancellationToken ct)
     {
-        var versions = await _store.ListVersionsAsync(ct).ConfigureAwait(false);
+        var versions = await _versions(ct).ConfigureAwait(false);
         var active = versions.Where(v => v.State == VersionState.Active).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
         var names = _manifest.Sinks.SelectMany(s => s.CredentialNames).Where(active.Contains).Distinct(StringComparer.Ordinal).ToArray();
         var values = names.Length == 0 ? new Dictionary<string, Secret>() : await _store.RevealActiveAsync(names, ct).ConfigureAwait(false);

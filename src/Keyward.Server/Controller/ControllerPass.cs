@@ -20,7 +20,8 @@ namespace Keyward.Server.Controller;
 /// (<see cref="RolloverContinuation"/>: resume a stopped one, continue an autoContinue rollover whose overlap passed),
 /// then <c>apply</c> (renew what is due, rotate what policy says is due, repair drifted sinks and live Secrets), then
 /// reconcile each declared Attic service's caches; after the lock, run every check (condition history kept in the
-/// store) and publish what it saw to <see cref="ControllerStatus"/>.
+/// store) and publish what it saw to <see cref="ControllerStatus"/>. The state is opened once per pass (the write
+/// steps' open; its lock is let go before the checks, which read through it).
 /// Each step that fails backs off on its own key (<see cref="StepBackoff"/>) while the others go on.
 /// Shutdown is honoured only between steps: the Engine calls get <see cref="CancellationToken.None"/>, so a journal
 /// step, a file write or a store transaction is never cut in half.
@@ -70,23 +71,50 @@ public sealed class ControllerPass
         }
         using var http = ServiceHttp.CreateClient();
         var clients = new ServiceClients(http, Options.ServiceHttp, Options.Time);
+        // One open of the state per pass (each open checks the state seal over every row): the write steps run under
+        // the state lock, which is let go before the checks, and the checks read through the same opened state.
+        OpenedState? opened = null;
         try
         {
-            await WriteStepsAsync(manifest, http, clients, problems, stopping).ConfigureAwait(false);
+            try
+            {
+                // Waiting for the lock may be cut short by shutdown; nothing has started yet.
+                opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
+                await WriteStepsAsync(opened, manifest, http, clients, problems, stopping).ConfigureAwait(false);
+                await opened.ReleaseLockAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (KeywardException e) when (!stopping.IsCancellationRequested)
+            {
+                // The state could not be opened or locked (KW0317: a CLI writer held it too long): next pass tries again.
+                Problem(problems, "state", e.First.Message);
+                if (opened is not null) await opened.DisposeAsync().ConfigureAwait(false);
+                opened = null;
+            }
+            var writeSteps = clock.Elapsed;
+            var (reports, active) = await CheckStepAsync(opened, manifest, clients, problems, stopping).ConfigureAwait(false);
+            _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
+            _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
+            return problems.Count == 0;
         }
-        catch (KeywardException e) when (!stopping.IsCancellationRequested)
+        finally
         {
-            // The state could not be opened or locked (KW0317: a CLI writer held it too long): next pass tries again.
-            Problem(problems, "state", e.First.Message);
+            if (opened is not null) await opened.DisposeAsync().ConfigureAwait(false);
         }
-        var writeSteps = clock.Elapsed;
+    }
+
+    /// <summary>Every check, through <paramref name="opened"/> (the pass's state, its lock let go) or, when the write
+    /// steps could not open it, through a state opened for reading.</summary>
+    private async Task<(IReadOnlyList<CheckReport> Reports, IReadOnlyList<CredentialVersion> Active)> CheckStepAsync(OpenedState? opened,
+        KeywardManifest manifest, ServiceClients clients, List<string> problems, CancellationToken stopping)
+    {
         IReadOnlyList<CheckReport> reports = _status.Snapshot.Reports;
         IReadOnlyList<CredentialVersion> active = _status.Snapshot.Active;
         if (!stopping.IsCancellationRequested)
         {
+            OpenedState? own = null;
             try
             {
-                await using var read = await _state.OpenForReadAsync(stopping).ConfigureAwait(false);
+                var read = opened ?? (own = await _state.OpenForReadAsync(stopping).ConfigureAwait(false));
                 var options = new CheckOptions
                 {
                     WarnBefore = Options.WarnBefore,
@@ -94,8 +122,8 @@ public sealed class ControllerPass
                     Root = Options.Root,
                     ManifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)),
                 };
-                reports = await CheckPass.RunAsync(read, manifest, clients, options, Engine(read), stopping).ConfigureAwait(false);
-                active = (await read.Store.ListVersionsAsync(stopping).ConfigureAwait(false)).Where(v => v.State == VersionState.Active).ToArray();
+                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping).ConfigureAwait(false);
+                (reports, active) = (result.Reports, result.Active);
             }
             catch (KeywardException e)
             {
@@ -105,16 +133,16 @@ public sealed class ControllerPass
             {
                 // Shutting down: checks only read (their history is saved at the end), so stopping them loses nothing.
             }
+            finally
+            {
+                if (own is not null) await own.DisposeAsync().ConfigureAwait(false);
+            }
         }
-        _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
-        _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
-        return problems.Count == 0;
+        return (reports, active);
     }
 
-    private async Task WriteStepsAsync(KeywardManifest manifest, HttpClient http, ServiceClients clients, List<string> problems, CancellationToken stopping)
+    private async Task WriteStepsAsync(OpenedState opened, KeywardManifest manifest, HttpClient http, ServiceClients clients, List<string> problems, CancellationToken stopping)
     {
-        // Waiting for the lock may be cut short by shutdown; nothing has started yet.
-        await using var opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
         var engineOptions = Engine(opened);
         StaleTempSweep.Run(manifest, engineOptions);
         var host = new RotationHost

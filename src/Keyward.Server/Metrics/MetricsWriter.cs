@@ -69,6 +69,27 @@ public sealed class MetricsWriter
         return this;
     }
 
+    /// <summary>Renders families once into a block that <see cref="Append"/> adds to any later writer as it is.</summary>
+    public static RenderedFamilies Prerender(Action<MetricsWriter> families)
+    {
+        ArgumentNullException.ThrowIfNull(families);
+        var sb = new StringBuilder(64 * 1024);
+        var writer = new MetricsWriter(sb);
+        families(writer);
+        return new RenderedFamilies(sb.ToString(), [.. writer._families]);
+    }
+
+    /// <summary>Adds a block made by <see cref="Prerender"/>; its families count as written here (no name twice).</summary>
+    public MetricsWriter Append(RenderedFamilies block)
+    {
+        ArgumentNullException.ThrowIfNull(block);
+        foreach (var name in block.Families)
+            if (!_families.Add(name)) throw new InvalidOperationException($"metric family {name} is written twice");
+        _current = null;
+        _out.Append(block.Text);
+        return this;
+    }
+
     internal static string Format(double value) =>
         double.IsNaN(value) ? "NaN"
         : double.IsPositiveInfinity(value) ? "+Inf"
@@ -88,4 +109,19 @@ public sealed class MetricsWriter
         foreach (var s in sources) s.Collect(writer);
         return sb.ToString();
     }
+}
+
+/// <summary>Metric families rendered once (<see cref="MetricsWriter.Prerender"/>) and served until what they were
+/// rendered from changes.</summary>
+public sealed class RenderedFamilies
+{
+    internal RenderedFamilies(string text, IReadOnlyList<string> families)
+    {
+        Text = text;
+        Families = families;
+    }
+
+    public string Text { get; }
+
+    public IReadOnlyList<string> Families { get; }
 }

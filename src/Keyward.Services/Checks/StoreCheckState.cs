@@ -18,18 +18,36 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
 
     /// <summary>How stale a stored "last true" of a condition that is still True may get before it is written again.</summary>
     public static readonly TimeSpan LastTrueResolution = TimeSpan.FromHours(1);
+    private IReadOnlyList<CredentialVersion>? _versions;
     private Dictionary<string, CredentialVersion>? _active;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CredentialVersion> _learned = new(StringComparer.Ordinal);
 
     private string FilePath => Path.Combine(stateDirectory, "conditions.json");
+
+    /// <summary>Every version, read once per check run (the store's list, as <see cref="ActiveVersionsAsync"/> saw it):
+    /// the sink checks compute trust lists from it instead of reading the list again.</summary>
+    public async Task<IReadOnlyList<CredentialVersion>> VersionsAsync(CancellationToken cancellationToken)
+    {
+        await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false);
+        return _versions!;
+    }
+
+    /// <summary>The active versions as the last <see cref="SaveConditionsAsync"/> left them (the metadata it wrote
+    /// included), or null before one: what the run saw, without reading the list again.</summary>
+    public IReadOnlyList<CredentialVersion>? Saved { get; private set; }
 
     public async Task<IReadOnlyDictionary<string, CredentialVersion>> ActiveVersionsAsync(CancellationToken cancellationToken)
     {
         if (_active is not null) return _active;
         var all = await store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
-        _active = all.Where(v => v.State == VersionState.Active).GroupBy(v => v.Name, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.OrderByDescending(v => v.Version).First(), StringComparer.Ordinal);
+        _versions = all;
+        _active = Active(all);
         return _active;
     }
+
+    private static Dictionary<string, CredentialVersion> Active(IReadOnlyList<CredentialVersion> all) =>
+        all.Where(v => v.State == VersionState.Active).GroupBy(v => v.Name, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(v => v.Version).First(), StringComparer.Ordinal);
 
     public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken) =>
         names.Count == 0 ? Task.FromResult<IReadOnlyDictionary<string, Secret>>(new Dictionary<string, Secret>()) : store.RevealActiveAsync(names, cancellationToken);
@@ -42,6 +60,8 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             ["expires.source"] = source,
         };
         await store.SetMetadataAsync(version.Name, version.Version, meta, expiresAt, cancellationToken).ConfigureAwait(false);
+        // Saving the conditions starts from the run's list: it must see what was written here.
+        _learned[version.Name] = version with { Metadata = meta, ExpiresAt = expiresAt };
     }
 
     public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, ConditionMemory>>> LoadConditionsAsync(CancellationToken cancellationToken)
@@ -80,35 +100,24 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
 
     public async Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken)
     {
-        _active = null; // re-read: checks may have learned expiries since
-        var active = await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false);
+        // The run's list (expiries learned during the run applied): a check that changes nothing writes nothing and
+        // reads nothing more.
+        var active = new Dictionary<string, CredentialVersion>(await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false), StringComparer.Ordinal);
+        foreach (var (name, learned) in _learned)
+            if (active.TryGetValue(name, out var seen) && seen.Version == learned.Version) active[name] = learned;
+        _learned.Clear();
         var file = new JsonObject();
         if (File.Exists(FilePath))
         {
             try { file = JsonNode.Parse(await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false))?.AsObject() ?? new JsonObject(); }
             catch (JsonException) { file = new JsonObject(); }
         }
-        // Every credential's memory in one transaction: one commit, not one per credential (10k credentials: one fsync).
-        var transaction = await store.BeginAsync(cancellationToken).ConfigureAwait(false);
-        await using var _ = transaction.ConfigureAwait(false);
+        var changed = new List<CheckReport>();
         foreach (var report in reports)
         {
             if (report.Kind == SubjectKind.Credential && active.TryGetValue(report.Name, out var v))
             {
-                var meta = new Dictionary<string, string>(v.Metadata, StringComparer.Ordinal);
-                var stored = FromMetadata(v.Metadata);
-                foreach (var c in report.Conditions)
-                {
-                    meta[$"{Prefix}{c.Type}.status"] = c.Status.ToString();
-                    meta[$"{Prefix}{c.Type}.lastTransition"] = c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture);
-                    // A condition that stays True moves its "last true" every check; kept to the hour, so a check that
-                    // changes nothing writes nothing.
-                    var keep = c.Status == ConditionStatus.True && stored.TryGetValue(c.Type, out var was) && was.Status == ConditionStatus.True
-                        && was.LastTrueTime is { } previous && c.LastTrueTime is { } now && now - previous < LastTrueResolution && now >= previous;
-                    if (!keep && c.LastTrueTime is { } t) meta[$"{Prefix}{c.Type}.lastTrue"] = t.ToString("O", CultureInfo.InvariantCulture);
-                }
-                if (!meta.OrderBy(p => p.Key, StringComparer.Ordinal).SequenceEqual(v.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal)))
-                    await store.SetMetadataAsync(v.Name, v.Version, meta, v.ExpiresAt, cancellationToken).ConfigureAwait(false);
+                if (Remembered(v.Metadata, report) is not null) changed.Add(report);
                 continue;
             }
             var o = new JsonObject();
@@ -129,11 +138,49 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             }
             file[report.Key] = o;
         }
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (changed.Count > 0)
+        {
+            // Every credential's memory in one transaction: one commit, not one per credential (10k credentials: one
+            // fsync). The versions are read again inside it, so a version another writer changed since the run read it
+            // is merged from its current row, not overwritten with the run's copy.
+            var transaction = await store.BeginAsync(cancellationToken).ConfigureAwait(false);
+            await using var _ = transaction.ConfigureAwait(false);
+            var current = Active(await store.ListVersionsAsync(cancellationToken).ConfigureAwait(false));
+            foreach (var report in changed)
+            {
+                if (!current.TryGetValue(report.Name, out var v)) continue;
+                active[report.Name] = v;
+                if (Remembered(v.Metadata, report) is not { } meta) continue;
+                await store.SetMetadataAsync(v.Name, v.Version, meta, v.ExpiresAt, cancellationToken).ConfigureAwait(false);
+                active[report.Name] = v with { Metadata = meta };
+            }
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
         // Atomic (a crash keeps the previous memory), 0600 in a 0700 state directory made if missing; no secrets in it.
         AtomicFile.WriteIfChanged(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
             mode: 0x180, directoryMode: 0x1C0);
-        _active = null;
+        Saved = [.. active.Values];
+        _active = null; // the next run reads the store again
+        _versions = null;
+    }
+
+    /// <summary>A credential's metadata with <paramref name="report"/>'s conditions remembered in it, or null when that
+    /// changes nothing.</summary>
+    private static Dictionary<string, string>? Remembered(IReadOnlyDictionary<string, string> metadata, CheckReport report)
+    {
+        var meta = new Dictionary<string, string>(metadata, StringComparer.Ordinal);
+        var stored = FromMetadata(metadata);
+        foreach (var c in report.Conditions)
+        {
+            meta[$"{Prefix}{c.Type}.status"] = c.Status.ToString();
+            meta[$"{Prefix}{c.Type}.lastTransition"] = c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture);
+            // A condition that stays True moves its "last true" every check; kept to the hour, so a check that
+            // changes nothing writes nothing.
+            var keep = c.Status == ConditionStatus.True && stored.TryGetValue(c.Type, out var was) && was.Status == ConditionStatus.True
+                && was.LastTrueTime is { } previous && c.LastTrueTime is { } now && now - previous < LastTrueResolution && now >= previous;
+            if (!keep && c.LastTrueTime is { } t) meta[$"{Prefix}{c.Type}.lastTrue"] = t.ToString("O", CultureInfo.InvariantCulture);
+        }
+        return meta.Count == metadata.Count && meta.All(p => metadata.TryGetValue(p.Key, out var was) && was == p.Value) ? null : meta;
     }
 
     internal static Dictionary<string, ConditionMemory> FromMetadata(IReadOnlyDictionary<string, string> metadata)

@@ -50,6 +50,29 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
 
     public string Location => Where.Display;
 
+    /// <summary>Releases the writer's session advisory lock (<see cref="PostgresWriterLock"/>) on the store's connection,
+    /// which stays open for reading. Called only by a state opened for writing (which holds it).</summary>
+    public async Task ReleaseWriterLockAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_userTransaction is not null) throw new InvalidOperationException("the writer lock cannot be released inside a store transaction");
+            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@k);", _connection);
+            unlock.Parameters.AddWithValue("k", PostgresWriterLock.Key);
+            await unlock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (PostgresErrors.IsTranslatable(e))
+        {
+            throw PostgresErrors.Translate(e, Where.Display);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>The store's own connection (the writer's session advisory lock is taken on it).</summary>
     internal NpgsqlConnection Connection => _connection;
 

@@ -672,6 +672,21 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             WriteMeta(StoreMetaKeys.Recipients, string.Join('\n', recipients));
         }, cancellationToken);
 
+    public async Task ReleaseWriterLockAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // The flock is held by the OpenedState; every write of this connection is committed once no transaction is open.
+            if (_userTransaction is not null) throw new InvalidOperationException("the writer lock cannot be released inside a store transaction");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     internal Task<IReadOnlyList<string>> RecipientsAsync(CancellationToken cancellationToken) =>
         ReadAsync<IReadOnlyList<string>>(() =>
             (Command("SELECT value FROM meta WHERE key = $k;", ("$k", StoreMetaKeys.Recipients)).ExecuteScalar() as string ?? "")

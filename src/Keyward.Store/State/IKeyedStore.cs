@@ -18,4 +18,9 @@ internal interface IKeyedStore : ICredentialStore
     /// <summary>Checks the state seal against the rows (one snapshot) and seals a store made before the seal existed,
     /// once its audit chain is verified intact. Throws KW0310/KW0811 on tampering.</summary>
     Task VerifySealAsync(CancellationToken cancellationToken);
+
+    /// <summary>Lets go of the writer lock this store's session holds, if any (PostgreSQL's session advisory lock; the
+    /// embedded store's flock is not the store's and needs nothing here), keeping the store open for reading.
+    /// Refused while a transaction is open.</summary>
+    Task ReleaseWriterLockAsync(CancellationToken cancellationToken);
 }

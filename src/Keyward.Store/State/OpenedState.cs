@@ -54,6 +54,20 @@ public sealed class OpenedState : IAsyncDisposable
     /// lock, which lives on the store's own connection and is released when the store closes it.</summary>
     internal void Hold(IDisposable held) => _lock = held;
 
+    /// <summary>
+    /// Lets another writer in while this state stays open for reading: what was written is committed (no transaction may
+    /// be open), and the store is read as any reader reads it from here on (each read sees the latest commit). For a
+    /// writer that goes on with read-only work after its writes (the server's checks after its apply), so one open —
+    /// one check of the state seal — serves both. Writes made after this are not under the state lock.
+    /// </summary>
+    public async Task ReleaseLockAsync(CancellationToken ct)
+    {
+        if (_lock is null) return;
+        await _store.ReleaseWriterLockAsync(ct).ConfigureAwait(false);
+        _lock.Dispose();
+        _lock = null;
+    }
+
     /// <summary>Rewraps the data key to the current recipients plus <paramref name="recipients"/> (age1… or ssh-ed25519),
     /// so an operator holding one of those keys can recover the store. Values are not re-encrypted.</summary>
     public async Task AddRecipientsAsync(IReadOnlyList<string> recipients, CancellationToken ct)

@@ -176,6 +176,27 @@ public sealed class PostgresStoreTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ReleaseLock_LetsTheNextWriterIn_WhileTheFirstStateStillReadsItsWrites()
+    {
+        var db = await NewDatabaseAsync();
+        await using (await InitAsync(_temp.Combine("a"), db))
+        {
+        }
+        await using var first = await PostgresState.OpenForWriteAsync(_temp.Combine("a"), db.Connection, StateLockOptions.Default with { Purpose = "apply" }, TestStates.Time, new FakeDataKeyWrap(), Ct);
+        await first.Store.PutAsync(new NewVersion("x", "secret", Secret.Random(8), VersionState.Active, T0, null, "generated", new Dictionary<string, string>()), Ct);
+        await first.ReleaseLockAsync(Ct);
+        Assert.False(first.HoldsLock);
+        await using (var second = await PostgresState.OpenForWriteAsync(_temp.Combine("a"), db.Connection,
+            StateLockOptions.Default with { Timeout = TimeSpan.Zero }, TestStates.Time, new FakeDataKeyWrap(), Ct))
+        {
+            Assert.True(second.HoldsLock);
+            await second.Store.PutAsync(new NewVersion("y", "secret", Secret.Random(8), VersionState.Active, T0, null, "generated", new Dictionary<string, string>()), Ct);
+        }
+        // The first state reads on, and sees the second writer's commit.
+        Assert.Equal(["x", "y"], (await first.Store.ListVersionsAsync(Ct)).Select(v => v.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task ConcurrentWritesFromTwoReplicas_NumberVersionsAndChainTheAuditWithoutGaps()
     {
         var db = await NewDatabaseAsync();

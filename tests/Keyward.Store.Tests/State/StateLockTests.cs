@@ -49,6 +49,32 @@ public sealed class StateLockTests : IDisposable
     }
 
     [Fact]
+    public async Task ReleaseLock_LetsTheNextWriterIn_WhileTheFirstStateStillReadsItsWrites()
+    {
+        var dir = _temp.Combine("state");
+        await using var first = await StateDirectory.InitAsync(dir, [], _time, Ct);
+        await first.Store.PutAsync(new NewVersion("x", "secret", Secret.Random(8), VersionState.Active, T0, null, "generated", new Dictionary<string, string>()), Ct);
+        await first.ReleaseLockAsync(Ct);
+        Assert.False(first.HoldsLock);
+        await using (var second = await StateDirectory.OpenForWriteAsync(dir, Wait(TimeSpan.Zero), _time, Ct))
+        {
+            Assert.True(second.HoldsLock);
+            Assert.Single(await second.Store.ListVersionsAsync(Ct)); // the first's write was committed before the lock went
+            await second.Store.PutAsync(new NewVersion("y", "secret", Secret.Random(8), VersionState.Active, T0, null, "generated", new Dictionary<string, string>()), Ct);
+        }
+        Assert.Equal(["x", "y"], (await first.Store.ListVersionsAsync(Ct)).Select(v => v.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task ReleaseLock_InsideATransaction_IsRefused()
+    {
+        await using var state = await StateDirectory.InitAsync(_temp.Combine("state"), [], _time, Ct);
+        await using (await state.Store.BeginAsync(Ct))
+            await Assert.ThrowsAsync<InvalidOperationException>(() => state.ReleaseLockAsync(Ct));
+        Assert.True(state.HoldsLock);
+    }
+
+    [Fact]
     public async Task SecondWriter_GivesUpAfterTheTimeout_WithKW0317_NamingTheHolder()
     {
         var dir = _temp.Combine("state");
