@@ -31,7 +31,9 @@ public sealed class CheckCommandTests : IDisposable
             Assert.Equal("True", Condition(doc, "sink", "runner-netrc", "Verified").GetProperty("status").GetString());
             var verified = Condition(doc, "credential", "ci-push-token", "Verified");
             Assert.Equal("Unknown", verified.GetProperty("status").GetString());
-            Assert.Equal("Unreachable", verified.GetProperty("reason").GetString());
+            // The example's host name does not resolve here: refused at once, or — when the resolver itself is slow, as on
+            // a loaded machine — not answered within the timeout. Either way the service could not be asked: Unknown.
+            Assert.Contains(verified.GetProperty("reason").GetString(), new[] { "Unreachable", "Timeout" });
         }
 
         File.SetUnixFileMode(Path.Combine(Root, "etc/nix/keyward-netrc"), (UnixFileMode)0x1A4); // 0644: world-readable token

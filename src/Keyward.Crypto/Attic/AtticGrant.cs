@@ -13,8 +13,10 @@ public sealed record AtticGrant(CacheNamePattern Pattern, IReadOnlyList<AtticPer
 
 /// <summary>What to mint. <see cref="Grants"/> keep their order: Attic resolves a cache by its exact name, then by
 /// the first matching pattern in token order, so order is meaning.</summary>
+/// <param name="JwtId">The <c>jti</c> claim: Keyward's ledger id, so two tokens minted in the same second with the same
+/// claims are still two different tokens (a rotation always changes the value, and revoking one never revokes the other).</param>
 public sealed record AtticTokenRequest(string Subject, DateTimeOffset ExpiresAt, DateTimeOffset NotBefore, IReadOnlyList<AtticGrant> Grants,
-    string? Issuer = null, IReadOnlyList<string>? Audiences = null);
+    string? Issuer = null, IReadOnlyList<string>? Audiences = null, string? JwtId = null);
 
 /// <summary>A freshly minted JWT and the warnings about its grants (shadowed patterns).</summary>
 public sealed record MintedToken(Secret Jwt, IReadOnlyList<string> Warnings);

@@ -9,7 +9,7 @@ public static partial class AtticTokens
 {
     /// <summary>
     /// The fast path for the payload Keyward and atticadm mint, byte for byte:
-    /// <c>{"exp":N,"nbf":N,"sub":"…","https://jwt.attic.rs/v1":{"caches":{"pattern":{"r":1,…},…}}}</c> with no
+    /// <c>{"exp":N,"nbf":N,"sub":"…"[,"jti":"…"],"https://jwt.attic.rs/v1":{"caches":{"pattern":{"r":1,…},…}}}</c> with no
     /// whitespace, integer times, a printable-ASCII subject without escapes, valid distinct patterns and distinct 0/1
     /// flags. It accepts only a subset of what <see cref="ParseClaims"/> accepts and builds the same claims; anything
     /// else (other claims, another order, escapes, whitespace, an error of any kind) returns false so the general
@@ -27,6 +27,17 @@ public static partial class AtticTokens
         if (p >= json.Length || json[p] != (byte)'"') return false; // an escape, a control or non-ASCII byte: general parser
         var subject = json[subStart..p];
         p++; // the closing quote
+        string? jwtId = null;
+        if (json[p..].StartsWith(",\"jti\":\""u8))
+        {
+            // The ledger id Keyward puts in every token it mints: printable ASCII without escapes, as the subject.
+            p += 8;
+            var idStart = p;
+            while (p < json.Length && json[p] is >= 0x20 and < 0x7F and not (byte)'"' and not (byte)'\\') p++;
+            if (p >= json.Length || json[p] != (byte)'"') return false;
+            jwtId = Encoding.ASCII.GetString(json[idStart..p]);
+            p++;
+        }
         if (!Literal(json, ref p, ""","https://jwt.attic.rs/v1":{"caches":{"""u8)) return false;
 
         var grants = t_grants ??= new List<AtticGrant>(8);
@@ -99,6 +110,7 @@ public static partial class AtticTokens
             Exp = exp,
             Nbf = nbf,
             Subject = Encoding.ASCII.GetString(subject),
+            JwtId = jwtId,
             Grants = grants.Count == 0 ? [] : grants.ToArray(),
         };
         return true;

@@ -64,6 +64,8 @@ public static partial class AtticTokens
                 foreach (var a in aud.Distinct(StringComparer.Ordinal)) w.WriteStringValue(a);
                 w.WriteEndArray();
             }
+            // jwt-simple's order puts jti after aud; atticd reads it as an optional standard claim.
+            if (request.JwtId is not null) w.WriteString("jti"u8, request.JwtId);
             w.WriteStartObject(NamespaceUtf8);
             w.WriteStartObject("caches"u8);
             foreach (var g in grants)

@@ -53,9 +53,9 @@ public sealed class CredentialMinter(TimeProvider time)
         var issued = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
         var expires = issued + spec.Validity.Value;
         var grants = spec.Caches.Select(g => new AtticGrant(g.Pattern, g.Permissions)).ToArray();
-        var minted = AtticTokens.Mint(new AtticTokenRequest(spec.Subject, expires, issued, grants, spec.Issuer,
-            spec.Audiences.Count == 0 ? null : spec.Audiences), key);
         var tokenId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var minted = AtticTokens.Mint(new AtticTokenRequest(spec.Subject, expires, issued, grants, spec.Issuer,
+            spec.Audiences.Count == 0 ? null : spec.Audiences, tokenId), key);
         var summary = SpecFingerprint.PermissionsSummary(spec);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
