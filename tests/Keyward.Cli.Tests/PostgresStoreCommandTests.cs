@@ -46,8 +46,7 @@ public sealed class PostgresStoreCommandTests : IAsyncDisposable
             await connection.OpenAsync();
             foreach (var name in _databases)
             {
-                await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE);", connection);
-                await command.ExecuteNonQueryAsync();
+                await Keyward.Store.Tests.Support.TestDatabaseDrop.DropAsync(connection, name);
             }
         }
         Directory.Delete(_dir, recursive: true);

@@ -90,8 +90,7 @@ public sealed class PostgresReplicaTests
             NpgsqlConnection.ClearAllPools();
             await using var c = new NpgsqlConnection(admin);
             await c.OpenAsync(CancellationToken.None);
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {db} WITH (FORCE)", c);
-            await drop.ExecuteNonQueryAsync(CancellationToken.None);
+            await Keyward.Store.Tests.Support.TestDatabaseDrop.DropAsync(c, db);
         }
     }
 

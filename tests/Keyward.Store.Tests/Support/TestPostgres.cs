@@ -71,7 +71,6 @@ internal sealed class TestDatabase(string admin, string name) : IAsyncDisposable
     {
         await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(admin) { Pooling = false }.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS {name} WITH (FORCE);", connection);
-        await command.ExecuteNonQueryAsync();
+        await TestDatabaseDrop.DropAsync(connection, name);
     }
 }
