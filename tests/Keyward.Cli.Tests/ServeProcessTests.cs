@@ -88,11 +88,11 @@ public sealed partial class ServeProcessTests : IDisposable
         return (p.ExitCode, await o + await e);
     }
 
-    [Fact]
-    public async Task Serve_renews_a_short_lived_token_by_itself_and_SIGTERM_exits_0_with_the_state_consistent()
+    /// <summary>A manifest with one short-lived Attic token (so serve renews it on its own) and its token file.</summary>
+    private string ShortTokenManifest(string validity, string renewBefore)
     {
         var manifest = Path.Combine(_dir, "keyward.yaml");
-        File.WriteAllText(manifest, """
+        File.WriteAllText(manifest, $$"""
             apiVersion: keyward/v1
             credentials:
               signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
@@ -100,14 +100,21 @@ public sealed partial class ServeProcessTests : IDisposable
                 kind: attic-token
                 signedBy: signer
                 subject: ci
-                validity: 8s
-                renewBefore: 5s
+                validity: {{validity}}
+                renewBefore: {{renewBefore}}
                 owner: ci
                 purpose: push
                 caches: { main: [pull] }
             sinks:
               token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
             """);
+        return manifest;
+    }
+
+    [Fact]
+    public async Task Serve_renews_a_short_lived_token_by_itself_and_SIGTERM_exits_0_with_the_state_consistent()
+    {
+        var manifest = ShortTokenManifest("8s", "5s");
         var state = Path.Combine(_dir, "state");
         using var served = await StartAsync("-f", manifest, "--state", state, "--root", Path.Combine(_dir, "root"), "--no-hooks",
             "--listen", "127.0.0.1:0", "--interval", "1s");
@@ -167,23 +174,7 @@ public sealed partial class ServeProcessTests : IDisposable
     [Fact]
     public async Task Serve_killed_with_SIGKILL_while_renewing_leaves_a_state_the_next_serve_finishes_with_nothing_minted_twice()
     {
-        var manifest = Path.Combine(_dir, "keyward.yaml");
-        File.WriteAllText(manifest, """
-            apiVersion: keyward/v1
-            credentials:
-              signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
-              short-token:
-                kind: attic-token
-                signedBy: signer
-                subject: ci
-                validity: 4s
-                renewBefore: 3s
-                owner: ci
-                purpose: push
-                caches: { main: [pull] }
-            sinks:
-              token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
-            """);
+        var manifest = ShortTokenManifest("4s", "3s");
         var state = Path.Combine(_dir, "state");
         var root = Path.Combine(_dir, "root");
         string[] serve = ["-f", manifest, "--state", state, "--root", root, "--no-hooks", "--listen", "127.0.0.1:0", "--interval", "1s"];
@@ -252,23 +243,7 @@ public sealed partial class ServeProcessTests : IDisposable
             var created = await ShellAsync("-c", $"psql -h 127.0.0.1 -p {port} -U keyward_test -d postgres -qAt -v ON_ERROR_STOP=1 -c 'CREATE DATABASE keyward;' </dev/null");
             Assert.True(created.Code == 0, created.Out);
             var connection = admin.Replace("Database=postgres", "Database=keyward", StringComparison.Ordinal);
-            var manifest = Path.Combine(_dir, "keyward.yaml");
-            File.WriteAllText(manifest, """
-                apiVersion: keyward/v1
-                credentials:
-                  signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
-                  short-token:
-                    kind: attic-token
-                    signedBy: signer
-                    subject: ci
-                    validity: 4s
-                    renewBefore: 3s
-                    owner: ci
-                    purpose: push
-                    caches: { main: [pull] }
-                sinks:
-                  token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
-                """);
+            var manifest = ShortTokenManifest("4s", "3s");
             var state = Path.Combine(_dir, "state");
             // Serve never initialises a PostgreSQL store itself: the replica that did would be its only recipient.
             var init = await RunAsync("init", "--state", state, "--store", connection);
@@ -319,23 +294,7 @@ public sealed partial class ServeProcessTests : IDisposable
         Assert.SkipWhen(mounted.Code != 0, "cannot mount a tmpfs here: " + mounted.Out);
         try
         {
-            var manifest = Path.Combine(_dir, "keyward.yaml");
-            File.WriteAllText(manifest, """
-                apiVersion: keyward/v1
-                credentials:
-                  signer: { kind: secret, bytes: 48, owner: attic, purpose: signs tokens }
-                  short-token:
-                    kind: attic-token
-                    signedBy: signer
-                    subject: ci
-                    validity: 4s
-                    renewBefore: 3s
-                    owner: ci
-                    purpose: push
-                    caches: { main: [pull] }
-                sinks:
-                  token-file: { path: /run/keyward/short.token, format: raw, mode: "0600", credential: short-token }
-                """);
+            var manifest = ShortTokenManifest("4s", "3s");
             var state = Path.Combine(mount, "state");
             var root = Path.Combine(mount, "root");
             using var served = await StartAsync("-f", manifest, "--state", state, "--root", root, "--no-hooks", "--listen", "127.0.0.1:0", "--interval", "1s");
