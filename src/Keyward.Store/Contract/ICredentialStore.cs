@@ -75,20 +75,11 @@ public sealed record JournalStep(long JournalId, int Step, string Kind, string T
 /// <summary>A journal (one rotation in flight).</summary>
 public sealed record JournalRecord(long Id, string Operation, string Status, string Intent, DateTimeOffset StartedAt, IReadOnlyList<JournalStep> Steps);
 
-/// <summary>
-/// The store contract. SQLite implements it today, PostgreSQL later; both run one shared contract test suite.
-/// Values are encrypted at rest (envelope encryption); this interface only ever hands out <see cref="Secret"/>.
-/// Writes made inside <see cref="BeginAsync"/> commit together; outside one, each call is atomic on its own.
-/// </summary>
-public interface ICredentialStore : IAsyncDisposable
+/// <summary>Credential versions: metadata, encrypted values, and their lifecycle states.</summary>
+public interface IVersionStore
 {
-    /// <summary>A random id fixed at creation, bound into every value's associated data.</summary>
-    string StoreId { get; }
-
     /// <summary>Keyed fingerprint (HMAC-SHA256 under a key derived from the data key), printable, safe to log.</summary>
     string Fingerprint(ReadOnlySpan<byte> value);
-
-    Task<IStoreTransaction> BeginAsync(CancellationToken cancellationToken);
 
     /// <summary>Every version of every credential, metadata only, in one query.</summary>
     Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken);
@@ -110,24 +101,54 @@ public interface ICredentialStore : IAsyncDisposable
     Task SetStateAsync(string name, int version, VersionState state, CancellationToken cancellationToken);
 
     Task SetMetadataAsync(string name, int version, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? expiresAt, CancellationToken cancellationToken);
+}
 
+/// <summary>The ledger of every token Keyward minted (Attic keeps none), with revocations.</summary>
+public interface ITokenLedger
+{
     Task RecordTokenAsync(LedgerEntry entry, CancellationToken cancellationToken);
     Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(CancellationToken cancellationToken);
     Task RevokeTokenAsync(string tokenId, DateTimeOffset at, CancellationToken cancellationToken);
+}
 
+/// <summary>The append-only, hash-chained audit log.</summary>
+public interface IAuditLog
+{
     Task AppendAuditAsync(AuditEvent auditEvent, CancellationToken cancellationToken);
     Task<IReadOnlyList<AuditRecord>> ReadAuditAsync(DateTimeOffset? since, CancellationToken cancellationToken);
     /// <summary>Recomputes the hash chain; returns the problems found (empty when intact).</summary>
     Task<IReadOnlyList<string>> VerifyAuditAsync(CancellationToken cancellationToken);
+}
 
+/// <summary>What Keyward last wrote to each sink (and each host's confirmations), by name.</summary>
+public interface ISinkRecords
+{
     Task<IReadOnlyList<SinkRecord>> ListSinksAsync(CancellationToken cancellationToken);
     Task PutSinkAsync(SinkRecord sink, CancellationToken cancellationToken);
+}
 
+/// <summary>The write-ahead journals of operations in flight (rotations). Every call commits on its own.</summary>
+public interface IJournalStore
+{
     Task<long> BeginJournalAsync(string operation, string intent, DateTimeOffset at, CancellationToken cancellationToken);
     Task AppendJournalStepAsync(long journalId, string kind, string target, string status, string? data, DateTimeOffset at, CancellationToken cancellationToken);
     Task SetJournalStatusAsync(long journalId, string status, CancellationToken cancellationToken);
     /// <summary>Journals whose status is neither committed nor aborted.</summary>
     Task<IReadOnlyList<JournalRecord>> OpenJournalsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The store contract: one per entity above, together, plus transactions. SQLite, PostgreSQL and the in-memory store
+/// (<see cref="Memory.MemoryCredentialStore"/>) implement it, and all three run one shared contract test suite.
+/// Values are encrypted at rest (envelope encryption); this interface only ever hands out <see cref="Secret"/>.
+/// Writes made inside <see cref="BeginAsync"/> commit together; outside one, each call is atomic on its own.
+/// </summary>
+public interface ICredentialStore : IVersionStore, ITokenLedger, IAuditLog, ISinkRecords, IJournalStore, IAsyncDisposable
+{
+    /// <summary>A random id fixed at creation, bound into every value's associated data.</summary>
+    string StoreId { get; }
+
+    Task<IStoreTransaction> BeginAsync(CancellationToken cancellationToken);
 }
 
 public interface IStoreTransaction : IAsyncDisposable

@@ -29,8 +29,9 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
     /// <summary>Overwrites one version's nonce and ciphertext past the store.</summary>
     protected abstract Task WriteCiphertextAsync(ICredentialStore store, string name, int version, byte[] nonce, byte[] ciphertext);
 
-    /// <summary>Runs <paramref name="sql"/> (plain SQL both databases accept) against the audit table with its append-only guard removed.</summary>
-    protected abstract Task TamperAuditAsync(ICredentialStore store, string sql);
+    /// <summary>Applies <paramref name="tamper"/> to the audit rows past the store (for the SQL stores: its plain SQL, which both
+    /// databases accept, with the table's append-only guard removed).</summary>
+    protected abstract Task TamperAuditAsync(ICredentialStore store, AuditTamper tamper);
 
     protected async Task<ICredentialStore> NewStoreAsync()
     {
@@ -536,14 +537,14 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
     }
 
     [Theory]
-    [InlineData("UPDATE audit SET detail = 'forged' WHERE seq = 2;", "entry 2 (mint c2) was altered: its content does not match its hash")]
-    [InlineData("UPDATE audit SET actor = 'mallory' WHERE seq = 1;", "entry 1 (mint c1) was altered: its content does not match its hash")]
-    [InlineData("DELETE FROM audit WHERE seq = 2;", "entry 2 is missing (deleted)")]
-    [InlineData("DELETE FROM audit WHERE seq = 4;", "the newest entry 4 was deleted")]
-    public async Task AuditVerify_DetectsEditedAndDeletedEntries(string sql, string expected)
+    [InlineData(2, "detail", "forged", "entry 2 (mint c2) was altered: its content does not match its hash")]
+    [InlineData(1, "actor", "mallory", "entry 1 (mint c1) was altered: its content does not match its hash")]
+    [InlineData(2, null, null, "entry 2 is missing (deleted)")]
+    [InlineData(4, null, null, "the newest entry 4 was deleted")]
+    public async Task AuditVerify_DetectsEditedAndDeletedEntries(long sequence, string? column, string? value, string expected)
     {
         var store = await StoreWithAuditAsync(4);
-        await TamperAuditAsync(store, sql);
+        await TamperAuditAsync(store, column is null ? new AuditTamper.DeleteRows(sequence) : new AuditTamper.EditColumn(sequence, column, value!));
         Assert.Contains(expected, await store.VerifyAuditAsync(Ct));
     }
 
@@ -553,7 +554,7 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
         var store = await NewStoreAsync();
         await store.PutAsync(Version("a", Secret.Random(8)), Ct);
         await store.AppendAuditAsync(new AuditEvent(T0, "root@host", "mint", "a", 1, null, null), Ct);
-        await TamperAuditAsync(store, "DELETE FROM audit;");
+        await TamperAuditAsync(store, new AuditTamper.DeleteRows(null));
         Assert.NotEmpty(await store.VerifyAuditAsync(Ct));
     }
 
@@ -579,5 +580,26 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
         }
         Assert.DoesNotContain(messages, m => m.Contains("NEVER-PRINT", StringComparison.Ordinal));
         Assert.Equal(Secret.Redacted, value.ToString());
+    }
+}
+
+/// <summary>What someone with write access to the audit rows, but not the key, does to them.</summary>
+public abstract record AuditTamper
+{
+    /// <summary>The same edit as plain SQL that SQLite and PostgreSQL both accept.</summary>
+    public abstract string Sql { get; }
+
+    /// <summary>Sets one text column (<c>detail</c>, <c>actor</c>) of audit row <paramref name="Sequence"/>.</summary>
+    public sealed record EditColumn(long Sequence, string Column, string Value) : AuditTamper
+    {
+        public override string Sql => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"UPDATE audit SET {Column} = '{Value}' WHERE seq = {Sequence};");
+    }
+
+    /// <summary>Deletes audit row <paramref name="Sequence"/>, or every row when null.</summary>
+    public sealed record DeleteRows(long? Sequence) : AuditTamper
+    {
+        public override string Sql => Sequence is { } s
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"DELETE FROM audit WHERE seq = {s};")
+            : "DELETE FROM audit;";
     }
 }

@@ -54,10 +54,10 @@ public sealed class PostgresCredentialStoreContractTests : CredentialStoreContra
         Assert.Equal(1, await command.ExecuteNonQueryAsync(Ct));
     }
 
-    protected override async Task TamperAuditAsync(ICredentialStore store, string sql)
+    protected override async Task TamperAuditAsync(ICredentialStore store, AuditTamper tamper)
     {
         var db = _where[store.StoreId].Db;
-        await db.ExecAsync($"ALTER TABLE audit DISABLE TRIGGER USER; {sql} ALTER TABLE audit ENABLE TRIGGER USER;", Ct);
+        await db.ExecAsync($"ALTER TABLE audit DISABLE TRIGGER USER; {tamper.Sql} ALTER TABLE audit ENABLE TRIGGER USER;", Ct);
     }
 
     public override async ValueTask DisposeAsync()

@@ -44,11 +44,11 @@ public sealed class SqliteCredentialStoreContractTests : CredentialStoreContract
         return Task.CompletedTask;
     }
 
-    protected override Task TamperAuditAsync(ICredentialStore store, string sql)
+    protected override Task TamperAuditAsync(ICredentialStore store, AuditTamper tamper)
     {
         using var raw = TestStates.Raw(TestStates.DirectoryOf(store));
         TestStates.Exec(raw, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;");
-        TestStates.Exec(raw, sql);
+        TestStates.Exec(raw, tamper.Sql);
         return Task.CompletedTask;
     }
 
