@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Keyward.Core.Store;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Services.Checks;
 using Keyward.Services.Http;
-using Keyward.Store.Contract;
 
 namespace Keyward.Bench;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Keyward.Core.Store;
 using Keyward.Core.Attic;
 using Keyward.Core.Errors;
 using Keyward.Core.Graph;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Keyward.Core.Store;
 using Keyward.Core.Secrets;
 using Keyward.Store;
-using Keyward.Store.Contract;
 
 namespace Keyward.Bench;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Keyward.Core.Store;
 using Keyward.Core.Secrets;
 using Keyward.Store;
-using Keyward.Store.Contract;
 using Keyward.Store.Postgres;
 using Npgsql;
 

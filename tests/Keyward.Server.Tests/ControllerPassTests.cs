@@ -1,5 +1,5 @@
 using Keyward.Server.Controller;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Keyward.Server.Tests;

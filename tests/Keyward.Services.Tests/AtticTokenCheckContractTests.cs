@@ -42,8 +42,8 @@ public sealed class AtticTokenCheckContractTests : IDisposable
             [M.Service("attic", ServiceKind.Attic, attic.Url, caches: [M.Cache("main", isPublic: false)])]);
         var store = new MemoryStore();
         if (withSigningSecret)
-            await store.PutAsync(new Keyward.Store.Contract.NewVersion("attic-jwt", "secret", Keyward.Core.Secrets.Secret.FromBytes(SigningSecret),
-                Keyward.Store.Contract.VersionState.Active, Now, null, "test", new Dictionary<string, string>()), Ct);
+            await store.PutAsync(new Keyward.Core.Store.NewVersion("attic-jwt", "secret", Keyward.Core.Secrets.Secret.FromBytes(SigningSecret),
+                Keyward.Core.Store.VersionState.Active, Now, null, "test", new Dictionary<string, string>()), Ct);
         await store.PutActive("ci-token", token);
         var clients = new ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), new FakeTimeProvider(Now));
         var reports = await new CheckRunner(manifest, new StoreCheckState(store, _dir.Path), clients, new CheckOptions()).RunAsync(Ct);

@@ -6,7 +6,7 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Core.Time;
 using Keyward.Services.Http;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Memory;
 using Microsoft.Extensions.Logging;
 

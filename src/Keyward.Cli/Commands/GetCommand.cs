@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Keyward.Core.Errors;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Keyward.Core.Errors;
 using Keyward.Core.Graph;
 using Keyward.Core.Rotation;
+using Keyward.Core.Store;
 using Keyward.Engine.Rotation;
 
 namespace Keyward.Cli.Commands;
@@ -49,7 +50,7 @@ internal static class GraphCommand
         await using var state = context.StoreConnection(parse) is { } store
             ? await Store.Postgres.PostgresState.OpenAsync(dir, store, context.Time, ct).ConfigureAwait(false)
             : await Store.StateDirectory.OpenAsync(dir, context.Time, ct).ConfigureAwait(false);
-        return await StoreFactsReader.ReadAsync(state.Store, ct).ConfigureAwait(false);
+        return await StoreFacts.ReadAsync(state.Store, ct).ConfigureAwait(false);
     }
 
     private static async Task<string> SvgAsync(string dot, CancellationToken ct)

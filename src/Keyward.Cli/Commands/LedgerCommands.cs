@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Keyward.Engine;
 using Keyward.Engine.Ledger;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Keyward.Core.Manifest;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Spectre.Console;
 
 namespace Keyward.Cli.Commands;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Keyward.Core.Graph;
 using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Cli.Commands;
 

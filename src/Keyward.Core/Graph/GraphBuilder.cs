@@ -1,5 +1,5 @@
+using Keyward.Core.Store;
 using Keyward.Core.Manifest;
-using Keyward.Core.Rotation;
 
 namespace Keyward.Core.Graph;
 

@@ -1,3 +1,4 @@
+using Keyward.Core.Store;
 using Keyward.Core.Manifest;
 
 namespace Keyward.Core.Rotation;
@@ -47,7 +48,7 @@ public static class DuePolicy
         return new DueReport(due, upcoming.OrderBy(u => u.DueAt).ToList());
     }
 
-    private static DueItem? Evaluate(KeywardManifest manifest, Credential c, VersionFact? active, DateTimeOffset now)
+    private static DueItem? Evaluate(KeywardManifest manifest, Credential c, CredentialVersion? active, DateTimeOffset now)
     {
         var policy = manifest.EffectivePolicy(c);
         var explicitRenew = policy.RenewBefore?.Value;

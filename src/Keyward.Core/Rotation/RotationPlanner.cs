@@ -1,3 +1,4 @@
+using Keyward.Core.Store;
 using System.Globalization;
 using Keyward.Core.Errors;
 using Keyward.Core.Graph;

@@ -6,7 +6,7 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Age;
 using Keyward.Sinks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Agenix;
 

@@ -9,7 +9,7 @@ using Keyward.Crypto.Nix;
 using Keyward.Crypto.Tokens;
 using Keyward.Engine.Minting;
 using Keyward.Services.Bootstrap;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Agenix;
 

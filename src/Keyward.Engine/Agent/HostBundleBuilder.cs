@@ -1,7 +1,7 @@
 using Keyward.Core.Manifest;
 using Keyward.Engine.Delivery;
 using Keyward.Engine.Rotation;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Agent;
 

@@ -9,7 +9,7 @@ using Keyward.Engine.Minting;
 using Keyward.Engine.Rotation;
 using Keyward.Sinks;
 using Keyward.Sinks.Hooks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Apply;
 
@@ -44,7 +44,7 @@ public sealed class ApplyEngine
         var openRotation = journals.Count > 0 ? journals[0] : null;
         // One read of the version list serves the policy facts, the active versions and the trust lists.
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
-        var facts = await StoreFactsReader.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
+        var facts = await StoreFacts.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
         var due = DuePolicy.Evaluate(manifest, facts, now);
         var dueNow = due.Due.Where(d => d.Rotatable).ToDictionary(d => d.Credential, StringComparer.Ordinal);
         foreach (var d in due.Due.Where(d => !d.Rotatable))

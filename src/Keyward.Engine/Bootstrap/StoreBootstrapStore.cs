@@ -6,7 +6,7 @@ using Keyward.Engine.Minting;
 using Keyward.Services;
 using Keyward.Services.Bootstrap;
 using Keyward.Sinks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Bootstrap;
 

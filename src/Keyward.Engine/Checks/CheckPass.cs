@@ -1,7 +1,7 @@
 using Keyward.Core.Manifest;
 using Keyward.Services.Checks;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Checks;
 

@@ -4,7 +4,7 @@ using Keyward.Core.Secrets;
 using Keyward.Engine.Delivery;
 using Keyward.Services.Checks;
 using Keyward.Sinks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Checks;
 

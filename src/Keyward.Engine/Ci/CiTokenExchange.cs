@@ -7,7 +7,7 @@ using Keyward.Crypto.Oidc;
 using Keyward.Engine.Minting;
 using Keyward.Services.Oidc;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Ci;
 

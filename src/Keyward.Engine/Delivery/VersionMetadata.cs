@@ -1,7 +1,7 @@
 using System.Globalization;
 using Keyward.Core.Rotation;
 using Keyward.Engine.Minting;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Delivery;
 

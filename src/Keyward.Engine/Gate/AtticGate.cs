@@ -6,7 +6,7 @@ using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Crypto.Attic;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Gate;
 

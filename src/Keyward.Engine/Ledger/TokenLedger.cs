@@ -1,5 +1,5 @@
 using Keyward.Core.Errors;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Ledger;
 

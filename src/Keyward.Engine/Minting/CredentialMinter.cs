@@ -5,7 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Attic;
 using Keyward.Crypto.Nix;
 using Keyward.Crypto.Rsa;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Minting;
 

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Operators;
 

@@ -4,7 +4,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
 using Keyward.Services.Checks;
 using Keyward.Services.Reconcile;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Reconcile;
 

@@ -5,7 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
 using Keyward.Services.Attic;
 using Keyward.Services.Checks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation;
 

@@ -7,7 +7,7 @@ using Keyward.Core.Rotation;
 using Keyward.Engine.Agent;
 using Keyward.Engine.Rotation.Steps;
 using Keyward.Sinks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation;
 
@@ -51,7 +51,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         var open = await OpenRotationAsync(ct).ConfigureAwait(false);
         if (open is not null)
             throw ErrorCodes.RotationInProgress.Exception($"rotation journal {open.Id} ({open.Status}) is still open");
-        var facts = await StoreFactsReader.ReadAsync(store, ct).ConfigureAwait(false);
+        var facts = await StoreFacts.ReadAsync(store, ct).ConfigureAwait(false);
         var plan = RotationPlanner.Plan(_m, facts, intent, Now);
         var exposed = intent.Reason == RotationReason.Exposed || intent.Exposed is { Count: > 0 };
         var snapshot = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -47,7 +47,7 @@ public interface IRotationServicePlane
 }
 
 /// <summary>The value and version of a credential as the rotation uses it now; null when it has none.</summary>
-public delegate Task<(Keyward.Core.Secrets.Secret Value, Keyward.Store.Contract.CredentialVersion Version)?> CurrentValues(string credential, CancellationToken cancellationToken);
+public delegate Task<(Keyward.Core.Secrets.Secret Value, Keyward.Core.Store.CredentialVersion Version)?> CurrentValues(string credential, CancellationToken cancellationToken);
 
 public enum VerdictStatus
 {

@@ -5,7 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Engine.Delivery;
 using Keyward.Engine.Minting;
 using Keyward.Sinks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation;
 

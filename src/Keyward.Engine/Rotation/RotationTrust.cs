@@ -1,6 +1,6 @@
 using Keyward.Core.Manifest;
 using Keyward.Engine.Delivery;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation;
 

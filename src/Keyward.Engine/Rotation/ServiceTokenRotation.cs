@@ -5,7 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Services;
 using Keyward.Services.Checks;
 using Keyward.Services.Coder;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation;
 

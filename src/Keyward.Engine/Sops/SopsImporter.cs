@@ -5,7 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Age;
 using Keyward.Crypto.Sops;
 using Keyward.Engine.Agenix;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Sops;
 

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Keyward.Core.Manifest;
 using Keyward.Engine.Agent;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Agent;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Keyward.Core.Manifest;
 using Keyward.Engine.Agent;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Agent;
 

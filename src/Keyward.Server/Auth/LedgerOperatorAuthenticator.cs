@@ -1,7 +1,7 @@
 using Keyward.Engine;
 using Keyward.Engine.Operators;
 using Keyward.Server.Dashboard;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Auth;
 

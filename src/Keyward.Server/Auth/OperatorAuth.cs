@@ -1,6 +1,6 @@
 using Keyward.Engine;
 using Keyward.Engine.Operators;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

@@ -10,7 +10,7 @@ using Keyward.Engine.Rotation;
 using Keyward.Services.Checks;
 using Keyward.Services.Http;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Controller;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Keyward.Services.Checks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Controller;
 

@@ -3,7 +3,7 @@ using Keyward.Core.Manifest;
 using Keyward.Engine.Rotation;
 using Keyward.Services.Checks;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Dashboard;
 
@@ -46,7 +46,7 @@ internal sealed record DashboardModel(
     {
         var store = state.Store;
         var versions = await store.ListVersionsAsync(ct).ConfigureAwait(false);
-        var facts = await StoreFactsReader.ReadAsync(store, versions, ct).ConfigureAwait(false);
+        var facts = await StoreFacts.ReadAsync(store, versions, ct).ConfigureAwait(false);
         var memory = await new StoreCheckState(store, state.Directory).LoadConditionsAsync(ct).ConfigureAwait(false);
         var active = versions.Where(v => v.State == VersionState.Active).GroupBy(v => v.Name, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.MaxBy(v => v.Version)!, StringComparer.Ordinal);

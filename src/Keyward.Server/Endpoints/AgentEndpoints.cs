@@ -9,7 +9,7 @@ using Keyward.Crypto.Ssh;
 using Keyward.Engine.Agent;
 using Keyward.Server.Agent;
 using Keyward.Server.Auth;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

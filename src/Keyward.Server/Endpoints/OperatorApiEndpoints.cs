@@ -5,7 +5,7 @@ using Keyward.Engine.Apply;
 using Keyward.Server.Auth;
 using Keyward.Server.Controller;
 using Keyward.Services.Checks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,7 +1,7 @@
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Services.Checks;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Services.Checks;
 

@@ -1,5 +1,5 @@
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Services.Checks;
 

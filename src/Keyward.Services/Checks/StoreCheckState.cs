@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Keyward.Core.Secrets;
 using Keyward.Sinks.Files;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Services.Checks;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Store.Audit;
 

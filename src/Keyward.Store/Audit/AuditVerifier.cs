@@ -1,5 +1,5 @@
 using System.Globalization;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Store.Audit;
 

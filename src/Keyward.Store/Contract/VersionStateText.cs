@@ -1,4 +1,5 @@
 using Keyward.Core.Errors;
+using Keyward.Core.Store;
 
 namespace Keyward.Store.Contract;
 

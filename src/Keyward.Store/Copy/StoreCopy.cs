@@ -1,5 +1,6 @@
 using System.Globalization;
 using Keyward.Core.Errors;
+using Keyward.Core.Store;
 using Keyward.Store.Contract;
 using Keyward.Store.Encryption;
 using Keyward.Store.Postgres;

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
 using Keyward.Store.Audit;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Encryption;
 
 namespace Keyward.Store.Memory;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
+using Keyward.Core.Store;
 using Keyward.Store.Contract;
 using Keyward.Store.Encryption;
 using Npgsql;

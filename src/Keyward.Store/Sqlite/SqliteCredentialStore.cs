@@ -3,6 +3,7 @@ using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
 using Keyward.Store.Audit;
+using Keyward.Core.Store;
 using Keyward.Store.Contract;
 using Keyward.Store.Encryption;
 using Microsoft.Data.Sqlite;

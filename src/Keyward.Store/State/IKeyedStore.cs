@@ -1,4 +1,4 @@
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Encryption;
 
 namespace Keyward.Store;

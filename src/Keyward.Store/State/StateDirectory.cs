@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
+using Keyward.Core.Store;
 using Keyward.Store.Contract;
 using Keyward.Store.Encryption;
 using Keyward.Store.Sqlite;

@@ -1,7 +1,7 @@
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Attic;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.Data.Sqlite;
 
 namespace Keyward.Cli.Tests.Concurrency;

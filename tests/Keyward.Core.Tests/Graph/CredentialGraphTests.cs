@@ -1,5 +1,6 @@
 using Keyward.Core.Graph;
 using Keyward.Core.Rotation;
+using Keyward.Core.Store;
 using Keyward.Core.Tests.Rotation;
 
 namespace Keyward.Core.Tests.Graph;
@@ -72,9 +73,9 @@ public sealed class CredentialGraphTests
     {
         var now = new DateTimeOffset(2025, 6, 1, 0, 0, 0, TimeSpan.Zero);
         var facts = new StoreFacts([], [
-            new TokenFact("t1", "hand-issued", 1, "laptop", now.AddDays(10), "attic-jwt-secret", 1, null),
-            new TokenFact("t2", "old-revoked", 1, "x", now.AddDays(10), "attic-jwt-secret", 1, now.AddDays(-1)),
-            new TokenFact("t3", "old-expired", 1, "x", now.AddDays(-1), "attic-jwt-secret", 1, null),
+            new LedgerEntry("t1", "hand-issued", 1, "laptop", "", now.AddDays(10).AddDays(-30), now.AddDays(10), "fp", "attic-jwt-secret", 1, null),
+            new LedgerEntry("t2", "old-revoked", 1, "x", "", now.AddDays(10).AddDays(-30), now.AddDays(10), "fp", "attic-jwt-secret", 1, now.AddDays(-1)),
+            new LedgerEntry("t3", "old-expired", 1, "x", "", now.AddDays(-1).AddDays(-30), now.AddDays(-1), "fp", "attic-jwt-secret", 1, null),
         ]);
         var g = GraphBuilder.Build(HomelabModel.Build(), facts, now);
         Assert.True(HasEdge(g, NodeKind.Credential, "hand-issued", NodeKind.Credential, "attic-jwt-secret", EdgeKind.SignedBy));

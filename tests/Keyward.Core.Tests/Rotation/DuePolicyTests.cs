@@ -1,5 +1,6 @@
 using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
+using Keyward.Core.Store;
 
 namespace Keyward.Core.Tests.Rotation;
 
@@ -8,8 +9,8 @@ public sealed class DuePolicyTests
     private static readonly DateTimeOffset Now = new(2025, 6, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly Dictionary<string, string> NoMeta = [];
 
-    private static VersionFact Active(string name, DateTimeOffset created, DateTimeOffset? expires = null) =>
-        new(name, 1, FactState.Active, created, expires, "fp", NoMeta);
+    private static CredentialVersion Active(string name, DateTimeOffset created, DateTimeOffset? expires = null) =>
+        new(name, 1, "secret", VersionState.Active, created, expires, "fp", "generated", NoMeta);
 
     [Fact]
     public void Token_DueAtExpiryMinusOneThirdValidity()

@@ -2,6 +2,7 @@ using Keyward.Core.Errors;
 using Keyward.Core.Graph;
 using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
+using Keyward.Core.Store;
 using Keyward.Core.Time;
 
 namespace Keyward.Core.Tests.Rotation;
@@ -191,7 +192,7 @@ public sealed class RotationPlannerTests
     [Fact]
     public void LedgerOnlyTokens_AreRevokedNotReMinted()
     {
-        var facts = new StoreFacts([], [new TokenFact("t1", "hand-issued", 1, "laptop", Now.AddDays(5), "attic-jwt-secret", 1, null)]);
+        var facts = new StoreFacts([], [new LedgerEntry("t1", "hand-issued", 1, "laptop", "", Now.AddDays(5).AddDays(-30), Now.AddDays(5), "fp", "attic-jwt-secret", 1, null)]);
         var p = RotationPlanner.Plan(HomelabModel.Build(), facts, new RotationIntent(["attic-jwt-secret"]), Now);
         Assert.Equal(["hand-issued"], Targets(p, StepAction.Revoke));
         Assert.DoesNotContain("hand-issued", p.NewVersions);
@@ -208,7 +209,7 @@ public sealed class RotationPlannerTests
     [Fact]
     public void StageDetail_UsesStoreVersions()
     {
-        var facts = new StoreFacts([new VersionFact("attic-cache-key", 3, FactState.Active, Now.AddDays(-100), null, "fp", new Dictionary<string, string> { ["keyName"] = "main-3" })], []);
+        var facts = new StoreFacts([new CredentialVersion("attic-cache-key", 3, "nix-signing-key", VersionState.Active, Now.AddDays(-100), null, "fp", "generated", new Dictionary<string, string> { ["keyName"] = "main-3" })], []);
         var p = RotationPlanner.Plan(HomelabModel.Build(), facts, new RotationIntent(["attic-cache-key"]), Now);
         Assert.Contains("main-4", p.Steps[0].Detail, StringComparison.Ordinal);
     }

@@ -130,7 +130,7 @@ public sealed class AgenixExportTests
         Assert.Equal(2, (await f.State.Store.ReadAuditAsync(null, Ct)).Count(a => a.Event.Action == "export"));
 
         // A new value for one credential rewrites that file only; a damaged file is rewritten too.
-        await f.State.Store.PutAsync(new Store.Contract.NewVersion("db-password", "secret", Core.Secrets.Secret.Random(32), Store.Contract.VersionState.Active,
+        await f.State.Store.PutAsync(new Keyward.Core.Store.NewVersion("db-password", "secret", Core.Secrets.Secret.Random(32), Keyward.Core.Store.VersionState.Active,
             f.Time.GetUtcNow(), null, "test", new Dictionary<string, string>()), Ct);
         File.WriteAllText(Path.Combine(f.ExportDir, "cache-key.age"), "damaged");
         var third = await exporter.ExportAsync(manifest, f.ExportDir, false, Ct);

@@ -4,7 +4,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Age;
 using Keyward.Crypto.Nix;
 using Keyward.Engine.Agenix;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Tests.Agenix;
 

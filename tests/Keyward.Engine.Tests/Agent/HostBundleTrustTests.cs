@@ -2,7 +2,7 @@ using Keyward.Core.Manifest;
 using Keyward.Crypto.Nix;
 using Keyward.Engine.Agent;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Keyward.Engine.Tests.Agent;

@@ -2,7 +2,7 @@ using Keyward.Core.Errors;
 using Keyward.Core.Rotation;
 using Keyward.Engine.Rotation;
 using Keyward.Sinks.Hooks;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Tests.Rotation;
 

@@ -10,7 +10,7 @@ using Keyward.Engine.Rotation;
 using Keyward.Sinks;
 using Keyward.Sinks.Hooks;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Keyward.Engine.Tests.Rotation;

@@ -4,7 +4,7 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
 using Keyward.Crypto.Attic;
 using Keyward.Engine.Rotation;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Tests.Rotation;
 

@@ -12,7 +12,7 @@ using Keyward.Engine.Agent;
 using Keyward.Engine.Apply;
 using Keyward.Server.Endpoints;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.AspNetCore.Builder;
 
 namespace Keyward.Server.Tests.Agent;

@@ -10,7 +10,7 @@ using Keyward.Engine.Apply;
 using Keyward.Engine.Rotation;
 using Keyward.Sinks.Hooks;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Time.Testing;
 

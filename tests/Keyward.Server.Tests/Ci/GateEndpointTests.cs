@@ -7,7 +7,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Attic;
 using Keyward.Engine.Minting;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Tests.Ci;
 

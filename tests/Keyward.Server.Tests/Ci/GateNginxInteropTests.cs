@@ -11,7 +11,7 @@ using Keyward.Engine;
 using Keyward.Engine.Ledger;
 using Keyward.Engine.Minting;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Server.Tests.Ci;
 

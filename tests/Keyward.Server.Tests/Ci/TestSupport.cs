@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Keyward.Core.Secrets;
 using Keyward.Server;
 using Keyward.Store;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Microsoft.AspNetCore.Builder;
 
 namespace Keyward.Server.Tests.Ci;

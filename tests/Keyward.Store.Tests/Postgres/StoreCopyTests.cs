@@ -1,6 +1,6 @@
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Copy;
 using Keyward.Store.Postgres;
 using Keyward.Store.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Text;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Sqlite;
 using Keyward.Store.Tests.Support;
 

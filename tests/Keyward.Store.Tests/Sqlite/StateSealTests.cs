@@ -1,7 +1,7 @@
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
 using Keyward.Store.Audit;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Tests.Support;
 
 namespace Keyward.Store.Tests.Sqlite;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Keyward.Core.Secrets;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Sqlite;
 using Keyward.Store.Tests.Support;
 using Microsoft.Extensions.Time.Testing;

@@ -1,7 +1,7 @@
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Age;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 using Keyward.Store.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 

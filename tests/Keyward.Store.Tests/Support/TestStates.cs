@@ -43,5 +43,5 @@ internal static class TestStates
         return command.ExecuteScalar();
     }
 
-    public static string DirectoryOf(Keyward.Store.Contract.ICredentialStore store) => Path.GetDirectoryName(((SqliteCredentialStore)store).DatabasePath)!;
+    public static string DirectoryOf(Keyward.Core.Store.ICredentialStore store) => Path.GetDirectoryName(((SqliteCredentialStore)store).DatabasePath)!;
 }

@@ -3,7 +3,7 @@ using Keyward.Core.Graph;
 using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
 using Keyward.Engine.Agent;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation.Steps;
 

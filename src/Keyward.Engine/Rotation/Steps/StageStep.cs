@@ -6,7 +6,7 @@ using Keyward.Crypto.Attic;
 using Keyward.Crypto.Nix;
 using Keyward.Engine.Delivery;
 using Keyward.Engine.Minting;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation.Steps;
 

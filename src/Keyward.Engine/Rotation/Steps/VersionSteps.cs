@@ -1,5 +1,5 @@
 using Keyward.Core.Manifest;
-using Keyward.Store.Contract;
+using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation.Steps;
 

@@ -1,6 +1,6 @@
 using Keyward.Core.Secrets;
 
-namespace Keyward.Store.Contract;
+namespace Keyward.Core.Store;
 
 /// <summary>Lifecycle of one credential version.</summary>
 public enum VersionState
@@ -139,7 +139,7 @@ public interface IJournalStore
 
 /// <summary>
 /// The store contract: one per entity above, together, plus transactions. SQLite, PostgreSQL and the in-memory store
-/// (<see cref="Memory.MemoryCredentialStore"/>) implement it, and all three run one shared contract test suite.
+/// (`Keyward.Store.Memory.MemoryCredentialStore`) implement it, and all three run one shared contract test suite.
 /// Values are encrypted at rest (envelope encryption); this interface only ever hands out <see cref="Secret"/>.
 /// Writes made inside <see cref="BeginAsync"/> commit together; outside one, each call is atomic on its own.
 /// </summary>
@@ -163,19 +163,4 @@ public static class JournalStatuses
     public const string Open = "open";
     public const string Committed = "committed";
     public const string Aborted = "aborted";
-}
-
-/// <summary>Meta keys of the store (not secrets).</summary>
-public static class StoreMetaKeys
-{
-    public const string StoreId = "store_id";
-    /// <summary>The data key as a binary age file, decryptable with <c>age -d -i identity.txt</c>.</summary>
-    public const string WrappedDataKey = "wrapped_data_key";
-    /// <summary>Newline-separated public recipients the data key is wrapped to.</summary>
-    public const string Recipients = "recipients";
-    public const string KeyCheck = "key_check";
-    public const string AuditHead = "audit_head";
-    /// <summary>The MAC over version states, the ledger and the audit head (<see cref="Audit.StateSeal"/>).</summary>
-    public const string StateSeal = "state_seal";
-    public const string CreatedAt = "created_at";
 }
