@@ -2,7 +2,6 @@ using System.Globalization;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
-using Keyward.Core.Time;
 using Keyward.Engine.Delivery;
 using Keyward.Core.Rotation;
 using Keyward.Engine.Minting;
@@ -37,6 +36,8 @@ public sealed class ApplyEngine
 
     public SinkDelivery Delivery => _delivery;
 
+    /// <summary>Reads what planning needs — open journals, the version list and ledger, the external sources, the files
+    /// on disk and live Secrets — and hands it to <see cref="ApplyPlanner"/>, which decides. Reads only.</summary>
     public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken)
     {
         var now = _options.Time.GetUtcNow();
@@ -46,72 +47,50 @@ public sealed class ApplyEngine
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
         var facts = await StoreFacts.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
         var due = DuePolicy.Evaluate(manifest, facts, now);
-        var dueNow = due.Due.Where(d => d.Rotatable).ToDictionary(d => d.Credential, StringComparer.Ordinal);
         foreach (var d in due.Due.Where(d => !d.Rotatable))
             _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
-        var active = versions.Where(v => v.State == VersionState.Active).ToDictionary(v => v.Name, StringComparer.Ordinal);
-        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv, _options.Root, _options.SopsIdentityFiles);
-        var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
-        var changes = new List<CredentialChange>(manifest.Credentials.Count);
+        var imported = ReadExternals(manifest, out var readings);
+        var changes = ApplyPlanner.Credentials(manifest, facts, due, readings, now);
+        // Only values that will be stored are kept for execution.
+        foreach (var change in changes)
+            if (change.Action is not (ChangeAction.Create or ChangeAction.Update) && imported.Remove(change.Credential.Name, out var unused))
+                unused.Dispose();
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
-        var byName = new Dictionary<string, CredentialChange>(StringComparer.Ordinal);
-
-        // Signers before the tokens they sign: tokens are signed by secrets or rsa keys, which depend on nothing.
-        foreach (var c in manifest.Credentials.OrderBy(c => c is AtticTokenCredential ? 1 : 0))
-        {
-            active.TryGetValue(c.Name, out var current);
-            var change = c switch
-            {
-                ExternalCredential e => PlanExternal(manifest, e, current, versions, importer, imported, dueNow.GetValueOrDefault(c.Name)),
-                AtticTokenCredential t => PlanToken(t, current, byName, active, now),
-                _ => PlanGenerated(c, current, dueNow.GetValueOrDefault(c.Name)),
-            };
-            byName[c.Name] = change;
-            changes.Add(change);
-        }
-        // Keep manifest order in the report.
-        var order = manifest.Credentials.Select((c, i) => (c.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
-        changes.Sort((a, b) => order[a.Credential.Name].CompareTo(order[b.Credential.Name]));
-
+        var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
         var sinks = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
         return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id };
     }
 
-    private static CredentialChange PlanGenerated(Credential c, CredentialVersion? current, DueItem? due)
+    /// <summary>Reads every external credential's source: its value (validated, recognised) and what the planner needs of
+    /// it (its keyed fingerprint), or that it has no value yet (no source, or the bootstrap placeholder).</summary>
+    private Dictionary<string, Secret> ReadExternals(KeywardManifest manifest, out Dictionary<string, ExternalReading> readings)
     {
-        if (current is null) return new(c, ChangeAction.Create, "no stored value yet: generate", null);
-        var spec = SpecFingerprint.Of(c);
-        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != spec)
-            return new(c, ChangeAction.Unchanged, $"declaration changed since version {current.Version} was made: run `keyward plan rotate {c.Name}` to see what re-keying touches", current.Version);
-        if (due is not null)
-            return new(c, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {c.Name}`)", current.Version) { ViaRotation = true };
-        return new(c, ChangeAction.Unchanged, $"version {current.Version} is current", current.Version);
-    }
-
-    private static CredentialChange PlanToken(AtticTokenCredential t, CredentialVersion? current, Dictionary<string, CredentialChange> planned,
-        Dictionary<string, CredentialVersion> active, DateTimeOffset now)
-    {
-        var signerChange = planned.GetValueOrDefault(t.SignedBy);
-        if (current is null)
-            return new(t, ChangeAction.Create, $"no token yet: mint, signed by {t.SignedBy}", null);
-        if (signerChange is { ViaRotation: true })
-            return new(t, ChangeAction.Update, $"re-minted by the rotation of {t.SignedBy}", current.Version) { ViaRotation = true };
-        if (signerChange is { Action: ChangeAction.Create or ChangeAction.Update })
-            return new(t, ChangeAction.Update, $"signer {t.SignedBy} gets a new value: re-mint", current.Version);
-        if (active.TryGetValue(t.SignedBy, out var signer) &&
-            VersionMetadata.Of(current).SignedByVersion is { } sv && sv != signer.Version)
-            return new(t, ChangeAction.Update, $"signed by {t.SignedBy} version {sv}, now version {signer.Version}: re-mint", current.Version);
-        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != SpecFingerprint.Of(t))
-            return new(t, ChangeAction.Update, "subject, validity, permissions, issuer or audiences changed: re-mint", current.Version);
-        if (current.ExpiresAt is { } exp)
+        var importer = new ExternalImporter(Path.GetDirectoryName(Path.GetFullPath(manifest.File)) ?? ".", _options.GetEnv, _options.Root, _options.SopsIdentityFiles);
+        var imported = new Dictionary<string, Secret>(StringComparer.Ordinal);
+        readings = new Dictionary<string, ExternalReading>(StringComparer.Ordinal);
+        try
         {
-            var renewAt = exp - t.EffectiveRenewBefore;
-            if (now >= renewAt)
-                return new(t, ChangeAction.Update, exp <= now
-                    ? $"expired {HumanDuration.InWords(exp - now)}: re-mint"
-                    : $"inside the renew-before window ({HumanDuration.Format(t.EffectiveRenewBefore)}), expires {HumanDuration.InWords(exp - now)}: re-mint", current.Version);
+            foreach (var e in manifest.Credentials.OfType<ExternalCredential>())
+            {
+                var source = e.Source is null ? "no source" : Describe(e.Source);
+                var value = importer.Read(e);
+                if (value is null)
+                {
+                    readings[e.Name] = new ExternalReading(source, null);
+                    continue;
+                }
+                imported[e.Name] = value;
+                ExternalTokenCheck.Validate(e, value, source);
+                foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
+                readings[e.Name] = new ExternalReading(source, _store.Fingerprint(value.Reveal()));
+            }
+            return imported;
         }
-        return new(t, ChangeAction.Unchanged, current.ExpiresAt is { } e ? $"version {current.Version} valid, expires {HumanDuration.InWords(e - now)}" : $"version {current.Version} is current", current.Version);
+        catch
+        {
+            foreach (var v in imported.Values) v.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The command that obtains an external token: `keyward bootstrap KIND SERVICE` when a Coder or Gitea service
@@ -120,44 +99,6 @@ public sealed class ApplyEngine
         manifest.Services.FirstOrDefault(s => s.Token == e.Name && s.Kind is ServiceKind.Coder or ServiceKind.Gitea) is { } s
             ? $"`keyward bootstrap {s.Kind.ToString().ToLowerInvariant()} {s.Name}`"
             : "`keyward bootstrap` or an import";
-
-    private CredentialChange PlanExternal(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, IReadOnlyList<CredentialVersion> versions,
-        ExternalImporter importer, Dictionary<string, Secret> imported, DueItem? due)
-    {
-        var change = PlanExternalValue(manifest, e, current, versions, importer, imported);
-        // Due (policy) and re-issued through its service's API: the rotation creates the next token; nothing is imported.
-        return due is not null && change.Action == ChangeAction.Unchanged
-            ? new(e, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {e.Name}`)", current?.Version) { ViaRotation = true }
-            : change;
-    }
-
-    private CredentialChange PlanExternalValue(KeywardManifest manifest, ExternalCredential e, CredentialVersion? current, IReadOnlyList<CredentialVersion> versions,
-        ExternalImporter importer, Dictionary<string, Secret> imported)
-    {
-        var value = importer.Read(e);
-        if (value is null)
-        {
-            var why = e.Source is null ? "no source" : $"{Describe(e.Source)} holds the bootstrap placeholder";
-            return current is null
-                ? new(e, ChangeAction.Pending, $"{why}: waiting for {BootstrapHint(manifest, e)}", null)
-                : new(e, ChangeAction.Unchanged, $"version {current.Version} (managed by bootstrap)", current.Version);
-        }
-        ExternalTokenCheck.Validate(e, value, Describe(e.Source!));
-        foreach (var w in ExternalImporter.Recognise(e, value, out _)) _options.Warn(w);
-        imported[e.Name] = value;
-        if (current is null) return new(e, ChangeAction.Create, $"import from {Describe(e.Source!)}", null);
-        var fingerprint = _store.Fingerprint(value.Reveal());
-        if (current.Fingerprint == fingerprint)
-            return new(e, ChangeAction.Unchanged, $"version {current.Version} matches {Describe(e.Source!)}", current.Version);
-        // A value Keyward replaced (a Coder token rotated through the API, then deleted) is never imported back.
-        if (versions.FirstOrDefault(v => v.Name == e.Name && v.Version != current.Version && v.Fingerprint == fingerprint) is { } old)
-        {
-            imported.Remove(e.Name);
-            value.Dispose();
-            return new(e, ChangeAction.Unchanged, $"version {current.Version} is current; {Describe(e.Source!)} still holds the replaced version {old.Version} (not imported)", current.Version);
-        }
-        return new(e, ChangeAction.Update, $"{Describe(e.Source!)} holds a different value: import", current.Version);
-    }
 
     private static string Describe(ExternalSource s) => s switch
     {
@@ -185,28 +126,16 @@ public sealed class ApplyEngine
             foreach (var sink in manifest.Sinks)
             {
                 var target = _delivery.TargetPath(sink);
-                var changing = sink.CredentialNames.Select(n => credentials.GetValueOrDefault(n)).Where(c => c is not null).Cast<CredentialChange>().ToArray();
-                if (changing.FirstOrDefault(c => c.Action == ChangeAction.Pending) is { } pending)
+                if (ApplyPlanner.FromCredentials(sink, credentials, target, File.Exists(target)) is { } decided)
                 {
-                    result.Add(new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", target));
+                    result.Add(decided);
                     continue;
                 }
-                var moving = changing.Where(c => c.Action is ChangeAction.Create or ChangeAction.Update).Select(c => c.Credential.Name).ToArray();
-                if (moving.Length > 0)
-                {
-                    result.Add(new SinkChange(sink, File.Exists(target) ? ChangeAction.Update : ChangeAction.Create,
-                        $"{string.Join(", ", moving)} {(moving.Length == 1 ? "changes" : "change")}", target));
-                    continue;
-                }
-                var change = Describe(_delivery.Inspect(sink, resolved, trust));
-                if (change.Action == ChangeAction.Unchanged && sink.Kubernetes is { Live: true })
-                {
-                    // The file is right; the cluster's copy may not be (deleted, edited, or its last write failed).
-                    var live = await _live.InspectAsync(sink, resolved, cancellationToken).ConfigureAwait(false);
-                    if (live.State is not (LiveState.InSync or LiveState.NotHere))
-                        change = change with { Action = ChangeAction.Update, Reason = live.Message };
-                }
-                result.Add(change);
+                var inspection = _delivery.Inspect(sink, resolved, trust);
+                var live = inspection.State == SinkState.Current && sink.Kubernetes is { Live: true }
+                    ? await _live.InspectAsync(sink, resolved, cancellationToken).ConfigureAwait(false)
+                    : null;
+                result.Add(ApplyPlanner.FromDisk(inspection, live));
             }
         }
         finally
@@ -215,16 +144,6 @@ public sealed class ApplyEngine
         }
         return result;
     }
-
-    /// <summary>A sink whose credentials do not change: the shared inspection says whether its file is right.</summary>
-    private static SinkChange Describe(SinkInspection i) => i.State switch
-    {
-        SinkState.Pending => new SinkChange(i.Sink, ChangeAction.Pending, i.Summary, i.TargetPath),
-        SinkState.Missing => new SinkChange(i.Sink, ChangeAction.Create, "file does not exist", i.TargetPath),
-        SinkState.Current => new SinkChange(i.Sink, ChangeAction.Unchanged, "file matches", i.TargetPath),
-        _ => new SinkChange(i.Sink, ChangeAction.Update, i.Summary, i.TargetPath),
-    };
-
 
     public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)
     {

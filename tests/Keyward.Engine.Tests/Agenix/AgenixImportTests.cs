@@ -98,8 +98,8 @@ public sealed class AgenixImportTests
         Assert.NotEmpty(f.Warnings);
 
         // apply now sees the imported values as current: nothing to create.
-        var plan = await new Apply.ApplyEngine(f.State.Store, f.Options).PlanAsync(manifest, Ct);
-        Assert.DoesNotContain(plan.Credentials, c => c.Credential.Name != "gh" && c.Action != Apply.ChangeAction.Unchanged);
+        var plan = await new Keyward.Engine.Apply.ApplyEngine(f.State.Store, f.Options).PlanAsync(manifest, Ct);
+        Assert.DoesNotContain(plan.Credentials, c => c.Credential.Name != "gh" && c.Action != Keyward.Engine.Apply.ChangeAction.Unchanged);
     }
 
     [Theory]
