@@ -11,7 +11,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 #    python3-cryptography (RS256/ES256 issuer keys in the OIDC tests), postgresql (the PostgreSQL store's tests), prometheus (promtool and a real scrape of serve),
 #    zsh, fish, groff-base, man-db (completion scripts and the man page load: CompletionTests), systemd (systemd-analyze verify: deploy/).
 packages=(nix-bin age git curl python3-jwt python3-cryptography python3-yaml python3-jsonschema openssl nginx graphviz sqlite3 openssh-client strace
-  chromium chromium-driver postgresql prometheus zsh fish groff-base man-db systemd)
+  chromium chromium-driver postgresql prometheus zsh fish groff-base man-db systemd buildah)
 # A C toolchain links the NativeAOT binary the process-based CLI tests run (step 3b); zlib comes with .NET.
 command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || packages+=(clang)
 missing=()

@@ -126,4 +126,55 @@ public sealed class ContainerAndKubernetesTests : IDisposable
         var inspect = await Tool.RunAsync("buildah", ["--storage-driver", "vfs", "inspect", "--format", "{{.OCIv1.Config.User}}", "localhost/keyward:test"]);
         Assert.Equal("1654:1654", inspect.Out.Trim());
     }
+
+    /// <summary>deploy/container/build-local.sh: the image built here with no registry (scratch plus the host's libraries),
+    /// then run. Its binary encrypts a file the real <c>age</c> decrypts (X25519 through libsodium, ChaCha20 through
+    /// libcrypto: the libraries the image must carry), and its config runs as 1654:1654 with the state volume that user
+    /// owns. Run as root (buildah's vfs storage), with the native binary test.sh builds (KEYWARD_TEST_BINARY).</summary>
+    [Fact]
+    public async Task LocalImage_BuildsFromScratchWithBuildah_AndItsBinaryEncryptsForTheRealAge()
+    {
+        var binary = Environment.GetEnvironmentVariable("KEYWARD_TEST_BINARY");
+        if (binary is null || Environment.UserName != "root" || !Tool.Exists("buildah"))
+        {
+            Assert.Skip("needs root, buildah and the native binary (KEYWARD_TEST_BINARY, set by test.sh)");
+            return;
+        }
+        var archive = Path.Combine(_dir, "keyward.tar");
+        var build = await Tool.RunAsync(Path.Combine(Deploy, "container", "build-local.sh"), [archive, Path.GetDirectoryName(binary)!], timeout: TimeSpan.FromMinutes(10));
+        Assert.True(build.ExitCode == 0, build.ToString());
+
+        string[] b = ["--storage-driver", "vfs"];
+        var from = await Tool.RunAsync("buildah", [.. b, "from", $"oci-archive:{archive}"], timeout: TimeSpan.FromMinutes(5));
+        Assert.True(from.ExitCode == 0, from.ToString());
+        var container = from.Out.Trim().Split('\n')[^1];
+        try
+        {
+            var config = await Tool.RunAsync("buildah", [.. b, "inspect", "--format", "{{.OCIv1.Config.User}} {{json .OCIv1.Config.Entrypoint}} {{json .OCIv1.Config.Volumes}}", container]);
+            Assert.Equal("1654:1654 [\"/app/keyward\"] {\"/var/lib/keyward\":{}}", config.Out.Trim());
+            var mount = (await Tool.RunAsync("buildah", [.. b, "mount", container])).Out.Trim();
+            var owner = await Tool.RunAsync("stat", ["-c", "%u:%g %a", Path.Combine(mount, "var/lib/keyward")]);
+            Assert.Equal("1654:1654 700", owner.Out.Trim());
+            Assert.False(File.Exists(Path.Combine(mount, "bin/sh"))); // no shell, no package manager
+
+            // buildah's chroot runner cannot enter its own 0700 storage directory as another user, so the binary runs as root here.
+            var work = Path.Combine(_dir, "w");
+            Directory.CreateDirectory(work);
+            await File.WriteAllTextAsync(Path.Combine(work, "plain.txt"), "sealed inside the container\n");
+            var keygen = await Tool.RunAsync("age-keygen", ["-o", Path.Combine(work, "id.txt")]);
+            Assert.Equal(0, keygen.ExitCode);
+            var recipient = (await Tool.RunAsync("age-keygen", ["-y", Path.Combine(work, "id.txt")])).Out.Trim();
+            string[] run = [.. b, "run", "--isolation", "chroot", "--user", "0:0", "-v", $"{work}:/w"];
+            var version = await Tool.RunAsync("buildah", [.. run, container, "--", "/app/keyward", "--version"]);
+            Assert.True(version.ExitCode == 0 && version.Out.Trim().Length > 0, version.ToString());
+            var encrypt = await Tool.RunAsync("buildah", [.. run, container, "--", "/app/keyward", "encrypt", "-r", recipient, "-o", "/w/out.age", "/w/plain.txt"]);
+            Assert.True(encrypt.ExitCode == 0, encrypt.ToString());
+            var decrypt = await Tool.RunAsync("age", ["-d", "-i", Path.Combine(work, "id.txt"), Path.Combine(work, "out.age")]);
+            Assert.Equal("sealed inside the container\n", decrypt.Out);
+        }
+        finally
+        {
+            await Tool.RunAsync("buildah", [.. b, "rm", container]);
+        }
+    }
 }
