@@ -63,8 +63,9 @@ public static class DuePolicy
             if (expires is not { } e) return null;
             var lifetime = active is null ? (TimeSpan?)null : e - active.CreatedAt;
             var renew = explicitRenew ?? (lifetime is { } l && l > TimeSpan.Zero ? l / 3 : Window);
-            // A Coder service's own token is re-issued through the API with the current one (CoderTokenRotator); others are not.
-            var api = manifest.Services.Any(s => s.Kind == ServiceKind.Coder && s.Token == x.Name);
+            // A Coder service's own token is re-issued through the API with the current one, a Gitea service's with the admin's
+            // password (ServiceTokenRotation); others are not.
+            var api = ApiRotation.ThroughApi(manifest, x);
             Consider(e - renew, e, api && active is not null, api
                 ? $"expires {Stamp(e)}; Keyward creates the next one through {x.Provider.Name()}'s API"
                 : $"expires {Stamp(e)}; externally minted: create a new one at {x.Provider.Name()} and re-import it");
