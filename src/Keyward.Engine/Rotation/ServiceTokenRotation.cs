@@ -50,13 +50,26 @@ public sealed class CoderTokenRotator(ICredentialStore store, KeywardManifest ma
     {
         var service = ServiceOf(credential) ?? throw new InvalidOperationException($"no coder service uses '{credential.Name}'");
         var coder = clients.Coder(service);
+        var held = await store.GetActiveAsync(credential.Name, cancellationToken).ConfigureAwait(false);
+        ServiceUse Use(string what) => new(service.Name, credential.Name, held?.Version, held?.Fingerprint, what, "");
         var wanted = manifest.EffectivePolicy(credential).MaxAge?.Value ?? DefaultLifetime;
-        var max = await coder.GetMaxTokenLifetimeAsync("me", current, cancellationToken).ConfigureAwait(false);
+        var max = await AuditedAsync(Use("GET /api/v2/users/me/keys/tokens/tokenconfig with the current token"),
+            () => coder.GetMaxTokenLifetimeAsync("me", current, cancellationToken), m => $"max {m.TotalHours:0.#}h", cancellationToken).ConfigureAwait(false);
         var lifetime = wanted < max ? wanted : max;
         var name = ServiceTokenNames.Next(time);
-        await AuditAsync(credential, $"{service.Name}: POST users/me/keys/tokens '{name}' (lifetime {lifetime.TotalHours:0.#}h) with the current token", cancellationToken).ConfigureAwait(false);
-        var created = await coder.CreateTokenAsync("me", name, lifetime, current, cancellationToken).ConfigureAwait(false);
-        var validation = await coder.ValidateAsync(created, cancellationToken).ConfigureAwait(false);
+        var created = await AuditedAsync(Use($"POST /api/v2/users/me/keys/tokens '{name}' (lifetime {lifetime.TotalHours:0.#}h) with the current token"),
+            () => coder.CreateTokenAsync("me", name, lifetime, current, cancellationToken), t => $"created key {CoderClient.KeyId(t) ?? "?"}", cancellationToken).ConfigureAwait(false);
+        TokenValidation validation;
+        try
+        {
+            validation = await AuditedAsync(new ServiceUse(service.Name, credential.Name, null, null, "GET /api/v2/users/me with the new token", ""),
+                () => coder.ValidateAsync(created, cancellationToken), v => v.Status.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeywardException)
+        {
+            created.Dispose();
+            throw;
+        }
         if (validation.Status != TokenStatus.Valid)
         {
             created.Dispose();
@@ -76,19 +89,39 @@ public sealed class CoderTokenRotator(ICredentialStore store, KeywardManifest ma
     {
         var service = ServiceOf(credential) ?? throw new InvalidOperationException($"no coder service uses '{credential.Name}'");
         if (CoderClient.KeyId(retired) is not { } id) return; // not an API token (a session token expires on its own)
-        await AuditAsync(credential, $"{service.Name}: DELETE users/me/keys/{id} (the retired token) with the new token", cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await clients.Coder(service).DeleteTokenAsync("me", id, current, cancellationToken).ConfigureAwait(false);
-        }
-        catch (KeywardException ex) when (ex.First.Code == ErrorCodes.ServiceNotFound)
-        {
-            // Already deleted (a resumed rotation, or by hand).
-        }
+        var active = await store.GetActiveAsync(credential.Name, cancellationToken).ConfigureAwait(false);
+        await AuditedAsync(new ServiceUse(service.Name, credential.Name, active?.Version, active?.Fingerprint,
+                $"DELETE /api/v2/users/me/keys/{id} (the retired token) with the new token", ""),
+            async () =>
+            {
+                try
+                {
+                    await clients.Coder(service).DeleteTokenAsync("me", id, current, cancellationToken).ConfigureAwait(false);
+                    return "deleted";
+                }
+                catch (KeywardException ex) when (ex.First.Code == ErrorCodes.ServiceNotFound)
+                {
+                    return "already gone"; // a resumed rotation, or deleted by hand
+                }
+            }, o => o, cancellationToken).ConfigureAwait(false);
     }
 
-    private Task AuditAsync(ExternalCredential credential, string detail, CancellationToken cancellationToken) =>
-        store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, ServiceUse.AuditAction, credential.Name, null, null, detail), cancellationToken);
+    /// <summary>Runs one request made with a stored token and audits it (service.use) with its outcome, or the error it failed with.</summary>
+    private async Task<T> AuditedAsync<T>(ServiceUse use, Func<Task<T>> call, Func<T, string> outcome, CancellationToken cancellationToken)
+    {
+        T result;
+        try
+        {
+            result = await call().ConfigureAwait(false);
+        }
+        catch (KeywardException ex)
+        {
+            await store.AppendAuditAsync((use with { Outcome = ServiceUse.Failed(ex) }).ToAudit(time.GetUtcNow(), actor), cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        await store.AppendAuditAsync((use with { Outcome = outcome(result) }).ToAudit(time.GetUtcNow(), actor), cancellationToken).ConfigureAwait(false);
+        return result;
+    }
 }
 
 /// <summary>Every service whose API creates its own token's successor, each handling the credentials of its kind.</summary>
