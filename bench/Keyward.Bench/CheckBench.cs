@@ -86,6 +86,8 @@ internal static class CheckBench
             Task.FromResult<IReadOnlyDictionary<string, IReadOnlyDictionary<string, ConditionMemory>>>(new Dictionary<string, IReadOnlyDictionary<string, ConditionMemory>>());
 
         public Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task RecordUsesAsync(IReadOnlyList<Keyward.Services.ServiceUse> uses, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>A keep-alive HTTP/1.1 responder on loopback answering Gitea's /api/v1/user.</summary>

@@ -34,7 +34,7 @@ internal static class ReconcileCommand
                 : await StateInput.OpenForWriteAsync(context, parse, "reconcile", ct).ConfigureAwait(false);
             using var http = ServiceHttp.CreateClient();
             var clients = new ServiceClients(http, ServiceHttpOptions.Default, context.Time);
-            var reconciliation = new CacheReconciliation(state.Store, clients);
+            var reconciliation = new CacheReconciliation(state.Store, clients, Engine.EngineOptions.DefaultActor());
             var results = new List<CacheReconcileResult>();
             foreach (var service in services)
                 results.AddRange(await reconciliation.ServiceAsync(service, parse.GetValue(dryRun), parse.GetValue(json) ? null : r => Print(o, r), ct).ConfigureAwait(false));

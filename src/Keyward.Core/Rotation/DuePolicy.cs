@@ -60,15 +60,25 @@ public static class DuePolicy
 
         if (c is ExternalCredential x)
         {
+            // A Coder service's own token is re-issued through the API with the current one, a Gitea service's with the admin's
+            // password (ServiceTokenRotation); others are not.
+            var api = ApiRotation.ThroughApi(manifest, x);
             var expires = active?.ExpiresAt ?? x.Expires;
-            if (expires is not { } e) return null;
-            var lifetime = active is null ? (TimeSpan?)null : e - active.CreatedAt;
-            var renew = explicitRenew ?? (lifetime is { } l && l > TimeSpan.Zero ? l / 3 : Window);
-            // A Coder service's own token is re-issued through the API with the current one (CoderTokenRotator); others are not.
-            var api = manifest.Services.Any(s => s.Kind == ServiceKind.Coder && s.Token == x.Name);
-            Consider(e - renew, e, api && active is not null, api
-                ? $"expires {Stamp(e)}; Keyward creates the next one through {x.Provider.Name()}'s API"
-                : $"expires {Stamp(e)}; externally minted: create a new one at {x.Provider.Name()} and re-import it");
+            if (expires is { } e)
+            {
+                var lifetime = active is null ? (TimeSpan?)null : e - active.CreatedAt;
+                var renew = explicitRenew ?? (lifetime is { } l && l > TimeSpan.Zero ? l / 3 : Window);
+                Consider(e - renew, e, api && active is not null, api
+                    ? $"expires {Stamp(e)}; Keyward creates the next one through {x.Provider.Name()}'s API"
+                    : $"expires {Stamp(e)}; externally minted: create a new one at {x.Provider.Name()} and re-import it");
+            }
+            // Gitea tokens never expire: a token Keyward re-issues through the API is renewed at its rotation.maxAge.
+            if (api && active is not null && policy.MaxAge is { } apiMaxAge)
+            {
+                var limit = active.CreatedAt + apiMaxAge.Value;
+                Consider(limit - (explicitRenew ?? TimeSpan.Zero), expires, true,
+                    $"version {active.Version} reaches maxAge {apiMaxAge.Text} on {Stamp(limit)}; Keyward creates the next one through {x.Provider.Name()}'s API");
+            }
             return best;
         }
         if (active is null) return null; // not minted yet: apply mints it, nothing to rotate

@@ -27,6 +27,9 @@ public static class RotationPlanner
         foreach (var name in intent.Credentials.Distinct(StringComparer.Ordinal))
             roots.Add(manifest.FindCredential(name) ?? throw Unknown(name));
         if (intent.Exposed is { Count: > 0 } exposed) CheckAgainstExposure(manifest, graph, roots, exposed, intent.Broad);
+        // A token its service's API cannot replace and no source can bring: refused before any journal is opened.
+        var refusals = roots.OfType<ExternalCredential>().Select(x => ApiRotation.Refusal(manifest, x)).OfType<KeywardError>().ToList();
+        if (refusals.Count > 0) throw new KeywardException(refusals);
 
         var p = new PlanWriter(graph);
         var rotations = new List<PlannedRotation>();
@@ -335,10 +338,19 @@ public static class RotationPlanner
         };
     }
 
-    private static string ReImportDetail(KeywardManifest manifest, ExternalCredential x) => x.Source switch
+    private static string ReImportDetail(KeywardManifest manifest, ExternalCredential x) => (ApiRotation.For(manifest, x), x.Source) switch
     {
-        _ when manifest.Services.Any(s => s.Kind == ServiceKind.Coder && s.Token == x.Name) =>
+        (ApiRotationKind.Coder, _) =>
             "create the next token through Coder's API with the current one (POST users/me/keys/tokens, lifetime within tokenconfig), validate it; the old one is deleted when retired",
+        (ApiRotationKind.Gitea, _) =>
+            "create the next token through Gitea's API with Basic auth and the admin's password (POST users/{user}/tokens, the declared scopes plus read:user), validate it; the old one is deleted when retired",
+        (ApiRotationKind.GiteaWithoutPassword, FileSource f) =>
+            $"Gitea's API creates a token only with the user's password, which the service does not declare: create a new token by hand (`gitea admin user generate-access-token`), write it to {f.Path}, then Keyward re-imports it",
+        (_, var source) => ReImportFromSource(x, source),
+    };
+
+    private static string ReImportFromSource(ExternalCredential x, ExternalSource? source) => source switch
+    {
         FileSource f => $"create a new {x.Provider.Name()} credential at the provider, write it to {f.Path}, then Keyward re-imports it",
         EnvSource e => $"create a new {x.Provider.Name()} credential at the provider, export it as ${e.Variable}, then Keyward re-imports it",
         JsonMapSource j => $"create a new {x.Provider.Name()} credential at the provider, put it under \"{j.Key}\" in {j.Path}, then Keyward re-imports it",

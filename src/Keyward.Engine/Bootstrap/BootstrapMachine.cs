@@ -163,7 +163,7 @@ public sealed partial class BootstrapMachine(IBootstrapTarget target, IBootstrap
             {
                 var validation = await target.ValidateAsync(h.Value, cancellationToken).ConfigureAwait(false);
                 if (h.Stored)
-                    await store.AuditAsync("service.use", $"{target.Service}: validated the stored token ({validation.Status})", cancellationToken).ConfigureAwait(false);
+                    await store.AuditAsync(ServiceUse.AuditAction, $"{target.Service}: validate the stored token (bootstrap) -> {validation.Status}", cancellationToken).ConfigureAwait(false);
                 if (validation.Status is TokenStatus.Valid or TokenStatus.UnderScoped)
                 {
                     await AcceptAsync(h.Value, validation,

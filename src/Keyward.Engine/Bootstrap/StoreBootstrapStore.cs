@@ -129,6 +129,10 @@ public sealed class StoreBootstrapStore(ICredentialStore store, ExternalCredenti
         return true;
     }
 
-    public Task AuditAsync(string action, string detail, CancellationToken cancellationToken) =>
-        store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, action, credential.Name, null, null, detail), cancellationToken);
+    /// <summary>A <c>service.use</c> names the stored version that was used (the active one).</summary>
+    public async Task AuditAsync(string action, string detail, CancellationToken cancellationToken)
+    {
+        var used = action == ServiceUse.AuditAction ? await store.GetActiveAsync(credential.Name, cancellationToken).ConfigureAwait(false) : null;
+        await store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, action, credential.Name, used?.Version, used?.Fingerprint, detail), cancellationToken).ConfigureAwait(false);
+    }
 }

@@ -20,7 +20,9 @@ public static class CheckPass
         CheckOptions options, EngineOptions engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var memory = new StoreCheckState(state.Store, state.Directory);
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(clients);
+        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time);
         using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync);
         var reports = await new CheckRunner(manifest, memory, clients, options, sinks).RunAsync(cancellationToken).ConfigureAwait(false);
         return new CheckPassResult(reports, memory.Saved ?? []);

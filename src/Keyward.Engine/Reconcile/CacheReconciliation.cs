@@ -2,6 +2,7 @@ using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
+using Keyward.Services;
 using Keyward.Services.Checks;
 using Keyward.Services.Reconcile;
 using Keyward.Core.Store;
@@ -12,7 +13,8 @@ namespace Keyward.Engine.Reconcile;
 /// Brings every declared Attic cache to its declared shape (<c>keyward reconcile</c>, and the server's loop): for each
 /// Attic service with caches, read its admin token and each cache's signing key from the store, then create or patch.
 /// </summary>
-public sealed class CacheReconciliation(ICredentialStore store, ServiceClients clients)
+/// <param name="actor">Who reconciles: each cache reconciled with the admin token is audited as <c>service.use</c> under it.</param>
+public sealed class CacheReconciliation(ICredentialStore store, ServiceClients clients, string actor = "reconcile")
 {
     /// <summary>The Attic services that declare caches (what there is to reconcile).</summary>
     public static IReadOnlyList<Service> Declared(KeywardManifest manifest)
@@ -27,6 +29,7 @@ public sealed class CacheReconciliation(ICredentialStore store, ServiceClients c
         ArgumentNullException.ThrowIfNull(service);
         var results = new List<CacheReconcileResult>();
         using var admin = await ValueAsync(service.Token, $"service '{service.Name}' needs an admin token (token: CREDENTIAL) to reconcile", cancellationToken).ConfigureAwait(false);
+        var adminVersion = await store.GetActiveAsync(service.Token!, cancellationToken).ConfigureAwait(false);
         var reconciler = new AtticReconciler(clients.Attic(service));
         foreach (var cache in service.Caches)
         {
@@ -40,7 +43,19 @@ public sealed class CacheReconciliation(ICredentialStore store, ServiceClients c
                     using var parsed = NixSecretKey.Parse(key);
                     publicKey = parsed.PublicKey.ToString();
                 }
-                var r = await reconciler.ReconcileAsync(service, cache, admin, key, publicKey, dryRun, cancellationToken).ConfigureAwait(false);
+                var use = new ServiceUse(service.Name, service.Token!, adminVersion?.Version, adminVersion?.Fingerprint,
+                    $"reconcile cache {cache.Name}{(dryRun ? " (dry run: GET cache-config only)" : "")}", "");
+                CacheReconcileResult r;
+                try
+                {
+                    r = await reconciler.ReconcileAsync(service, cache, admin, key, publicKey, dryRun, cancellationToken).ConfigureAwait(false);
+                }
+                catch (KeywardException ex)
+                {
+                    await AuditAsync(use with { Outcome = ServiceUse.Failed(ex) }, cancellationToken).ConfigureAwait(false);
+                    throw;
+                }
+                await AuditAsync(use with { Outcome = r.Action.ToString() }, cancellationToken).ConfigureAwait(false);
                 results.Add(r);
                 each?.Invoke(r);
             }
@@ -51,6 +66,9 @@ public sealed class CacheReconciliation(ICredentialStore store, ServiceClients c
         }
         return results;
     }
+
+    private Task AuditAsync(ServiceUse use, CancellationToken cancellationToken) =>
+        store.AppendAuditAsync(use.ToAudit(clients.Time.GetUtcNow(), actor), cancellationToken);
 
     private async Task<Secret> ValueAsync(string? name, string why, CancellationToken ct)
     {

@@ -3,6 +3,7 @@ using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
+using Keyward.Services;
 using Keyward.Services.Attic;
 using Keyward.Services.Checks;
 using Keyward.Core.Store;
@@ -15,19 +16,34 @@ namespace Keyward.Engine.Rotation;
 /// only that field, so no retention permission is needed), and the <c>cache-key SERVICE/CACHE</c> check compares the live
 /// <c>public_key</c> with the active key. Requests use the service's admin token from the store.
 /// </summary>
-public sealed class AtticServicePlane(ICredentialStore store, KeywardManifest manifest, ServiceClients clients) : IRotationServicePlane
+/// <param name="actor">Who rotates: every request made with a stored token is audited as <c>service.use</c> under it.</param>
+public sealed class AtticServicePlane(ICredentialStore store, KeywardManifest manifest, ServiceClients clients, string actor = "rotation") : IRotationServicePlane
 {
     public async Task SwitchCacheKeyAsync(Service service, string credential, Secret nixSecretKey, CancellationToken cancellationToken)
     {
         if (service.Kind != ServiceKind.Attic) return;
-        using var token = await AdminTokenAsync(service, cancellationToken).ConfigureAwait(false);
+        var (token, version) = await AdminTokenAsync(service, cancellationToken).ConfigureAwait(false);
+        using var _ = token;
         var attic = clients.Attic(service);
         foreach (var cache in service.Caches.Where(c => c.SigningKey == credential))
         {
             var patch = new JsonObject { ["keypair"] = new JsonObject { ["Keypair"] = nixSecretKey.RevealString().Trim() } };
-            await attic.ConfigureCacheAsync(cache.Name, patch, token, cancellationToken).ConfigureAwait(false);
+            var use = new ServiceUse(service.Name, service.Token!, version.Version, version.Fingerprint, $"PATCH cache-config/{cache.Name} keypair (rotation of {credential})", "patched");
+            try
+            {
+                await attic.ConfigureCacheAsync(cache.Name, patch, token, cancellationToken).ConfigureAwait(false);
+            }
+            catch (KeywardException ex)
+            {
+                await AuditAsync(use with { Outcome = ServiceUse.Failed(ex) }, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
+            await AuditAsync(use, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private Task AuditAsync(ServiceUse use, CancellationToken cancellationToken) =>
+        store.AppendAuditAsync(use.ToAudit(clients.Time.GetUtcNow(), actor), cancellationToken);
 
     public async Task<ServiceVerdict?> VerifyAsync(string checkOrService, CurrentValues current, CancellationToken cancellationToken)
     {
@@ -61,7 +77,7 @@ public sealed class AtticServicePlane(ICredentialStore store, KeywardManifest ma
                 versions[n] = v.Version;
                 values[n] = v.Value;
             }
-            var runner = new CheckRunner(manifest, new FixedCheckState(versions, values), clients, new CheckOptions { Only = [credential] });
+            var runner = new CheckRunner(manifest, new FixedCheckState(versions, values, uses => AuditUsesAsync(uses, cancellationToken)), clients, new CheckOptions { Only = [credential] });
             var reports = await runner.RunAsync(cancellationToken).ConfigureAwait(false);
             // The credential's own conditions, and whether each cache it reaches is there (a cache whose settings drifted
             // is reconcile's business, not a failed rotation).
@@ -95,8 +111,20 @@ public sealed class AtticServicePlane(ICredentialStore store, KeywardManifest ma
         if (active is null) return null;
         using var value = await store.RevealAsync(keyName, active.Version, cancellationToken).ConfigureAwait(false);
         using var key = NixSecretKey.Parse(value);
-        using var token = await AdminTokenAsync(service, cancellationToken).ConfigureAwait(false);
-        var lookup = await clients.Attic(service).GetCacheConfigAsync(cache.Name, token, cancellationToken).ConfigureAwait(false);
+        var (token, adminVersion) = await AdminTokenAsync(service, cancellationToken).ConfigureAwait(false);
+        using var _ = token;
+        var use = new ServiceUse(service.Name, service.Token!, adminVersion.Version, adminVersion.Fingerprint, $"GET cache-config/{cache.Name} (rotation verify)", "");
+        AtticCacheLookup lookup;
+        try
+        {
+            lookup = await clients.Attic(service).GetCacheConfigAsync(cache.Name, token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeywardException ex)
+        {
+            await AuditAsync(use with { Outcome = ServiceUse.Failed(ex) }, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        await AuditAsync(use with { Outcome = lookup.Status.ToString() }, cancellationToken).ConfigureAwait(false);
         var live = lookup.Config?.PublicKey;
         if (live != key.PublicKey.ToString())
             throw ErrorCodes.RotationVerifyFailed.Exception($"cache '{cache.Name}' of '{service.Name}' serves public key {live ?? "(none)"}, expected {key.PublicKey}");
@@ -104,8 +132,16 @@ public sealed class AtticServicePlane(ICredentialStore store, KeywardManifest ma
     }
 
     /// <summary>Check state made of the rotation's current values: nothing is learned or remembered from these runs.</summary>
-    private sealed class FixedCheckState(IReadOnlyDictionary<string, CredentialVersion> versions, IReadOnlyDictionary<string, Secret> values) : ICheckState
+    private async Task AuditUsesAsync(IReadOnlyList<ServiceUse> uses, CancellationToken cancellationToken)
     {
+        foreach (var use in uses) await AuditAsync(use with { What = use.What + " (rotation verify)" }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed class FixedCheckState(IReadOnlyDictionary<string, CredentialVersion> versions, IReadOnlyDictionary<string, Secret> values,
+        Func<IReadOnlyList<ServiceUse>, Task> recordUses) : ICheckState
+    {
+        public Task RecordUsesAsync(IReadOnlyList<ServiceUse> uses, CancellationToken cancellationToken) => recordUses(uses);
+
         public Task<IReadOnlyDictionary<string, CredentialVersion>> ActiveVersionsAsync(CancellationToken cancellationToken) => Task.FromResult(versions);
 
         public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken) =>
@@ -119,12 +155,12 @@ public sealed class AtticServicePlane(ICredentialStore store, KeywardManifest ma
         public Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    private async Task<Secret> AdminTokenAsync(Service service, CancellationToken cancellationToken)
+    private async Task<(Secret Value, CredentialVersion Version)> AdminTokenAsync(Service service, CancellationToken cancellationToken)
     {
         if (service.Token is not { } name)
             throw ErrorCodes.RotationStepFailed.Exception($"service '{service.Name}' declares no admin token (token: CREDENTIAL)", "add one, or switch the cache's keypair by hand");
         var active = await store.GetActiveAsync(name, cancellationToken).ConfigureAwait(false)
             ?? throw ErrorCodes.RotationStepFailed.Exception($"the admin token '{name}' of service '{service.Name}' has no value");
-        return await store.RevealAsync(name, active.Version, cancellationToken).ConfigureAwait(false);
+        return (await store.RevealAsync(name, active.Version, cancellationToken).ConfigureAwait(false), active);
     }
 }

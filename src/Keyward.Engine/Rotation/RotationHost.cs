@@ -45,9 +45,12 @@ public sealed record RotationHost
             Time = Time,
             Actor = Actor,
             // Cache-key rollovers switch the live cache's keypair (phase two) and check its public key.
-            Services = new AtticServicePlane(state.Store, manifest, clients),
-            // Coder admin tokens: the next one is created through the API with the current one; the old one is deleted.
-            ServiceTokens = new CoderTokenRotator(state.Store, manifest, clients, Time, Actor),
+            Services = new AtticServicePlane(state.Store, manifest, clients, Actor),
+            // Service tokens: Coder's next one is created through the API with the current one, Gitea's with the admin's
+            // password (Basic auth); the old one is deleted.
+            ServiceTokens = new ServiceTokenRotators(
+                new CoderTokenRotator(state.Store, manifest, clients, Time, Actor),
+                new GiteaTokenRotator(state.Store, manifest, clients, Time, Actor)),
             // Under --root the files belong to another system: its units are not ours to restart.
             RunHook = RunHooks && Root is null ? new HookRunner(getEnv: GetEnv).RunAsync
                 : (_, _) => Task.FromResult(new HookResult(true, null, Root is null ? "hooks disabled" : "skipped under --root")),

@@ -207,7 +207,7 @@ public sealed class ControllerPass
             if (!_backoff.Ready(key)) continue;
             try
             {
-                var results = await new CacheReconciliation(opened.Store, clients).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
+                var results = await new CacheReconciliation(opened.Store, clients, Options.Actor).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
                 foreach (var r in results.Where(r => r.Action is Services.Reconcile.ReconcileAction.Created or Services.Reconcile.ReconcileAction.Patched))
                 {
                     Options.Log?.Invoke($"reconciled {r.Service}/{r.Cache}: {r.Action.ToString().ToLowerInvariant()}");

@@ -24,7 +24,7 @@ public sealed class CoderBootstrapTarget(Service service, CoderClient client, Se
         var session = await client.LoginAsync(service.AdminUser, adminPassword, cancellationToken).ConfigureAwait(false);
         var max = await client.GetMaxTokenLifetimeAsync("me", session, cancellationToken).ConfigureAwait(false);
         var life = lifetime < max ? lifetime : max;
-        var name = "keyward-" + time.GetUtcNow().ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        var name = ServiceTokenNames.Next(time);
         return await client.CreateTokenAsync("me", name, life, session, cancellationToken).ConfigureAwait(false);
     }
 

@@ -12,8 +12,7 @@ public sealed class GiteaBootstrapTarget(Service service, GiteaClient client, Se
     public string Service => service.Name;
 
     /// <summary>The scopes every token gets: the declared ones plus <c>read:user</c>, so validation can tell 401 from 403.</summary>
-    public IReadOnlyList<string> Scopes =>
-        service.Scopes.Concat(["read:user"]).Distinct(StringComparer.Ordinal).ToArray();
+    public IReadOnlyList<string> Scopes => GiteaScopes.For(service);
 
     public async Task<ServiceReadiness> ProbeAsync(CancellationToken cancellationToken) =>
         await client.GetVersionAsync(cancellationToken).ConfigureAwait(false) is null ? ServiceReadiness.Fresh : ServiceReadiness.Ready;
@@ -23,7 +22,7 @@ public sealed class GiteaBootstrapTarget(Service service, GiteaClient client, Se
     public async Task<Secret?> TryCreateTokenAsync(CancellationToken cancellationToken)
     {
         if (adminPassword is null || service.AdminUser is null) return null;
-        var name = "keyward-" + time.GetUtcNow().ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        var name = ServiceTokenNames.Next(time);
         try
         {
             var created = await client.CreateTokenAsync(service.AdminUser, adminPassword, name, Scopes, cancellationToken).ConfigureAwait(false);
@@ -54,5 +53,16 @@ public sealed class GiteaBootstrapTarget(Service service, GiteaClient client, Se
                 "or over the API with the user's password (Basic auth; a token cannot create a token):\n" +
                 $"  curl -fsS -u {user} -H 'Content-Type: application/json' -d '{{\"name\":\"keyward-bootstrap\",\"scopes\":[{string.Join(",", Scopes.Select(s => $"\"{s}\""))}]}}' {url}/api/v1/users/{user}/tokens | jq -r .sha1 > {placeholderPath}",
         };
+    }
+}
+
+/// <summary>The scopes of every Gitea token Keyward creates (bootstrap and rotation): exactly the declared ones, plus
+/// <c>read:user</c> so validation (<c>GET /api/v1/user</c>) can tell 401 from 403. Least privilege: nothing else.</summary>
+public static class GiteaScopes
+{
+    public static IReadOnlyList<string> For(Service service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return service.Scopes.Concat(["read:user"]).Distinct(StringComparer.Ordinal).ToArray();
     }
 }

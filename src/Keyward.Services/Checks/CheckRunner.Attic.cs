@@ -147,6 +147,7 @@ public sealed partial class CheckRunner
                     return Observation.False(ConditionTypes.Verified, "BadNarInfoSignature", $"{info.StorePath}: {result.Detail} (trusted: {declared})");
                 checkedCount++;
             }
+            if (token is not null && hashes.Count > 0) Used(service, service.Token!, $"GET /{cache.Name}/*.narinfo (samples)", $"{checkedCount} verified");
             notes.Add(checkedCount == 0
                 ? $"{service.Name}/{cache.Name} serves this key (no narinfo sample available)"
                 : $"{service.Name}/{cache.Name} serves this key and {checkedCount} sampled narinfo(s) verify");
@@ -188,7 +189,7 @@ public sealed partial class CheckRunner
             var attic = _clients.Attic(service);
             try
             {
-                var withToken = await attic.GetCacheConfigAsync(cache.Name, value, ct).ConfigureAwait(false);
+                var withToken = await UsingAsync(service, cred.Name, $"GET cache-config/{cache.Name}", () => attic.GetCacheConfigAsync(cache.Name, value, ct), l => l.Status.ToString()).ConfigureAwait(false);
                 var anonymous = await LookupAsync(service, cache.Name, "anonymous", null, ct).ConfigureAwait(false);
                 var where = $"{service.Name}/{cache.Name}";
                 switch (withToken.Status)
@@ -204,7 +205,8 @@ public sealed partial class CheckRunner
                 var indistinct = anonymous.Status == AtticLookupStatus.Found;
                 if (access.Can(AtticPermission.Push))
                 {
-                    var push = await attic.ProbePushAsync(cache.Name, value, ct).ConfigureAwait(false);
+                    var push = await UsingAsync(service, cred.Name, $"POST /_api/v1/get-missing-paths ({cache.Name}, push probe)", () => attic.ProbePushAsync(cache.Name, value, ct),
+                        r => r.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
                     if (push.StatusCode is 401 or 403)
                         return (Observation.False(ConditionTypes.Verified, push.StatusCode == 401 ? "Rejected" : "PermissionMismatch",
                             $"{where}: push probe (POST get-missing-paths, no paths) answered {push.StatusCode}"), decoded.ExpiresAt);

@@ -27,20 +27,29 @@ public sealed partial class CheckRunner
             ?? candidates.FirstOrDefault(s => c.Host is not null && (s.Url.Host == c.Host || s.Url.Host.EndsWith("." + c.Host, StringComparison.OrdinalIgnoreCase)));
     }
 
+    private static string ValidationRequest(ServiceKind kind) => kind switch
+    {
+        ServiceKind.Coder => "GET /api/v2/users/me",
+        ServiceKind.Gitea => "GET /api/v1/user",
+        ServiceKind.GitHub => "GET /user",
+        ServiceKind.GitLab => "GET /api/v4/personal_access_tokens/self",
+        _ => "?",
+    };
+
     private async Task<(Observation? Verified, DateTimeOffset? Learned)> CheckExternalAsync(ExternalCredential c, Secret value, CredentialVersion? version, CancellationToken ct)
     {
         if (ServiceFor(c) is not { } service) return (null, null);
         TokenValidation result;
         try
         {
-            result = service.Kind switch
+            result = await UsingAsync(service, c.Name, $"validate ({ValidationRequest(service.Kind)})", () => service.Kind switch
             {
-                ServiceKind.Coder => await _clients.Coder(service).ValidateAsync(value, ct).ConfigureAwait(false),
-                ServiceKind.Gitea => await _clients.Gitea(service).ValidateAsync(value, ct).ConfigureAwait(false),
-                ServiceKind.GitHub => await _clients.GitHub(service).ValidateAsync(value, ct).ConfigureAwait(false),
-                ServiceKind.GitLab => await _clients.GitLab(service).ValidateAsync(value, ct).ConfigureAwait(false),
+                ServiceKind.Coder => _clients.Coder(service).ValidateAsync(value, ct),
+                ServiceKind.Gitea => _clients.Gitea(service).ValidateAsync(value, ct),
+                ServiceKind.GitHub => _clients.GitHub(service).ValidateAsync(value, ct),
+                ServiceKind.GitLab => _clients.GitLab(service).ValidateAsync(value, ct),
                 _ => throw new InvalidOperationException(),
-            };
+            }, v => v.Status.ToString()).ConfigureAwait(false);
         }
         catch (KeywardException ex)
         {

@@ -20,6 +20,7 @@ public sealed partial class CheckRunner
     private readonly CheckOptions _options;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Lazy<Task<Attic.AtticCacheLookup>>> _lookups = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<ServiceUse> _uses = new();
     private IReadOnlyDictionary<string, CredentialVersion> _active = new Dictionary<string, CredentialVersion>();
     private IReadOnlyDictionary<string, Secret> _values = new Dictionary<string, Secret>();
     private DateTimeOffset _now;
@@ -76,6 +77,8 @@ public sealed partial class CheckRunner
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.MaxConcurrency), CancellationToken = cancellationToken },
             async (i, ct) => results[i] = await RunOneAsync(jobs[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
 
+        // Every request made with a stored token is audited (service.use), in the order the checks finished.
+        if (!_uses.IsEmpty) await _state.RecordUsesAsync(_uses.ToArray(), cancellationToken).ConfigureAwait(false);
         var memory = await _state.LoadConditionsAsync(cancellationToken).ConfigureAwait(false);
         var reports = jobs.Select((j, i) =>
         {
@@ -240,11 +243,38 @@ public sealed partial class CheckRunner
         _ => "source",
     };
 
+    /// <summary>Notes one use of <paramref name="credential"/>'s value against <paramref name="service"/> for the audit log
+    /// (the active version, or none when the value came from its source).</summary>
+    private void Used(Service service, string credential, string what, string outcome)
+    {
+        var version = _active.GetValueOrDefault(credential);
+        _uses.Enqueue(new ServiceUse(service.Name, credential, version?.Version, version?.Fingerprint, what, outcome));
+    }
+
+    /// <summary>Runs <paramref name="call"/> made with <paramref name="credential"/>'s value and notes it, with its outcome or
+    /// the error it failed with; without a credential (an anonymous request) nothing is noted.</summary>
+    private async Task<T> UsingAsync<T>(Service service, string? credential, string what, Func<Task<T>> call, Func<T, string> outcome)
+    {
+        if (credential is null) return await call().ConfigureAwait(false);
+        try
+        {
+            var result = await call().ConfigureAwait(false);
+            Used(service, credential, what, outcome(result));
+            return result;
+        }
+        catch (KeywardException ex)
+        {
+            Used(service, credential, what, ServiceUse.Failed(ex));
+            throw;
+        }
+    }
+
     /// <summary>Shared between the checks of one run (the cache, its key and its tokens all need it): started under the
     /// run's token so one check's timeout does not cancel it for the others, awaited under the caller's.</summary>
     private Task<Attic.AtticCacheLookup> LookupAsync(Service service, string cache, string who, Secret? token, CancellationToken ct) =>
         _lookups.GetOrAdd($"{service.Name}/{cache}/{who}",
-            _ => new Lazy<Task<Attic.AtticCacheLookup>>(() => _clients.Attic(service).GetCacheConfigAsync(cache, token, _run))).Value.WaitAsync(ct);
+            _ => new Lazy<Task<Attic.AtticCacheLookup>>(() => UsingAsync(service, token is null ? null : service.Token, $"GET cache-config/{cache}",
+                () => _clients.Attic(service).GetCacheConfigAsync(cache, token, _run), l => l.Status.ToString()))).Value.WaitAsync(ct);
 
     private Secret? ServiceToken(Service service) => service.Token is { } t ? _values.GetValueOrDefault(t) : null;
 

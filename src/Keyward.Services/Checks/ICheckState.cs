@@ -17,6 +17,9 @@ public interface ICheckState
     Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, ConditionMemory>>> LoadConditionsAsync(CancellationToken cancellationToken);
 
     Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken);
+
+    /// <summary>Audits the requests a check run made with stored tokens (<see cref="ServiceUse"/>: never a value).</summary>
+    Task RecordUsesAsync(IReadOnlyList<ServiceUse> uses, CancellationToken cancellationToken);
 }
 
 /// <summary>"Is this sink correct?" for <c>keyward check</c>: the Ready and Verified observations of one sink (its file, its

@@ -12,8 +12,11 @@ namespace Keyward.Services.Checks;
 /// version's metadata (<c>condition.Ready.status</c>, <c>condition.Ready.lastTransition</c>, <c>condition.Ready.lastTrue</c>);
 /// caches and sinks have no version, so theirs lives in <c>conditions.json</c> in the state directory (no secrets in it).
 /// </summary>
-public sealed class StoreCheckState(ICredentialStore store, string stateDirectory) : ICheckState
+/// <param name="actor">Who runs the checks, for the audit of every request made with a stored token (<c>service.use</c>).</param>
+public sealed class StoreCheckState(ICredentialStore store, string stateDirectory, string actor = StoreCheckState.UnknownActor, TimeProvider? time = null) : ICheckState
 {
+    public const string UnknownActor = "check";
+
     private const string Prefix = "condition.";
 
     /// <summary>How stale a stored "last true" of a condition that is still True may get before it is written again.</summary>
@@ -96,6 +99,14 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             }
         }
         return result;
+    }
+
+    public async Task RecordUsesAsync(IReadOnlyList<ServiceUse> uses, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(uses);
+        var now = (time ?? TimeProvider.System).GetUtcNow();
+        foreach (var use in uses)
+            await store.AppendAuditAsync((use with { What = use.What + " (check)" }).ToAudit(now, actor), cancellationToken).ConfigureAwait(false);
     }
 
     public async Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken)

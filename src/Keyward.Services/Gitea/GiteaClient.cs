@@ -8,6 +8,9 @@ namespace Keyward.Services.Gitea;
 /// <summary>A freshly created Gitea token: the secret (<c>sha1</c>, shown once) and its public handles.</summary>
 public sealed record GiteaCreatedToken(long Id, string Name, Secret Value, string LastEight);
 
+/// <summary>A token as Gitea lists it: id, name, the last eight characters and scopes (never the secret).</summary>
+public sealed record GiteaToken(long Id, string Name, string LastEight, IReadOnlyList<string> Scopes);
+
 /// <summary>Gitea/Forgejo REST API v1: install detection, token validation (401 invalid vs 403 missing scope)
 /// and token creation, which needs Basic auth with the user's password (a token cannot mint a token).</summary>
 public sealed class GiteaClient(ServiceHttp http)
@@ -65,6 +68,27 @@ public sealed class GiteaClient(ServiceHttp http)
             e.GetProperty("id").GetInt64(), e.GetProperty("name").GetString() ?? name,
             Secret.FromUtf8(e.GetProperty("sha1").GetString() is { Length: > 0 } s ? s : throw new FormatException("sha1")),
             e.TryGetProperty("token_last_eight", out var l) ? l.GetString() ?? "" : ""));
+    }
+
+    /// <summary><c>GET /api/v1/users/{user}/tokens</c> with Basic auth, page by page (50 a page) → every token of the user.</summary>
+    public async Task<IReadOnlyList<GiteaToken>> ListTokensAsync(string user, Secret password, CancellationToken cancellationToken)
+    {
+        const int limit = 50;
+        var all = new List<GiteaToken>();
+        for (var page = 1; page <= 100; page++)
+        {
+            var r = await Http.GetAsync($"api/v1/users/{Uri.EscapeDataString(user)}/tokens?page={page}&limit={limit}", Basic(user, password, null), cancellationToken).ConfigureAwait(false);
+            r.EnsureSuccess($"listing the Gitea tokens of {user}");
+            var batch = r.ReadJson(e => e.EnumerateArray().Select(t => new GiteaToken(
+                t.GetProperty("id").GetInt64(),
+                t.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "",
+                t.TryGetProperty("token_last_eight", out var l) ? l.GetString() ?? "" : "",
+                t.TryGetProperty("scopes", out var sc) && sc.ValueKind == System.Text.Json.JsonValueKind.Array
+                    ? sc.EnumerateArray().Select(x => x.GetString() ?? "").ToArray() : [])).ToArray());
+            all.AddRange(batch);
+            if (batch.Length < limit) break;
+        }
+        return all;
     }
 
     /// <summary><c>DELETE /api/v1/users/{user}/tokens/{id}</c> → 204.</summary>

@@ -128,8 +128,21 @@ public sealed class CoderTokenLifecycleContractTests : IAsyncDisposable
         Assert.True(audit.ExitCode == 0, audit.ToString());
         foreach (var step in new[] { "bootstrap.fresh", "bootstrap.no-token", "bootstrap.store", "bootstrap.valid", "create", "rotate", "service.use", "retire" })
             Assert.Contains(step, audit.Out, StringComparison.Ordinal);
+        // Each use of a stored token against Coder is there as service.use: bootstrap's, check's, both rotations' calls.
+        var uses = audit.Out.Split('\n').Where(l => l.Contains("service.use", StringComparison.Ordinal)).ToArray();
+        Assert.Contains(uses, l => l.Contains("coder: validate (GET /api/v2/users/me) (check) -> Valid", StringComparison.Ordinal));
+        Assert.Equal(2, uses.Count(l => l.Contains("coder: POST /api/v2/users/me/keys/tokens", StringComparison.Ordinal) && l.Contains("-> created key", StringComparison.Ordinal)));
+        Assert.Contains(uses, l => l.Contains($"coder: DELETE /api/v2/users/me/keys/{pasted[..10]} (the retired token) with the new token -> deleted", StringComparison.Ordinal));
+        Assert.Contains(uses, l => l.Contains($"coder: DELETE /api/v2/users/me/keys/{first[..10]} (the retired token) with the new token -> deleted", StringComparison.Ordinal));
         var everything = cli.AllOutput.ToString();
         foreach (var token in new[] { pasted, first, second })
             Assert.DoesNotContain(token, everything, StringComparison.Ordinal);
+        // Nor anywhere in the state directory (the store encrypts values; conditions, placeholders and heads hold none).
+        foreach (var file in Directory.EnumerateFiles(State, "*", SearchOption.AllDirectories))
+        {
+            var bytes = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(file));
+            foreach (var token in new[] { pasted, first, second })
+                Assert.False(bytes.Contains(token, StringComparison.Ordinal), $"{file} holds a token value");
+        }
     }
 }

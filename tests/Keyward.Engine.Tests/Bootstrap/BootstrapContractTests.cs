@@ -231,7 +231,7 @@ public sealed class BootstrapContractTests : IDisposable
         Assert.Equal(BootstrapState.Invalid, outcome.State);
         Assert.Contains("is refused", Placeholder(), StringComparison.Ordinal);
         Assert.Contains("API key is invalid.", outcome.Transitions.Single().Why, StringComparison.Ordinal);
-        Assert.Contains(_store.Audit, a => a.Action == "service.use" && a.Detail!.StartsWith("coder: validated the stored token", StringComparison.Ordinal));
+        Assert.Contains(_store.Audit, a => a.Action == "service.use" && a.Detail == "coder: validate the stored token (bootstrap) -> Invalid");
     }
 
     [Fact]

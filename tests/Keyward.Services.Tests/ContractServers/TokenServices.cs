@@ -119,41 +119,66 @@ public sealed class CoderContractServer : IAsyncDisposable
 
 public sealed record CoderKey(string Name, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string LoginType);
 
-/// <summary>Gitea's API per service-apis.md §2: 404 HTML while installing; token endpoints need Basic auth with a
-/// password; /user needs read:user (403 otherwise); the new token's secret is in <c>sha1</c>.</summary>
+/// <summary>Gitea's API per service-apis.md §2 (go-gitea/gitea routers/api/v1/api.go and user/app.go): 404 HTML while
+/// installing; the token routes (<c>GET|POST /api/v1/users/{username}/tokens</c>, <c>DELETE …/tokens/{id-or-name}</c>)
+/// need Basic auth with the user's password (<c>reqBasicOrRevProxyAuth</c>: anything else is 401 "auth required"), a wrong
+/// password is 401; a duplicate name or an unknown scope is 400; the new token's secret is in <c>sha1</c> (shown once,
+/// empty in the listing, which carries <c>X-Total-Count</c>); /user needs read:user (403 otherwise); error bodies are
+/// <c>{"message","url"}</c> (404 adds <c>"errors":[]</c>). Tokens never expire.</summary>
 public sealed class GiteaContractServer : IAsyncDisposable
 {
+    private static readonly string[] KnownScopes = ["all", "public-only",
+        .. new[] { "activitypub", "admin", "misc", "notification", "organization", "package", "issue", "repository", "user" }.SelectMany(c => new[] { "read:" + c, "write:" + c })];
+
     public bool Installed { get; set; } = true;
     public string User { get; set; } = "admin";
     public string Password { get; set; } = "gitea-password";
+    /// <summary>Valid tokens (the secret) and their scopes.</summary>
     public ConcurrentDictionary<string, string[]> Tokens { get; } = new(StringComparer.Ordinal);
+    /// <summary>Id and name of the tokens created through the API or <see cref="NewToken"/> (the listable ones).</summary>
+    public ConcurrentDictionary<string, (long Id, string Name)> Listed { get; } = new(StringComparer.Ordinal);
     public ConcurrentQueue<string[]> CreatedScopes { get; } = new();
+    public ConcurrentQueue<long> Deleted { get; } = new();
     public ContractServer Server { get; }
     public Uri Url => Server.Url;
-    private int _id;
+    private long _id;
 
     public GiteaContractServer() => Server = new ContractServer(Handle);
 
-    private static ContractResponse Msg(int status, string message) =>
-        ContractResponse.Json(status, new JsonObject { ["message"] = message, ["url"] = "http://gitea/api/swagger" }.ToJsonString());
+    private ContractResponse Msg(int status, string message) =>
+        ContractResponse.Json(status, new JsonObject { ["message"] = message, ["url"] = Url.AbsoluteUri + "api/swagger" }.ToJsonString());
+
+    private ContractResponse NotFound() =>
+        ContractResponse.Json(404, new JsonObject { ["message"] = "The target couldn't be found.", ["url"] = Url.AbsoluteUri + "api/swagger", ["errors"] = new JsonArray() }.ToJsonString());
+
+    /// <summary>A token as `gitea admin user generate-access-token` would make it (40 lowercase hex), listed under its id.</summary>
+    public string NewToken(string name, params string[] scopes)
+    {
+        var sha1 = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
+        Tokens[sha1] = scopes;
+        Listed[sha1] = (Interlocked.Increment(ref _id), name);
+        return sha1;
+    }
 
     private ContractResponse Handle(RecordedRequest r)
     {
         if (!Installed) return new ContractResponse(404, "<html><body>Not Found</body></html>", "text/html", new Dictionary<string, string> { ["Refresh"] = "1; url=/" });
         if (r.Method == "GET" && r.Path == "/api/v1/version") return ContractResponse.Json(200, "{\"version\":\"1.22.3\"}");
         var auth = r.Header("Authorization") ?? "";
-        if (r.Path == $"/api/v1/users/{User}/tokens" && r.Method == "POST")
+        var tokensPath = $"/api/v1/users/{User}/tokens";
+        if (r.Path == tokensPath || r.Path.StartsWith(tokensPath + "/", StringComparison.Ordinal))
         {
+            // reqBasicOrRevProxyAuth: a token (Authorization: token …) cannot manage tokens.
             if (!auth.StartsWith("Basic ", StringComparison.Ordinal)) return Msg(401, "auth required");
             var pair = Encoding.UTF8.GetString(Convert.FromBase64String(auth[6..]));
-            if (pair != $"{User}:{Password}") return Msg(401, "user's password is invalid [uid: 1, name: admin]");
-            var body = JsonNode.Parse(r.Body)!;
-            var scopes = body["scopes"]!.AsArray().Select(s => (string)s!).ToArray();
-            CreatedScopes.Enqueue(scopes);
-            var sha1 = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(20));
-            Tokens[sha1] = scopes;
-            var id = Interlocked.Increment(ref _id);
-            return ContractResponse.Json(201, new JsonObject { ["id"] = id, ["name"] = (string)body["name"]!, ["sha1"] = sha1, ["token_last_eight"] = sha1[^8..], ["scopes"] = new JsonArray(scopes.Select(s => (JsonNode?)s).ToArray()) }.ToJsonString());
+            if (pair != $"{User}:{Password}") return Msg(401, $"user's password is invalid [uid: 1, name: {User}]");
+            return (r.Method, r.Path == tokensPath) switch
+            {
+                ("POST", true) => Create(r),
+                ("GET", true) => List(),
+                ("DELETE", false) => Delete(r.Path[(tokensPath.Length + 1)..]),
+                _ => Msg(405, "Method Not Allowed"),
+            };
         }
         if (r.Method == "GET" && r.Path == "/api/v1/user")
         {
@@ -162,7 +187,51 @@ public sealed class GiteaContractServer : IAsyncDisposable
                 return Msg(403, "token does not have at least one of required scope(s): [read:user]");
             return ContractResponse.Json(200, $"{{\"id\":1,\"login\":\"{User}\",\"is_admin\":true}}");
         }
-        return Msg(404, "Not Found");
+        return NotFound();
+    }
+
+    private ContractResponse Create(RecordedRequest r)
+    {
+        var body = JsonNode.Parse(r.Body)!;
+        var name = (string?)body["name"];
+        if (string.IsNullOrEmpty(name)) return ContractResponse.Json(422, "[{\"fieldNames\":[\"Name\"],\"classification\":\"RequiredError\",\"message\":\"Required\"}]");
+        if (Listed.Values.Any(t => t.Name == name)) return Msg(400, "access token name has been used already");
+        var scopes = body["scopes"]?.AsArray().Select(s => (string)s!).ToArray() ?? [];
+        if (scopes.FirstOrDefault(s => !KnownScopes.Contains(s)) is { } bad)
+            return Msg(400, $"invalid access token scope provided: access token scope `{bad}` is not valid");
+        CreatedScopes.Enqueue(scopes);
+        var sha1 = NewToken(name, scopes);
+        var (id, _) = Listed[sha1];
+        return ContractResponse.Json(201, new JsonObject
+        {
+            ["id"] = id, ["name"] = name, ["sha1"] = sha1, ["token_last_eight"] = sha1[^8..],
+            ["scopes"] = new JsonArray(scopes.Select(s => (JsonNode?)s).ToArray()),
+        }.ToJsonString());
+    }
+
+    private ContractResponse List()
+    {
+        var list = Listed.OrderBy(t => t.Value.Id).Select(t => (JsonNode?)new JsonObject
+        {
+            ["id"] = t.Value.Id, ["name"] = t.Value.Name, ["sha1"] = "", ["token_last_eight"] = t.Key[^8..],
+            ["scopes"] = new JsonArray(Tokens.GetValueOrDefault(t.Key, []).Select(s => (JsonNode?)s).ToArray()),
+        }).ToArray();
+        return new ContractResponse(200, new JsonArray(list).ToJsonString(), "application/json",
+            new Dictionary<string, string> { ["X-Total-Count"] = list.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+    }
+
+    /// <summary><c>DELETE …/tokens/{token}</c>: by id when it parses as a number, else by name (422 when the name is ambiguous).</summary>
+    private ContractResponse Delete(string idOrName)
+    {
+        var matches = long.TryParse(idOrName, out var id) && id != 0
+            ? Listed.Where(t => t.Value.Id == id).ToArray()
+            : Listed.Where(t => t.Value.Name == idOrName).ToArray();
+        if (matches.Length > 1) return Msg(422, $"multiple matches for token name '{idOrName}'");
+        if (matches.Length == 0) return NotFound();
+        Listed.TryRemove(matches[0].Key, out _);
+        Tokens.TryRemove(matches[0].Key, out _);
+        Deleted.Enqueue(matches[0].Value.Id);
+        return new ContractResponse(204);
     }
 
     public ValueTask DisposeAsync() => Server.DisposeAsync();
