@@ -45,6 +45,7 @@ public sealed class ApplyEngine
         // One read of the version list serves the policy facts, the active versions and the trust lists.
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
         var facts = await StoreFactsReader.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: journals, versions, facts");
         var due = DuePolicy.Evaluate(manifest, facts, now);
         var dueNow = due.Due.Where(d => d.Rotatable).ToDictionary(d => d.Credential, StringComparer.Ordinal);
         foreach (var d in due.Due.Where(d => !d.Rotatable))
@@ -69,6 +70,7 @@ public sealed class ApplyEngine
             byName[c.Name] = change;
             changes.Add(change);
         }
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
         // Keep manifest order in the report.
         var order = manifest.Credentials.Select((c, i) => (c.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
         changes.Sort((a, b) => order[a.Credential.Name].CompareTo(order[b.Credential.Name]));
@@ -177,11 +179,14 @@ public sealed class ApplyEngine
             .SelectMany(s => s.CredentialNames)
             .Where(n => credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
             .Distinct(StringComparer.Ordinal).ToArray();
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: sinks' credentials");
         var values = await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: reveal active values");
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
             var trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: resolve, trust lists");
             foreach (var sink in manifest.Sinks)
             {
                 var target = _delivery.TargetPath(sink);
@@ -208,6 +213,7 @@ public sealed class ApplyEngine
                 }
                 result.Add(change);
             }
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: inspect sinks");
         }
         finally
         {
@@ -279,8 +285,10 @@ public sealed class ApplyEngine
     public async Task<ApplyOutcome> ApplyAsync(ApplyPlan plan, Store.OpenedState state, Func<RotationExecutor> rotations, CancellationToken cancellationToken)
     {
         var report = await ExecuteAsync(plan, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("execute: store, deliver");
         var before = state.Recipients.Count;
         await state.AddRecipientsAsync(plan.Manifest.Recipients, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("execute: recipients");
         var due = plan.DueRotations.ToArray();
         RotationOutcome? rotation = null;
         if (due.Length > 0)
