@@ -15,22 +15,28 @@ public static class KeywardCli
         RunAsync(args, console, time, Engine.Rotation.NoFaults.Instance, cancellationToken);
 
     /// <summary>The command tree (completions, the man page and their tests walk it).</summary>
-    internal static RootCommand BuildRoot(CliContext context)
+    internal static RootCommand BuildRoot(CliContext context) => BuildRoot(context, null);
+
+    /// <param name="only">Build just this top-level command (see <see cref="CommandRegistry.Only"/>); null: all of them.</param>
+    private static RootCommand BuildRoot(CliContext context, Func<CliContext, System.CommandLine.Command>? only)
     {
         var root = new RootCommand("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
         root.Options.Add(CliOptions.State);
         root.Options.Add(CliOptions.Store);
         root.Options.Add(CliOptions.LockTimeout);
         root.Options.Add(CliOptions.Debug);
-        foreach (var command in CommandRegistry.Build(context)) root.Subcommands.Add(command);
+        if (only is not null) root.Subcommands.Add(only(context));
+        else foreach (var command in CommandRegistry.Build(context)) root.Subcommands.Add(command);
         return root;
     }
 
     /// <summary>Tests only: with crash points for the rotation executor.</summary>
     internal static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, Engine.Rotation.IFaultInjector faults, CancellationToken cancellationToken)
     {
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("start (runtime, until Main)");
         var context = new CliContext(console) { Time = time, Faults = faults };
-        var root = BuildRoot(context);
+        var root = BuildRoot(context, CommandRegistry.Only(args));
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("command tree");
 
         var debug = args.Contains("--debug");
         try
@@ -42,6 +48,7 @@ public static class KeywardCli
                 return (int)ErrorKind.BadInput;
             }
             var parse = root.Parse(args);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("parse arguments");
             if (parse.Errors.Count > 0)
             {
                 foreach (var e in parse.Errors)
@@ -49,7 +56,9 @@ public static class KeywardCli
                 return (int)ErrorKind.BadInput;
             }
             var config = new InvocationConfiguration { Output = console.Out, Error = console.Err, EnableDefaultExceptionHandler = false };
-            return await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+            var code = await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("command end");
+            return code;
         }
         catch (KeywardException ex)
         {

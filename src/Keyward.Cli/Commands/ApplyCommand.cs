@@ -79,7 +79,8 @@ internal static class ApplyCommand
     private static async Task<int> RunAsync(CliContext context, ParseResult parse, Option<string> file, Option<string?> rootOption, Option<bool> jsonOption,
         bool dryRun, bool noHooks, string? kubeconfig, Verbosity verbosity, bool detailedExitCode, CancellationToken ct)
     {
-        var manifest = ManifestInput.Load(context, parse, file);
+        var manifest = ManifestInput.Load(context, parse, file, cache: !dryRun);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("manifest load");
         var root = parse.GetValue(rootOption);
         var json = parse.GetValue(jsonOption);
         var progress = new StepProgress(context.Console, context.Time, verbosity);
@@ -109,6 +110,7 @@ internal static class ApplyCommand
                     // apply holds the state lock from before it plans until its last write: it never acts on a snapshot
                     // another writer has changed since.
                     : await StateInput.OpenOrInitAsync(context, parse, manifest.Recipients, "apply", announce: verbosity != Verbosity.Quiet, ct).ConfigureAwait(false);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("state open (lock, seal)");
             var output = new PlanOutput(context.Console.Out, json, verbosity);
             var code = await RunOnStateAsync(context, manifest, state, options, progress, output, dryRun, ct).ConfigureAwait(false);
             return code == 0 && dryRun && detailedExitCode && output.HadChanges ? ChangesPending : code;
@@ -123,9 +125,12 @@ internal static class ApplyCommand
         StepProgress progress, PlanOutput output, bool dryRun, CancellationToken ct)
     {
         if (!dryRun) StateInput.SweepStaleTempFiles(context, manifest, options.Root);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("stale temp sweep");
         var engine = new ApplyEngine(state.Store, options);
         var plan = await engine.PlanAsync(manifest, ct).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan");
         output.Plan(plan, dryRun);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("print plan");
         if (dryRun) return 0;
         // An HTTP client only when policy makes a rotation due (its verify and switch steps ask the services).
         HttpClient? http = null;
@@ -140,8 +145,10 @@ internal static class ApplyCommand
         {
             http?.Dispose();
         }
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("execute");
         var report = outcome.Report;
         output.Outcome(plan, outcome);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("print outcome");
         foreach (var h in report.Hooks.Where(h => !h.Success))
             ErrorPrinter.Print(context.Console.Err, ErrorCodes.HookFailed.With($"sink '{h.Sink}': {h.Hook} failed: {h.Message}"), warning: false);
         return report.Failed ? 1 : 0;

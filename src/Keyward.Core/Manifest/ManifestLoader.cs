@@ -24,11 +24,22 @@ public sealed record ManifestLoadResult(KeywardManifest? Manifest, IReadOnlyList
 public static class ManifestLoader
 {
     /// <summary>Parses and validates manifest text. Pure: no I/O. <paramref name="fileName"/> is used in locations.</summary>
-    public static ManifestLoadResult Parse(string text, string fileName)
+    public static ManifestLoadResult Parse(string text, string fileName) => Parse(text, fileName, null, false);
+
+    /// <summary><see cref="Parse(string, string)"/> with the YAML tree cached in <paramref name="cacheDirectory"/> (a
+    /// state directory; see <see cref="YamlTreeCache"/>): the same result, without the YAML parser when the text is
+    /// the one read last time. Null: no cache. <paramref name="writeCache"/>: keep this text's tree for the next run.</summary>
+    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, bool writeCache)
     {
         ArgumentNullException.ThrowIfNull(text);
         var problems = new Problems();
-        var root = YamlTree.Parse(text, fileName, problems.List);
+        var root = cacheDirectory is null ? null : YamlTreeCache.TryRead(cacheDirectory, text, fileName);
+        if (root is null)
+        {
+            root = YamlTree.Parse(text, fileName, problems.List);
+            if (writeCache && cacheDirectory is not null && root is not null && problems.List.Count == 0) YamlTreeCache.Write(cacheDirectory, text, fileName, root);
+        }
+        Diagnostics.PhaseTimings.Mark("manifest: yaml tree");
         KeywardManifest? manifest = null;
         if (!problems.List.Any(d => d.Error.Code == ErrorCodes.ManifestSyntax || d.Error.Code == ErrorCodes.ManifestTooDeep))
             manifest = new ManifestReader(fileName, problems).Read(root);
@@ -45,7 +56,11 @@ public static class ManifestLoader
 
     /// <summary>Reads the file at <paramref name="path"/> (KW0003 if missing, KW0004 if unreadable, KW0010 if not a
     /// regular file, KW0011 if over <see cref="InputFile.MaxManifestBytes"/>), then <see cref="Parse"/>.</summary>
-    public static ManifestLoadResult Load(string path)
+    public static ManifestLoadResult Load(string path) => Load(path, null, false);
+
+    /// <summary><see cref="Load(string)"/> with the YAML tree cached in <paramref name="cacheDirectory"/> (see
+    /// <see cref="Parse(string, string, string?, bool)"/>).</summary>
+    public static ManifestLoadResult Load(string path, string? cacheDirectory, bool writeCache)
     {
         var problem = InputFile.TryRead(path, InputFile.MaxManifestBytes, out var bytes, out var detail);
         var error = problem switch
@@ -59,6 +74,6 @@ public static class ManifestLoader
         if (error is not null) return new ManifestLoadResult(null, [Diagnostic.Fail(error)]);
         // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise, the mark itself dropped.
         using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        return Parse(reader.ReadToEnd(), path);
+        return Parse(reader.ReadToEnd(), path, cacheDirectory, writeCache);
     }
 }

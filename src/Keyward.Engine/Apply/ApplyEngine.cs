@@ -46,6 +46,7 @@ public sealed class ApplyEngine
         // One read of the version list serves the policy facts, the active versions and the trust lists.
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
         var facts = await StoreFacts.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: journals, versions, facts");
         var due = DuePolicy.Evaluate(manifest, facts, now);
         foreach (var d in due.Due.Where(d => !d.Rotatable))
             _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
@@ -57,6 +58,7 @@ public sealed class ApplyEngine
                 unused.Dispose();
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
         var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
         var sinks = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
         return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id };
     }
@@ -118,11 +120,14 @@ public sealed class ApplyEngine
             .SelectMany(s => s.CredentialNames)
             .Where(n => credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
             .Distinct(StringComparer.Ordinal).ToArray();
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: sinks' credentials");
         var values = await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: reveal active values");
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
             var trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: resolve, trust lists");
             foreach (var sink in manifest.Sinks)
             {
                 var target = _delivery.TargetPath(sink);
@@ -137,6 +142,7 @@ public sealed class ApplyEngine
                     : null;
                 result.Add(ApplyPlanner.FromDisk(inspection, live));
             }
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: inspect sinks");
         }
         finally
         {
@@ -198,8 +204,10 @@ public sealed class ApplyEngine
     public async Task<ApplyOutcome> ApplyAsync(ApplyPlan plan, Store.OpenedState state, Func<RotationExecutor> rotations, CancellationToken cancellationToken)
     {
         var report = await ExecuteAsync(plan, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("execute: store, deliver");
         var before = state.Recipients.Count;
         await state.AddRecipientsAsync(plan.Manifest.Recipients, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("execute: recipients");
         var due = plan.DueRotations.ToArray();
         RotationOutcome? rotation = null;
         if (due.Length > 0)

@@ -23,6 +23,10 @@ public sealed class MetricsWriter
     private readonly HashSet<string> _families = new(StringComparer.Ordinal);
     private string? _current;
 
+    /// <summary>When rendering a response: the text so far, cut where a prerendered block was added (kept as its
+    /// UTF-8 bytes, so a scrape neither copies nor encodes the 3 MB of per-credential families again).</summary>
+    private List<ReadOnlyMemory<byte>>? _segments;
+
     public MetricsWriter(StringBuilder output) => _out = output ?? throw new ArgumentNullException(nameof(output));
 
     /// <summary>Starts a family; every following <see cref="Sample(double, (string, string)[])"/> belongs to it.</summary>
@@ -86,7 +90,13 @@ public sealed class MetricsWriter
         foreach (var name in block.Families)
             if (!_families.Add(name)) throw new InvalidOperationException($"metric family {name} is written twice");
         _current = null;
-        _out.Append(block.Text);
+        if (_segments is null)
+        {
+            _out.Append(block.Text);
+            return this;
+        }
+        Cut();
+        _segments.Add(block.Utf8);
         return this;
     }
 
@@ -103,11 +113,33 @@ public sealed class MetricsWriter
     /// <summary>Every source's families, in registration order.</summary>
     public static string Render(IEnumerable<IMetricsSource> sources)
     {
+        var bytes = RenderUtf8(sources);
+        var total = new byte[bytes.Sum(b => b.Length)];
+        var at = 0;
+        foreach (var b in bytes)
+        {
+            b.Span.CopyTo(total.AsSpan(at));
+            at += b.Length;
+        }
+        return Encoding.UTF8.GetString(total);
+    }
+
+    /// <summary><see cref="Render"/> as the UTF-8 pieces of the response, in order: what a scrape writes to the socket.
+    /// Prerendered blocks are passed as they are.</summary>
+    public static IReadOnlyList<ReadOnlyMemory<byte>> RenderUtf8(IEnumerable<IMetricsSource> sources)
+    {
         ArgumentNullException.ThrowIfNull(sources);
-        var sb = new StringBuilder(64 * 1024);
-        var writer = new MetricsWriter(sb);
+        var writer = new MetricsWriter(new StringBuilder(16 * 1024)) { _segments = [] };
         foreach (var s in sources) s.Collect(writer);
-        return sb.ToString();
+        writer.Cut();
+        return writer._segments!;
+    }
+
+    private void Cut()
+    {
+        if (_out.Length == 0) return;
+        _segments!.Add(Encoding.UTF8.GetBytes(_out.ToString()));
+        _out.Clear();
     }
 }
 
@@ -118,10 +150,14 @@ public sealed class RenderedFamilies
     internal RenderedFamilies(string text, IReadOnlyList<string> families)
     {
         Text = text;
+        Utf8 = Encoding.UTF8.GetBytes(text);
         Families = families;
     }
 
     public string Text { get; }
+
+    /// <summary><see cref="Text"/> encoded once, for the responses.</summary>
+    public ReadOnlyMemory<byte> Utf8 { get; }
 
     public IReadOnlyList<string> Families { get; }
 }

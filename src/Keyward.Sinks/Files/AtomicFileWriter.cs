@@ -95,14 +95,19 @@ public sealed class AtomicFileWriter
     public FileInspection Inspect(FileWriteRequest request)
     {
         Validate(request);
-        var status = SafePath.LStat(request.Path, _root, _walked);
-        if (status is null)
-            return new FileInspection(FileDifferences.Missing | LinkDifferences(request), null, null, null,
-                request.EnforceDirectoryMode ? DirectoryModeOf(request) : null, LinkTargetOf(request), OwnerVerified: false);
-        var (uid, gid) = ResolveOwner(request, warn: false);
+        // One walk to the directory serves the lstat and the read of the content (it used to be walked for each).
+        FileStatus? status;
         var d = FileDifferences.None;
-        if (status.Type != Posix.TypeRegular) d |= FileDifferences.NotRegularFile;
-        else if (!SameContent(request, status)) d |= FileDifferences.Content;
+        using (var dir = SafePath.OpenParent(request.Path, _root, null, _walked, out var name))
+        {
+            status = dir is null ? null : Posix.StatAt(dir.Fd, name, request.Path);
+            if (status is null)
+                return new FileInspection(FileDifferences.Missing | LinkDifferences(request), null, null, null,
+                    request.EnforceDirectoryMode ? DirectoryModeOf(request) : null, LinkTargetOf(request), OwnerVerified: false);
+            if (status.Type != Posix.TypeRegular) d |= FileDifferences.NotRegularFile;
+            else if (!SameContent(request, status, dir!, name)) d |= FileDifferences.Content;
+        }
+        var (uid, gid) = ResolveOwner(request, warn: false);
         if (status.Permissions != request.Mode) d |= FileDifferences.Mode;
         if (uid is { } u && status.Uid != u) d |= FileDifferences.Owner;
         if (gid is { } g && status.Gid != g) d |= FileDifferences.Group;
@@ -155,13 +160,17 @@ public sealed class AtomicFileWriter
         return status;
     }
 
-    private bool SameContent(FileWriteRequest request, FileStatus status)
+    private bool SameContent(FileWriteRequest request, FileStatus status) => SameContent(request, status, null, null);
+
+    /// <param name="dir">The directory already walked to, holding the file as <paramref name="name"/> (null: walk again).</param>
+    private bool SameContent(FileWriteRequest request, FileStatus status, DirectoryHandle? dir, string? name)
     {
         if (status.Size != request.Content.Length) return false;
         var existing = new byte[request.Content.Length];
         try
         {
-            using var handle = OpenExisting(request.Path, out var opened);
+            FileStatus? opened;
+            using var handle = dir is null ? OpenExisting(request.Path, out opened) : OpenExistingAt(dir, name!, request.Path, out opened);
             if (handle is null || opened!.Size != existing.Length) return false; // gone, or changed since the lstat
             var fd = (int)handle.DangerousGetHandle();
             var read = 0;
@@ -198,7 +207,12 @@ public sealed class AtomicFileWriter
     {
         opened = null;
         using var dir = SafePath.OpenParent(path, _root, null, _walked, out var name);
-        if (dir is null) return null;
+        return dir is null ? null : OpenExistingAt(dir, name, path, out opened);
+    }
+
+    private static SafeFileHandle? OpenExistingAt(DirectoryHandle dir, string name, string path, out FileStatus? opened)
+    {
+        opened = null;
         var fd = Posix.TryOpenAt(dir.Fd, name, Posix.ORdOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out var errno);
         // Mode 0200 and the like: a non-root owner may write but not read its own file; metadata can still be fixed.
         if (fd < 0 && errno == 13 /* EACCES */) fd = Posix.TryOpenAt(dir.Fd, name, Posix.OWrOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out errno);

@@ -48,9 +48,17 @@ internal sealed class StateSeal
     public const string PostgresLedgerRows = "SELECT token_id, credential, version::text, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version::text, revoked FROM ledger ORDER BY token_id COLLATE \"C\";";
 
     /// <summary>Adds every row of one of the queries above, then ends the section.</summary>
-    public void AddRows(DbDataReader reader)
+    public void AddRows(DbDataReader reader) => AddRows(reader, null);
+
+    /// <summary><see cref="AddRows(DbDataReader)"/> that also hands each row's columns, as sealed, to
+    /// <paramref name="rows"/> (the store reuses the version rows it has just read and sealed instead of reading them again).</summary>
+    public void AddRows(DbDataReader reader, List<string?[]>? rows)
     {
-        while (reader.Read()) Row(reader);
+        while (reader.Read())
+        {
+            var row = Row(reader);
+            rows?.Add(row);
+        }
         Append([3]);
     }
 
@@ -60,11 +68,17 @@ internal sealed class StateSeal
         Append([3]);
     }
 
-    private void Row(DbDataReader reader)
+    private string?[] Row(DbDataReader reader)
     {
         Rows++;
         Append([2]);
-        for (var i = 0; i < reader.FieldCount; i++) Field(reader.IsDBNull(i) ? null : reader.GetString(i));
+        var columns = new string?[reader.FieldCount];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            columns[i] = reader.IsDBNull(i) ? null : reader.GetString(i);
+            Field(columns[i]);
+        }
+        return columns;
     }
 
     public string Finish(byte[] auditKey) => Prefix + Convert.ToHexStringLower(HMACSHA256.HashData(auditKey, _buffer.WrittenSpan));

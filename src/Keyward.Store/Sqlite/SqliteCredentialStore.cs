@@ -31,6 +31,13 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private AuditHead? _headMoved;
     private bool _disposed;
 
+    /// <summary>The version rows the seal check at open read and found sealed, kept for the first
+    /// <see cref="ListVersionsAsync"/> (apply, check and every serve pass list all versions right after opening, and
+    /// reading and sealing 10,000 rows, then reading them again, was two of a no-op apply's slowest steps). Dropped by
+    /// that first use and by every write, so it never outlives the snapshot it was read in by more than the open's
+    /// own reads: what it returns is exactly what the seal verified.</summary>
+    private List<string?[]>? _sealedVersionRows;
+
     internal SqliteCredentialStore(SqliteConnection connection, StoreKeys keys, string path)
     {
         _connection = connection;
@@ -60,6 +67,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             {
                 throw new InvalidOperationException("a store transaction is already open; store transactions do not nest");
             }
+            _sealedVersionRows = null;
             _userTransaction = _connection.BeginTransaction(deferred: false);
             _activeTransaction = _userTransaction;
             return new Transaction(this, _userTransaction);
@@ -167,6 +175,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _sealedVersionRows = null;
             if (_userTransaction is not null)
             {
                 if (durable)
@@ -232,7 +241,36 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private const string VersionColumns = "name, version, kind, state, created, expires, origin, metadata, fingerprint";
 
     public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken) =>
-        ReadAsync(() => ReadVersions(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;")), cancellationToken);
+        ReadAsync(() =>
+        {
+            if (_sealedVersionRows is { } sealedRows)
+            {
+                _sealedVersionRows = null;
+                return FromSealedRows(sealedRows);
+            }
+            return ReadVersions(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;"));
+        }, cancellationToken);
+
+    /// <summary>The rows of <see cref="StateSeal.SqliteVersionRows"/> (the columns and order of <see cref="VersionColumns"/>),
+    /// as the seal read them: integers as their decimal text, nulls as null.</summary>
+    private static IReadOnlyList<CredentialVersion> FromSealedRows(List<string?[]> rows)
+    {
+        var list = new List<CredentialVersion>(rows.Count);
+        foreach (var r in rows)
+        {
+            list.Add(new CredentialVersion(
+                r[0]!,
+                int.Parse(r[1]!, NumberStyles.None, CultureInfo.InvariantCulture),
+                r[2]!,
+                ParseState(r[3]!),
+                StoreTime.Parse(r[4]!),
+                r[5] is null ? null : StoreTime.Parse(r[5]!),
+                r[8]!,
+                r[6]!,
+                ParseMetadata(r[7]!)));
+        }
+        return list;
+    }
 
     public Task<IReadOnlyList<CredentialVersion>> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
         ReadAsync(() => ReadVersions(Command($"SELECT {VersionColumns} FROM versions WHERE name = $name ORDER BY version;", ("$name", name))), cancellationToken);
@@ -608,11 +646,11 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 
     private string? ReadMetaText(string key) => Command("SELECT value FROM meta WHERE key = $k;", ("$k", key)).ExecuteScalar() as string;
 
-    /// <summary>The seal of the rows as this transaction sees them.</summary>
-    private StateSeal ComputeSeal()
+    /// <summary>The seal of the rows as this transaction sees them; the version rows go to <paramref name="versionRows"/> too when given.</summary>
+    private StateSeal ComputeSeal(List<string?[]>? versionRows = null)
     {
         var seal = new StateSeal(ReadMetaText(StoreMetaKeys.AuditHead));
-        using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader);
+        using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader, versionRows);
         using (var reader = Command(StateSeal.SqliteLedgerRows).ExecuteReader()) seal.AddRows(reader);
         return seal;
     }
@@ -638,7 +676,11 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
                 var stored = ReadMetaText(StoreMetaKeys.StateSeal);
                 var head = ReadMetaText(StoreMetaKeys.AuditHead);
                 StateAnchor.Check(Path.GetDirectoryName(Path.GetFullPath(_path))!, head, _path);
-                return StateSeal.Check(_keys.AuditKey, stored, ComputeSeal(), head, _path);
+                var rows = new List<string?[]>();
+                var result = StateSeal.Check(_keys.AuditKey, stored, ComputeSeal(rows), head, _path);
+                // Only rows the seal vouched for are kept (an unsealed legacy store is sealed next, by a write).
+                if (result == SealCheck.Intact) _sealedVersionRows = rows;
+                return result;
             }
             finally
             {

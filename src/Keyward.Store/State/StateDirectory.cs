@@ -336,6 +336,7 @@ public static class StateDirectory
             throw new KeywardException(ErrorCodes.StoreIdentityMissing.With($"{identityPath} cannot be read ({e.GetType().Name})", "check the identity file's owner and mode (0600, owned by the user running keyward)"), e);
         }
 
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("open: identity, permissions");
         var connection = SqliteDatabase.Open(databasePath, time);
         StoreKeys? keys = null;
         try
@@ -363,7 +364,9 @@ public static class StateDirectory
                 }
                 var recipients = (SqliteDatabase.ReadMeta(connection, null, StoreMetaKeys.Recipients) as string ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries);
                 var store = new SqliteCredentialStore(connection, keys, databasePath);
+                Keyward.Core.Diagnostics.PhaseTimings.Mark("open: sqlite, unwrap data key");
                 await store.VerifySealAsync(ct).ConfigureAwait(false);
+                Keyward.Core.Diagnostics.PhaseTimings.Mark("open: seal check");
                 return new OpenedState(store, dir, identityPath, recipient, recipients, wrap) { Warnings = permissionWarnings };
             }
         }
