@@ -234,8 +234,8 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
                 await WriteSinkAsync(Sink(step.Target), ctx, retiringTrust: false, ct).ConfigureAwait(false);
                 break;
             case StepAction.RetirePublicKey:
-                ctx.RetiringTrust.Add(step.Target);
-                await WriteSinkAsync(Sink(step.Target), ctx, retiringTrust: true, ct).ConfigureAwait(false);
+                ctx.RetiringTrust.Add((step.Target, step.Credential));
+                await WriteSinkAsync(Sink(step.Target), ctx, retiringTrust: false, ct).ConfigureAwait(false);
                 break;
             case StepAction.Restart or StepAction.Reload or StepAction.Run:
                 await RunHookAsync(step.Target, ct).ConfigureAwait(false);
@@ -484,7 +484,7 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
             resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : CredentialValues.PublicKeyOf(c, cur.Value.Value));
         }
         var trust = await RotationTrust.ForSinkAsync(store, _m, sink, ctx.Journal,
-            retiringTrust || ctx.RetiringTrust.Contains(sink.Name) || ctx.DoneRetireTrust(sink.Name), Now, ct).ConfigureAwait(false);
+            key => retiringTrust || ctx.Retired(sink.Name, key), Now, ct).ConfigureAwait(false);
         return (resolved, trust);
     }
 
@@ -733,8 +733,10 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
     internal sealed class StepContext(JournalIntent journal, HashSet<int> done)
     {
         public JournalIntent Journal { get; } = journal;
-        public HashSet<string> RetiringTrust { get; } = new(StringComparer.Ordinal);
+        /// <summary>(sink, key) pairs whose old public half this run has dropped (a null key: every key of the sink).</summary>
+        public HashSet<(string Sink, string? Key)> RetiringTrust { get; } = [];
 
-        public bool DoneRetireTrust(string sink) => RotationTrust.RetiredTrust(Journal, done, sink);
+        public bool Retired(string sink, string key) =>
+            RetiringTrust.Contains((sink, key)) || RetiringTrust.Contains((sink, null)) || RotationTrust.RetiredTrust(Journal, done, sink, key);
     }
 }
