@@ -87,6 +87,8 @@ internal static class AgentsBench
                 await Task.Delay(5);
             }
             var times = agents.Select(a => Stopwatch.GetElapsedTime(t0, Volatile.Read(ref a.ReceivedAt)).TotalSeconds).Order().ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {r}: every agent has the new bundle after {times[^1]:0.00} s"));
+            Console.Out.Flush();
             await proc.WaitForExitAsync();
             var cmd = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             if (proc.ExitCode != 0) { await Console.Error.WriteLineAsync(await outTask + await errTask); return 1; }
