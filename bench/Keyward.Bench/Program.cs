@@ -19,6 +19,7 @@ internal static class Program
         ["sinks"] = SinksBench.Run,
         ["plan"] = PlanBench.Run,
         ["serve"] = ServeBench.Run,
+        ["agents"] = AgentsBench.Run,
     };
 
     public static async Task<int> Main(string[] args)

@@ -23,8 +23,7 @@ internal static class RotateCommand
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
         var hostDeadline = new Option<string>("--host-deadline")
         {
-            Description = "How long a deliver step waits for hosts' agents to confirm the new files before the rotation pauses (0: do not wait)",
-            DefaultValueFactory = _ => "2m",
+            Description = "How long a deliver step waits for hosts' agents to confirm the new files before the rotation pauses (0s: do not wait; default: the credentials' rotation.hostDeadline, else 2m)",
         };
         var cmd = new Command("rotate", "Rotate credentials through the write-ahead journal (crash-safe; see `keyward plan rotate`)") { names, file, json, exposed, broad, cont, resume, abort, rootOption, kubeconfig, hostDeadline };
         cmd.SetAction(async (parse, ct) =>
@@ -37,9 +36,13 @@ internal static class RotateCommand
             if (modes == 1 && (list.Length > 0 || leaked.Length > 0)) throw ErrorCodes.Usage.Exception("--continue, --resume and --abort act on the open rotation: give no names");
             if (modes == 0 && list.Length == 0 && leaked.Length == 0) throw ErrorCodes.Usage.Exception("name the credentials to rotate, or what leaked with --exposed");
             var asJson = parse.GetValue(json);
-            if (!Core.Time.HumanDuration.TryParse(parse.GetValue(hostDeadline)!, out var deadline, out var deadlineError) || deadline!.Value < TimeSpan.Zero)
-                throw ErrorCodes.InvalidArgument.Exception($"--host-deadline: {deadlineError ?? "must not be negative"}");
-            var until = context.Time.GetUtcNow() + deadline.Value;
+            Core.Time.HumanDuration? deadlineOption = null;
+            if (parse.GetValue(hostDeadline) is { } deadlineText)
+            {
+                if (!Core.Time.HumanDuration.TryParse(deadlineText, out var d, out var deadlineError) || d!.Value < TimeSpan.Zero)
+                    throw ErrorCodes.InvalidArgument.Exception($"--host-deadline: {deadlineError ?? "must not be negative"}");
+                deadlineOption = d;
+            }
             var root = parse.GetValue(rootOption);
             using var http = Services.Http.ServiceHttp.CreateClient();
             async Task<RotationOutcome> UnderLockAsync(Func<RotationExecutor, Task<RotationOutcome>> run)
@@ -66,10 +69,13 @@ internal static class RotateCommand
             // confirmations), then resume under it; at the deadline the journal stays open in awaiting-hosts.
             while (outcome.State == RotationState.AwaitingHosts)
             {
+                // Each pause waits its own deadline: --host-deadline, else the rotation.hostDeadline of the credentials it waits for.
+                var deadline = deadlineOption ?? await PauseDeadlineAsync(context, parse, manifest, ct).ConfigureAwait(false);
+                var until = context.Time.GetUtcNow() + deadline.Value;
                 var missing = await RotationExecutor.WaitForHostsAsync(c => StateInput.OpenAsync(context, parse, c), manifest, until, context.Time, ct).ConfigureAwait(false);
                 if (missing.Count > 0)
                     throw ErrorCodes.RotationAwaitingHosts.Exception(
-                        $"rotation journal {outcome.JournalId} is paused: host(s) {string.Join(", ", missing.Select(g => g.ToString()))} did not confirm the new version within {parse.GetValue(hostDeadline)}");
+                        $"rotation journal {outcome.JournalId} is paused: host(s) {string.Join(", ", missing.Select(g => g.ToString()))} did not confirm the new version within {deadline}");
                 var journalId = outcome.JournalId;
                 outcome = await UnderLockAsync(async e =>
                 {
@@ -87,5 +93,12 @@ internal static class RotateCommand
             return 0;
         });
         return cmd;
+    }
+
+    private static async Task<Core.Time.HumanDuration> PauseDeadlineAsync(CliContext context, ParseResult parse, Core.Manifest.KeywardManifest manifest, CancellationToken ct)
+    {
+        var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
+        await using (state.ConfigureAwait(false))
+            return await HostDeadlines.ForOpenRotationAsync(state.Store, manifest, ct).ConfigureAwait(false);
     }
 }

@@ -14,6 +14,8 @@ public static partial class ErrorCodes
         "give either 'host: NAME' or 'hosts: [A, B]' (not both, not empty, each host once)");
     public static readonly ErrorCode HostSinkNotDeliverable = new("KW1305", ErrorKind.BadInput, "this sink cannot be delivered by an agent",
         "leave the sink on the authority (no host:), or drop the setting the agent cannot carry out");
+    public static readonly ErrorCode HostDeadlineOutOfRange = new("KW1306", ErrorKind.BadInput, "a rotation's hostDeadline is longer than 24h",
+        "set a shorter hostDeadline (a paused rotation resumes later with `keyward rotate --resume`, or by keyward serve's controller)");
 
     // Agent protocol.
     public static readonly ErrorCode AgentUnauthenticated = new("KW1310", ErrorKind.Failed, "the host could not be authenticated",

@@ -88,21 +88,26 @@ public static class CredentialKinds
     }
 }
 
-/// <summary><c>rotation: { maxAge, renewBefore, overlap, autoContinue }</c>. Null fields inherit.</summary>
+/// <summary><c>rotation: { maxAge, renewBefore, overlap, autoContinue, hostDeadline }</c>. Null fields inherit.</summary>
 public sealed record RotationPolicy(
     HumanDuration? MaxAge = null,
     HumanDuration? RenewBefore = null,
     HumanDuration? Overlap = null,
     bool? AutoContinue = null,
-    SourceLocation? Location = null)
+    SourceLocation? Location = null,
+    HumanDuration? HostDeadline = null)
 {
     public static readonly RotationPolicy None = new();
+
+    /// <summary>The longest <see cref="HostDeadline"/> a manifest may set: <c>keyward rotate</c> waits that long in the
+    /// foreground, and a host that has not come back within a day is better handled by <c>--resume</c> later.</summary>
+    public static readonly TimeSpan MaxHostDeadline = TimeSpan.FromHours(24);
 
     public static RotationPolicy Merge(RotationPolicy? own, RotationPolicy? fallback) =>
         own is null ? fallback ?? None
         : fallback is null ? own
         : new RotationPolicy(own.MaxAge ?? fallback.MaxAge, own.RenewBefore ?? fallback.RenewBefore,
-            own.Overlap ?? fallback.Overlap, own.AutoContinue ?? fallback.AutoContinue, own.Location ?? fallback.Location);
+            own.Overlap ?? fallback.Overlap, own.AutoContinue ?? fallback.AutoContinue, own.Location ?? fallback.Location, own.HostDeadline ?? fallback.HostDeadline);
 }
 
 /// <summary>Text encoding of a value where a format needs text.</summary>

@@ -79,7 +79,7 @@ public static class RotationPlanner
         var singleSinks = SinksOf(graph, changing, EdgeKind.DeliveredTo, EdgeKind.PublicHalfOf);
         foreach (var s in singleSinks)
             p.Add(RotationPhase.Single, StepAction.ReRender, NodeKind.Sink, graph.Nodes[s].Name, $"{graph.Nodes[s].Detail}: carries {CarriedList(graph, s, changing)}");
-        AddHooks(p, graph, RotationPhase.Single, singleSinks);
+        AddHooks(p, graph, RotationPhase.Single, singleSinks, null);
         AddVerifications(p, graph, RotationPhase.Single, changing, singleSinks);
         foreach (var c in changing) p.Add(RotationPhase.Single, StepAction.Activate, NodeKind.Credential, c, "the new version becomes active", c);
         AddDeliveries(p, manifest, RotationPhase.Single, singleSinks, null);
@@ -91,25 +91,30 @@ public static class RotationPlanner
         foreach (var tok in invalidated)
             p.Add(RotationPhase.Single, StepAction.Revoke, NodeKind.Credential, tok, "not declared in the manifest, so it cannot be re-minted: marked revoked in the ledger; re-issue it by hand if still needed", tok);
 
-        // Two-phase part (rule 3).
-        foreach (var k in twoPhase)
+        // Two-phase part (rule 3): phase one of every key before phase two of any, so the pause for `--continue` (and the
+        // hosts' deliver steps) comes after every new public half is published.
+        var keys = twoPhase.Select(k =>
         {
-            var policy = manifest.EffectivePolicy(k);
             var oldName = facts.Active(k.Name)?.Metadata.GetValueOrDefault(KeyNameMetadata) ?? k.KeyName;
-            var newName = NextKeyName(oldName);
-            var trusting = SinksOf(graph, [k.Name], EdgeKind.PublicHalfOf);
-            var carrying = SinksOf(graph, [k.Name], EdgeKind.DeliveredTo);
+            return (Key: k, Policy: manifest.EffectivePolicy(k), OldName: oldName, NewName: NextKeyName(oldName),
+                Trusting: SinksOf(graph, [k.Name], EdgeKind.PublicHalfOf), Carrying: SinksOf(graph, [k.Name], EdgeKind.DeliveredTo));
+        }).ToList();
+        foreach (var (k, _, oldName, newName, trusting, _) in keys)
+        {
             p.Add(RotationPhase.PublishTrust, StepAction.Stage, NodeKind.Credential, k.Name,
                 $"generate a new Ed25519 key named {newName} (Nix keeps only the first key of a name in trusted-public-keys, so old and new names differ)", k.Name);
             foreach (var s in trusting)
                 p.Add(RotationPhase.PublishTrust, StepAction.PropagatePublicKey, NodeKind.Sink, graph.Nodes[s].Name, $"{graph.Nodes[s].Detail}: trust {oldName} and {newName}", k.Name);
-            AddHooks(p, graph, RotationPhase.PublishTrust, trusting);
+            AddHooks(p, graph, RotationPhase.PublishTrust, trusting, k.Name);
             p.Add(RotationPhase.PublishTrust, StepAction.Verify, NodeKind.Credential, k.Name, "every trusting sink lists both public keys", k.Name);
             AddDeliveries(p, manifest, RotationPhase.PublishTrust, trusting, k.Name);
+        }
+        foreach (var (k, policy, oldName, newName, trusting, carrying) in keys)
+        {
             p.Add(RotationPhase.SwitchSigning, StepAction.Activate, NodeKind.Credential, k.Name, $"{newName} becomes the signing key", k.Name);
             foreach (var s in carrying)
                 p.Add(RotationPhase.SwitchSigning, StepAction.ReRender, NodeKind.Sink, graph.Nodes[s].Name, $"{graph.Nodes[s].Detail}: carries the private key {newName}", k.Name);
-            AddHooks(p, graph, RotationPhase.SwitchSigning, carrying);
+            AddHooks(p, graph, RotationPhase.SwitchSigning, carrying, k.Name);
             foreach (var e in graph.ImpactOf(graph.Find(NodeKind.Credential, k.Name)!.Id))
                 if (graph.Nodes[e.To].Kind == NodeKind.Service)
                     p.Add(RotationPhase.SwitchSigning, StepAction.SwitchSigning, NodeKind.Service, graph.Nodes[e.To].Name, $"set the cache keypair to {newName} (PATCH the cache config)", k.Name);
@@ -118,7 +123,7 @@ public static class RotationPlanner
             foreach (var s in trusting)
                 p.Add(RotationPhase.SwitchSigning, StepAction.RetirePublicKey, NodeKind.Sink, graph.Nodes[s].Name,
                     overlap is { } o ? $"keep trusting {oldName} until {Stamp(now + o.Value)} (overlap {o.Text}), then drop it" : $"drop {oldName}; trust only {newName}", k.Name);
-            AddHooks(p, graph, RotationPhase.SwitchSigning, trusting);
+            AddHooks(p, graph, RotationPhase.SwitchSigning, trusting, k.Name);
             AddDeliveries(p, manifest, RotationPhase.SwitchSigning, [.. carrying, .. trusting], k.Name);
             p.Add(RotationPhase.SwitchSigning, StepAction.Retire, NodeKind.Credential, k.Name,
                 overlap is { } o2 ? $"{oldName} stays the previous version until {Stamp(now + o2.Value)}, then is retired" : $"{oldName} is retired", k.Name);
@@ -250,7 +255,7 @@ public static class RotationPlanner
         return string.Join(", ", names);
     }
 
-    private static void AddHooks(PlanWriter p, CredentialGraph graph, RotationPhase phase, List<int> sinks)
+    private static void AddHooks(PlanWriter p, CredentialGraph graph, RotationPhase phase, List<int> sinks, string? credential)
     {
         var seen = new HashSet<int>();
         foreach (var s in sinks)
@@ -261,7 +266,7 @@ public static class RotationPlanner
                 var action = hook.Name.StartsWith("restart ", StringComparison.Ordinal) ? StepAction.Restart
                     : hook.Name.StartsWith("reload ", StringComparison.Ordinal) ? StepAction.Reload : StepAction.Run;
                 var from = string.Join(", ", graph.ImpactedBy(e.To).Where(x => sinks.Contains(x.From)).Select(x => graph.Nodes[x.From].Name).Distinct());
-                p.Add(phase, action, NodeKind.Hook, hook.Name, $"{hook.Detail} (after {from} changed)");
+                p.Add(phase, action, NodeKind.Hook, hook.Name, $"{hook.Detail} (after {from} changed)", credential);
             }
     }
 
@@ -376,13 +381,15 @@ public static class RotationPlanner
     private sealed class PlanWriter(CredentialGraph graph)
     {
         public List<PlanStep> Steps { get; } = [];
-        private readonly HashSet<(RotationPhase, StepAction, NodeKind, string)> _seen = [];
+        // A step is one per (phase, action, target) and per credential: two cache keys rolled over together share sinks,
+        // hooks and hosts, and each key's publication must be re-rendered, reloaded and confirmed after that key is staged.
+        private readonly HashSet<(RotationPhase, StepAction, NodeKind, string, string?)> _seen = [];
 
         public CredentialGraph Graph => graph;
 
         public void Add(RotationPhase phase, StepAction action, NodeKind kind, string target, string detail, string? credential = null)
         {
-            if (!_seen.Add((phase, action, kind, target))) return;
+            if (!_seen.Add((phase, action, kind, target, credential))) return;
             Steps.Add(new PlanStep(Steps.Count + 1, phase, action, kind, target, detail, credential));
         }
     }

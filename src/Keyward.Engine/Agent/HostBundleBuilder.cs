@@ -33,7 +33,7 @@ public static class HostBundleBuilder
                 }
                 // Every key the sink trusts, also one only hosts trust (TrustLists.ForManifestAsync looks at the authority's sinks).
                 var trust = await RotationTrust.ForSinkAsync(store, manifest, sink, rotation?.Intent,
-                    rotation is { } r && RotationTrust.RetiredTrust(r.Intent, r.Done, sink.Name), now, ct).ConfigureAwait(false);
+                    key => rotation is { } r && RotationTrust.RetiredTrust(r.Intent, r.Done, sink.Name, key), now, ct).ConfigureAwait(false);
                 var content = SinkDelivery.Render(sink, resolved, trust);
                 rendered.Add(new BundleSink(sink.Name, sink.Path, sink.PersistRoot, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group,
                     store.Fingerprint(content), content, sink.OnChange));

@@ -6,7 +6,8 @@ using Keyward.Core.Store;
 namespace Keyward.Engine.Checks;
 
 /// <summary>One run of every check the manifest implies, as <c>keyward check</c> and the server's loop both run it:
-/// the services' checks, the sinks through the engine's inspection (<see cref="SinkVerifier"/>), and the condition
+/// the services' checks, the sinks through the engine's inspection (<see cref="SinkVerifier"/>), each host through its agent's
+/// confirmations (<see cref="HostVerifier"/>), and the condition
 /// history kept in the store (<see cref="StoreCheckState"/>). The store's version list is read once per run and shared
 /// by the credential checks, the sink checks' trust lists and the saving of the conditions.</summary>
 public static class CheckPass
@@ -24,7 +25,8 @@ public static class CheckPass
         ArgumentNullException.ThrowIfNull(clients);
         var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time);
         using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync);
-        var reports = await new CheckRunner(manifest, memory, clients, options, sinks).RunAsync(cancellationToken).ConfigureAwait(false);
+        var hosts = new HostVerifier(state.Store, manifest, clients.Time);
+        var reports = await new CheckRunner(manifest, memory, clients, options, sinks, hosts).RunAsync(cancellationToken).ConfigureAwait(false);
         return new CheckPassResult(reports, memory.Saved ?? []);
     }
 }

@@ -33,8 +33,8 @@ internal sealed class RotationRun(ICredentialStore store, RotationExecutorOption
     /// <summary>Orders of the steps already done (journalled <c>done</c>, or done in this run).</summary>
     public HashSet<int> Done { get; } = done;
 
-    /// <summary>Sinks whose retire-public-key step runs in this run: their trust lists drop the old key.</summary>
-    public HashSet<string> RetiringTrust { get; } = new(StringComparer.Ordinal);
+    /// <summary>(sink, key) pairs whose old public half this run has dropped (a null key: every key of the sink).</summary>
+    public HashSet<(string Sink, string? Key)> RetiringTrust { get; } = [];
 
     public DateTimeOffset Now => Options.Time.GetUtcNow();
 
@@ -51,7 +51,9 @@ internal sealed class RotationRun(ICredentialStore store, RotationExecutorOption
 
     public LiveSecrets Live => _live ??= new LiveSecrets(Engine);
 
-    public bool DoneRetireTrust(string sink) => RotationTrust.RetiredTrust(Journal, Done, sink);
+    /// <summary>True once <paramref name="key"/>'s old public half is gone from <paramref name="sink"/>'s trust lists.</summary>
+    public bool Retired(string sink, string key) =>
+        RetiringTrust.Contains((sink, key)) || RetiringTrust.Contains((sink, null)) || RotationTrust.RetiredTrust(Journal, Done, sink, key);
 
     // ------------------------------------------------------------------ versions
 
@@ -100,7 +102,7 @@ internal sealed class RotationRun(ICredentialStore store, RotationExecutorOption
             resolved[c.Name] = new ResolvedCredential(c, cur?.Value, cur is null ? null : CredentialValues.PublicKeyOf(c, cur.Value.Value));
         }
         var trust = await RotationTrust.ForSinkAsync(Store, Manifest, sink, Journal,
-            retiringTrust || RetiringTrust.Contains(sink.Name) || DoneRetireTrust(sink.Name), Now, ct).ConfigureAwait(false);
+            key => retiringTrust || Retired(sink.Name, key), Now, ct).ConfigureAwait(false);
         return (resolved, trust);
     }
 

@@ -13,7 +13,7 @@ namespace Keyward.Engine.Rotation;
 internal static class RotationTrust
 {
     public static async Task<Dictionary<string, IReadOnlyList<string>>> ForSinkAsync(ICredentialStore store, KeywardManifest manifest, Sink sink,
-        JournalIntent? journal, bool retired, DateTimeOffset now, CancellationToken ct)
+        JournalIntent? journal, Func<string, bool> retired, DateTimeOffset now, CancellationToken ct)
     {
         var trust = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         var trusted = (sink.NixConf?.TrustedPublicKeys ?? []).Concat(sink.Entries.Where(e => e.Take == EntryValue.PublicKey).Select(e => e.Credential));
@@ -22,7 +22,7 @@ internal static class RotationTrust
             if (manifest.FindCredential(name) is not NixSigningKeyCredential c) continue;
             var versions = await store.GetVersionsAsync(c.Name, ct).ConfigureAwait(false);
             var keys = journal is not null && journal.Snapshot.TryGetValue(c.Name, out var old)
-                ? TrustLists.InRollover(versions, old, retired, keepOld: journal.OverlapSeconds.ContainsKey(c.Name))
+                ? TrustLists.InRollover(versions, old, retired(c.Name), keepOld: journal.OverlapSeconds.ContainsKey(c.Name))
                 : TrustLists.Settled(versions, manifest.EffectivePolicy(c).Overlap?.Value, now);
             if (keys.Count > 0) trust[c.Name] = keys;
         }
@@ -45,7 +45,9 @@ internal static class RotationTrust
         }
     }
 
-    /// <summary>True once the journal's retire-public-key step for <paramref name="sink"/> is done.</summary>
-    public static bool RetiredTrust(JournalIntent journal, HashSet<int> done, string sink) =>
-        journal.Steps.Any(s => s.Action == Core.Rotation.StepAction.RetirePublicKey && s.Target == sink && done.Contains(s.Order));
+    /// <summary>True once the journal's retire-public-key step of <paramref name="key"/> for <paramref name="sink"/> is done. Per
+    /// key: when two cache keys roll over together, the first key's retirement must not drop the second key's old half
+    /// while the cache still signs with it.</summary>
+    public static bool RetiredTrust(JournalIntent journal, HashSet<int> done, string sink, string key) =>
+        journal.Steps.Any(s => s.Action == Core.Rotation.StepAction.RetirePublicKey && s.Target == sink && (s.Credential is null || s.Credential == key) && done.Contains(s.Order));
 }

@@ -49,12 +49,14 @@ internal static class AgentEndpoints
     {
         private readonly ServerState _state;
         private readonly AgentSessions _sessions;
+        private readonly AgentStoreWriter _writer;
         private readonly string _channel;
 
         public AgentArea(ServerState state)
         {
             _state = state;
             _sessions = new AgentSessions(state.Time);
+            _writer = new AgentStoreWriter(state);
             Board = new HostStatusBoard();
             Hub = new AgentHub(state, Board);
             Metrics = new AgentMetrics(state, Board);
@@ -135,7 +137,15 @@ internal static class AgentEndpoints
             if (Declared(host.Name, host.KeyText) is null) return Unauthorized($"host '{host.Name}' is no longer declared");
             http.Response.Headers["Keyward-Bundle-Version"] = bundle.Version;
             if (bundle.Version == since) return TypedResults.StatusCode(StatusCodes.Status304NotModified);
-            await AuditAsync(host.Name, bundle, http.RequestAborted).ConfigureAwait(false);
+            try
+            {
+                await AuditAsync(host.Name, bundle, http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (KeywardException e)
+            {
+                // Not audited, not delivered: the agent asks again.
+                return Error(StatusCodes.Status503ServiceUnavailable, ErrorCodes.AgentServerError, $"the delivery could not be audited: {e.First.Message}");
+            }
             Board.Delivered(host.Name, bundle.Version, Now);
             return TypedResults.Bytes(bundle.Bytes, "application/vnd.keyward.bundle+age");
         }
@@ -158,18 +168,10 @@ internal static class AgentEndpoints
             {
                 try
                 {
-                    var opened = await _state.OpenForWriteAsync("agent report", http.RequestAborted).ConfigureAwait(false);
-                    await using (opened.ConfigureAwait(false))
-                    {
-                        foreach (var s in drift)
-                            await opened.Store.AppendAuditAsync(new AuditEvent(Now, $"agent:{host.Name}", s.State == "failed" ? "host-write-failed" : "host-drift-repaired",
-                                s.Name, null, s.Fingerprint, $"host {host.Name}: {s.Message}"), http.RequestAborted).ConfigureAwait(false);
-                        foreach (var r in confirmed)
-                        {
-                            await opened.Store.PutSinkAsync(r, http.RequestAborted).ConfigureAwait(false);
-                            Board.MarkPersisted(r);
-                        }
-                    }
+                    var audit = drift.Select(s => new AuditEvent(Now, $"agent:{host.Name}", s.State == "failed" ? "host-write-failed" : "host-drift-repaired",
+                        s.Name, null, s.Fingerprint, $"host {host.Name}: {s.Message}")).ToList();
+                    await _writer.WriteAsync(audit, confirmed, http.RequestAborted).ConfigureAwait(false);
+                    foreach (var r in confirmed) Board.MarkPersisted(r);
                 }
                 catch (KeywardException e)
                 {
@@ -184,14 +186,10 @@ internal static class AgentEndpoints
         public IResult Hosts() => TypedResults.Json(new HostsResponse(Board.View(_state.Manifest)), AgentJson.Default.HostsResponse);
 
         /// <summary>One audit event per sink delivered: the host's name, the sink, its keyed fingerprint and the bundle version.</summary>
-        private async Task AuditAsync(string host, AgentHub.Sealed bundle, CancellationToken ct)
-        {
-            var opened = await _state.OpenForWriteAsync("agent delivery", ct).ConfigureAwait(false);
-            await using (opened.ConfigureAwait(false))
-                foreach (var (sink, fingerprint) in bundle.Sinks)
-                    await opened.Store.AppendAuditAsync(new AuditEvent(Now, $"agent:{host}", "deliver", sink, null, fingerprint,
-                        $"to host {host}, bundle {bundle.Version}"), ct).ConfigureAwait(false);
-        }
+        /// <summary>Written with the other requests' writes of the moment (<see cref="AgentStoreWriter"/>), before the bundle is handed out.</summary>
+        private Task AuditAsync(string host, AgentHub.Sealed bundle, CancellationToken ct) =>
+            _writer.WriteAsync([.. bundle.Sinks.Select(s => new AuditEvent(Now, $"agent:{host}", "deliver", s.Sink, null, s.Fingerprint,
+                $"to host {host}, bundle {bundle.Version}"))], [], ct);
 
         private HostSpec? Authenticate(HttpContext http)
         {

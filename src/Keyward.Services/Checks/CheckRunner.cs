@@ -27,12 +27,16 @@ public sealed partial class CheckRunner
     private CancellationToken _run;
 
     private readonly ISinkVerifier? _sinks;
+    private readonly IHostVerifier? _hosts;
 
     /// <param name="sinks">Answers "is this sink correct?" — the engine's inspection, the same one plan and apply use.
     /// Without one, sinks are reported Unknown (never a silent pass).</param>
-    public CheckRunner(KeywardManifest manifest, ICheckState state, ServiceClients clients, CheckOptions options, ISinkVerifier? sinks = null)
+    /// <param name="hosts">Answers "has this host's agent confirmed its sinks?"; without one, hosts are not reported.</param>
+    public CheckRunner(KeywardManifest manifest, ICheckState state, ServiceClients clients, CheckOptions options, ISinkVerifier? sinks = null,
+        IHostVerifier? hosts = null)
     {
         _sinks = sinks;
+        _hosts = hosts;
         _manifest = manifest;
         _state = state;
         _clients = clients;
@@ -71,6 +75,10 @@ public sealed partial class CheckRunner
         foreach (var sink in _manifest.HostSinks.Where(s => only.Count == 0 || s.CredentialNames.Any(only.Contains)))
             if (AtticEnvRule.Evaluate(sink, _manifest.Services) is { } runner)
                 jobs.Add(new Job(SubjectKind.Sink, sink.Name, _ => CheckHostSinkDeclarationAsync(sink, runner)));
+        if (_hosts is not null)
+            foreach (var host in await _hosts.HostsAsync(cancellationToken).ConfigureAwait(false))
+                if (only.Count == 0 || _manifest.SinksOfHost(host).Any(s => s.CredentialNames.Any(only.Contains)))
+                    jobs.Add(new Job(SubjectKind.Host, host, async ct => [.. await _hosts.VerifyAsync(host, ct).ConfigureAwait(false)]));
 
         var results = new List<Observation>[jobs.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, jobs.Count),

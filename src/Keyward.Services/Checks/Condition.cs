@@ -37,12 +37,13 @@ public sealed record Condition(string Type, ConditionStatus Status, string Reaso
     public bool IsWarning => Type == ConditionTypes.ExpiresSoon && Status == ConditionStatus.True;
 }
 
-/// <summary>What is checked: a credential, an Attic cache (<c>service/cache</c>) or a sink.</summary>
+/// <summary>What is checked: a credential, an Attic cache (<c>service/cache</c>), a sink, or a host (its agent's confirmations).</summary>
 public enum SubjectKind
 {
     Credential,
     Cache,
     Sink,
+    Host,
 }
 
 public sealed record CheckReport(SubjectKind Kind, string Name, IReadOnlyList<Condition> Conditions)

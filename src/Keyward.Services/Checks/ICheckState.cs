@@ -29,3 +29,14 @@ public interface ISinkVerifier
 {
     Task<IReadOnlyList<Observation>> VerifyAsync(Core.Manifest.Sink sink, CancellationToken cancellationToken);
 }
+
+/// <summary>"Has this host's agent got what the server renders for it now?" for <c>keyward check</c>: the engine answers
+/// from the confirmations the server records in the store (one condition set per host).</summary>
+public interface IHostVerifier
+{
+    /// <summary>The declared hosts to report; none when the store holds no host confirmations at all (no server has
+    /// ever heard from an agent through this store, so there is nothing to compare with).</summary>
+    Task<IReadOnlyList<string>> HostsAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Observation>> VerifyAsync(string host, CancellationToken cancellationToken);
+}

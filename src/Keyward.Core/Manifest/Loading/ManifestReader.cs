@@ -119,7 +119,14 @@ internal sealed partial class ManifestReader(string file, Problems problems)
         var autoContinue = fm.Bool("autoContinue");
         if (autoContinue is not null && kind is not null and not CredentialKind.NixSigningKey)
             problems.Warn(ErrorCodes.ManifestIgnoredSetting, fm.KeyAt("autoContinue"), $"autoContinue of {what} has no effect: only nix-signing-key rotations have two phases");
-        return new RotationPolicy(fm.Duration("maxAge"), fm.Duration("renewBefore"), fm.Duration("overlap"), autoContinue, at);
+        var hostDeadline = fm.Duration("hostDeadline");
+        if (hostDeadline is { } d && d.Value > RotationPolicy.MaxHostDeadline)
+        {
+            problems.Fail(ErrorCodes.HostDeadlineOutOfRange, fm.At("hostDeadline"),
+                $"hostDeadline of {what} is {d.Text}; a rotation waits for hosts at most {RotationPolicy.MaxHostDeadline.TotalHours:0}h");
+            hostDeadline = null;
+        }
+        return new RotationPolicy(fm.Duration("maxAge"), fm.Duration("renewBefore"), fm.Duration("overlap"), autoContinue, at, hostDeadline);
     }
 
     private List<string> Recipients(FieldMap fm, string what)
