@@ -22,12 +22,12 @@ public sealed record AgentState(string Server, string Host, string Version, Date
         }
     }
 
+    /// <summary>Written through the one atomic writer (random temp name, fsync, rename, directory fsync), mode 0600 in a
+    /// 0700 directory: a crash leaves the previous state or the new one, never a torn file.</summary>
     public void Save(string directory)
     {
-        Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
-        var temp = path + ".tmp";
-        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(this, AgentJson.Default.AgentState));
-        File.Move(temp, path, overwrite: true);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(this, AgentJson.Default.AgentState);
+        new Keyward.Sinks.AtomicFileWriter(_ => "").Write(new Keyward.Sinks.FileWriteRequest(path, bytes, 0b110_000_000, 0b111_000_000, null, null, null));
     }
 }
