@@ -112,6 +112,15 @@ public sealed class RotationExecutor(ICredentialStore store, RotationExecutorOpt
         var run = new RotationRun(store, options, journal, [], _log);
         foreach (var (name, old) in journal.Snapshot)
         {
+            // A service-issued token whose retire step started may already be deleted at its service (a crash can fall
+            // between the delete and the journal's "done"): restoring it could deliver a dead token. The new one stays
+            // active; the rest of the rotation is still rolled back.
+            if (_m.FindCredential(name) is ExternalCredential x && options.ServiceTokens?.Handles(x) == true &&
+                open.Steps.Any(s => s.Kind == StepAction.Retire.Name() && s.Target == name))
+            {
+                run.Progress($"{name}: its old token was already deleted at its service; the new version stays active");
+                continue;
+            }
             var versions = await store.GetVersionsAsync(name, ct).ConfigureAwait(false);
             var active = versions.FirstOrDefault(v => v.State == VersionState.Active);
             if (old > 0 && active?.Version != old)
