@@ -110,6 +110,12 @@ done
 n_trx=$(ls "$results"/*.trx 2>/dev/null | wc -l); n_proj=$(ls tests/*/*.Tests.csproj | wc -l)
 if [[ $n_trx -lt $n_proj ]]; then failed=$((failed + n_proj - n_trx)); fi
 failed=$((failed + native_failed))
+# No test may replace a device node (an atomic write aimed at /dev/null renames a regular file over it): once, on this
+# machine, /dev/null was found a regular file after a session's work, and every later redirect into it broke.
+if [[ ! -c /dev/null ]]; then
+  echo "test.sh: FAILED: /dev/null is no longer a character device after the tests" >&2
+  failed=$((failed + 1))
+fi
 [[ $failed -gt 0 ]] && status=1
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -115,8 +115,20 @@ public sealed class AgentRunner : IDisposable
                 await Task.Delay(backoff, Time, ct).ConfigureAwait(false);
                 backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
             }
+            catch (KeywardException e) when (IsServerFailure(e) && !ct.IsCancellationRequested)
+            {
+                // A 5xx (the store briefly unwritable, a proxy without its upstream) is the server's trouble, not the
+                // host's: a watching agent keeps its files and tries again, as when the server cannot be reached.
+                _o.Log($"{_o.Server} answered {e.First.Message}; {Staleness(state)} Retrying in {HumanDuration.Format(backoff)}.");
+                _session = null;
+                await Task.Delay(backoff, Time, ct).ConfigureAwait(false);
+                backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
+            }
         }
     }
+
+    private static bool IsServerFailure(KeywardException e) =>
+        e.InnerException is HttpRequestException { StatusCode: >= HttpStatusCode.InternalServerError };
 
     private string Staleness(AgentState? state) => state is null
         ? "No delivery has been received yet."
@@ -210,7 +222,9 @@ public sealed class AgentRunner : IDisposable
             message = response.ReasonPhrase ?? "";
         }
         var code = response.StatusCode == HttpStatusCode.Unauthorized ? ErrorCodes.AgentUnauthenticated : ErrorCodes.AgentServerError;
-        throw code.Exception($"{(int)response.StatusCode}: {message}");
+        var text = $"{(int)response.StatusCode}: {message}";
+        // The status travels with the error, so --watch can tell the server's failures (5xx, retried) from refusals.
+        throw new KeywardException(code.With(text), new HttpRequestException(text, null, response.StatusCode));
     }
 
     public void Dispose() => _http.Dispose();
