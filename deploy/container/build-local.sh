@@ -29,7 +29,7 @@ cleanup() { [[ -n "$ctr" ]] && "${b[@]}" rm "$ctr" >/dev/null 2>&1; rm -rf "$sta
 trap cleanup EXIT
 
 chmod 0755 "$stage"   # becomes the image's /: the user 1654 must be able to enter it
-mkdir -p "$stage/app" "$stage/lib/x86_64-linux-gnu" "$stage/lib64" "$stage/etc/ssl/certs" "$stage/var/lib/keyward" "$stage/tmp"
+mkdir -p "$stage/app" "$stage/lib/x86_64-linux-gnu" "$stage/lib64" "$stage/etc/ssl/certs" "$stage/var/lib" "$stage/tmp"
 install -m 0755 "$bin/keyward" "$stage/app/keyward"
 for f in libe_sqlite3.so libsodium.so; do install -m 0755 "$bin/$f" "$stage/app/$f"; done
 for name in libc.so.6 libm.so.6 libgcc_s.so.1 libssl.so.3 libcrypto.so.3; do
@@ -40,12 +40,15 @@ install -m 0644 /etc/ssl/certs/ca-certificates.crt "$stage/etc/ssl/certs/ca-cert
 printf 'root:x:0:0:root:/root:/sbin/nologin\napp:x:1654:1654:keyward:/var/lib/keyward:/sbin/nologin\n' > "$stage/etc/passwd"
 printf 'root:x:0:\napp:x:1654:\n' > "$stage/etc/group"
 chmod 1777 "$stage/tmp"
-chown 1654:1654 "$stage/var/lib/keyward"
-chmod 0700 "$stage/var/lib/keyward"
 
 ctr="$("${b[@]}" from scratch)"
-# One copy of the whole tree keeps owners and modes (the binary root's and 0755, the state directory the user's).
+# buildah copy makes everything root's (modes kept): the tree first, then the state directory with --chown, so the
+# binary is root's and 0755 and only /var/lib/keyward belongs to the user the image runs as.
 "${b[@]}" copy "$ctr" "$stage/" / >/dev/null
+# (The directory is copied as an item of its parent: a directory buildah creates as a destination gets 0755.)
+state="$(mktemp -d)"; mkdir -m 0700 "$state/keyward"
+"${b[@]}" copy --chown 1654:1654 "$ctr" "$state/" /var/lib/ >/dev/null
+rm -r "$state"
 "${b[@]}" config \
   --label org.opencontainers.image.title=keyward \
   --label "org.opencontainers.image.description=Key and token authority for self-hosted Nix and GitOps infrastructure" \

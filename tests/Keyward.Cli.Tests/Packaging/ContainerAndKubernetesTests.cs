@@ -150,8 +150,9 @@ public sealed class ContainerAndKubernetesTests : IDisposable
         var container = from.Out.Trim().Split('\n')[^1];
         try
         {
-            var config = await Tool.RunAsync("buildah", [.. b, "inspect", "--format", "{{.OCIv1.Config.User}} {{json .OCIv1.Config.Entrypoint}} {{json .OCIv1.Config.Volumes}}", container]);
-            Assert.Equal("1654:1654 [\"/app/keyward\"] {\"/var/lib/keyward\":{}}", config.Out.Trim());
+            var config = await Tool.RunAsync("buildah", [.. b, "inspect", "--format", "{{.OCIv1.Config.User}} {{.OCIv1.Config.Entrypoint}} {{.OCIv1.Config.Volumes}}", container]);
+            Assert.True(config.ExitCode == 0, config.ToString());
+            Assert.Equal("1654:1654 [/app/keyward] map[/var/lib/keyward:{}]", config.Out.Trim());
             var mount = (await Tool.RunAsync("buildah", [.. b, "mount", container])).Out.Trim();
             var owner = await Tool.RunAsync("stat", ["-c", "%u:%g %a", Path.Combine(mount, "var/lib/keyward")]);
             Assert.Equal("1654:1654 700", owner.Out.Trim());
