@@ -131,7 +131,7 @@ public sealed class ApplyEngine
             foreach (var sink in manifest.Sinks)
             {
                 var target = _delivery.TargetPath(sink);
-                if (ApplyPlanner.FromCredentials(sink, credentials, target, File.Exists(target)) is { } decided)
+                if (ApplyPlanner.FromCredentials(sink, credentials, target, File.Exists) is { } decided)
                 {
                     result.Add(decided);
                     continue;

@@ -102,16 +102,16 @@ public sealed class ApplyPlannerTests : IDisposable
     {
         var sink = _m.FindSink("runner-env")!;
         var pending = Plan(StoreFacts.Empty, new ExternalReading("file gh.txt", null));
-        Assert.Equal(ChangeAction.Pending, ApplyPlanner.FromCredentials(sink, pending, "/x", fileExists: false)!.Action);
+        Assert.Equal(ChangeAction.Pending, ApplyPlanner.FromCredentials(sink, pending, "/x", fileExists: _ => false)!.Action);
 
         var moving = Plan(StoreFacts.Empty, new ExternalReading("file gh.txt", "kw1:g"));
-        var created = ApplyPlanner.FromCredentials(sink, moving, "/x", fileExists: false)!;
+        var created = ApplyPlanner.FromCredentials(sink, moving, "/x", fileExists: _ => false)!;
         Assert.Equal((ChangeAction.Create, "ci, gh change"), (created.Action, created.Reason));
-        Assert.Equal(ChangeAction.Update, ApplyPlanner.FromCredentials(sink, moving, "/x", fileExists: true)!.Action);
+        Assert.Equal(ChangeAction.Update, ApplyPlanner.FromCredentials(sink, moving, "/x", fileExists: _ => true)!.Action);
 
         var settled = Plan(new StoreFacts([V("signer", 1, "kw1:s"), V("ci", 1, "kw1:t", expires: Now.AddDays(25), metadata: SignedBy(1)), V("gh", 1, "kw1:g")], []),
             new ExternalReading("file gh.txt", "kw1:g"));
-        Assert.Null(ApplyPlanner.FromCredentials(sink, settled, "/x", fileExists: true)); // only the disk can say now
+        Assert.Null(ApplyPlanner.FromCredentials(sink, settled, "/x", fileExists: _ => true)); // only the disk can say now
     }
 
     [Fact]
