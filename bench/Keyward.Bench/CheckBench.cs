@@ -6,7 +6,8 @@ using Keyward.Core.Store;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Services.Http;
 
 namespace Keyward.Bench;

@@ -111,7 +111,7 @@ public sealed class ControllerPassTests
         await h.PassAsync();
         Assert.Equal(1, h.Status.Rotations[("push-token", "renewed")]);
         var report = h.Status.Snapshot.Reports.Single(r => r.Name == "app-env");
-        Assert.Contains(report.Conditions, c => c.Type == "Verified" && c.Status == Services.Checks.ConditionStatus.False && c.Reason == "ContentDiffers");
+        Assert.Contains(report.Conditions, c => c.Type == "Verified" && c.Status == Engine.Checks.ConditionStatus.False && c.Reason == "ContentDiffers");
         Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 1", await h.MetricsAsync(), StringComparison.Ordinal);
     }
 

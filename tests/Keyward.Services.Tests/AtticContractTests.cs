@@ -6,7 +6,9 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
 using Keyward.Services.Attic;
 using Keyward.Services.Http;
-using Keyward.Services.Reconcile;
+using Keyward.Engine.Checks;
+using Keyward.Services;
+using Keyward.Engine.Reconcile;
 using Keyward.Services.Tests.ContractServers;
 
 namespace Keyward.Services.Tests;

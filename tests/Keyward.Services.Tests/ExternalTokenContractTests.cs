@@ -1,6 +1,7 @@
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Services.GitHub;
 using Keyward.Services.Http;
 using Keyward.Services.Tests.ContractServers;

@@ -16,7 +16,7 @@ public sealed class GiteaTokenApiContractTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static GiteaClient Client(GiteaContractServer gitea) =>
-        new Checks.ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), new FakeTimeProvider(DateTimeOffset.UnixEpoch)).Gitea(M.Service("gitea", ServiceKind.Gitea, gitea.Url));
+        new ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), new FakeTimeProvider(DateTimeOffset.UnixEpoch)).Gitea(M.Service("gitea", ServiceKind.Gitea, gitea.Url));
 
     [Fact]
     public async Task CreateListDelete_WithBasicAuth_FollowsGiteasShapes()

@@ -7,7 +7,8 @@ using Keyward.Engine;
 using Keyward.Engine.Apply;
 using Keyward.Engine.Bootstrap;
 using Keyward.Services.Bootstrap;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Services.Http;
 
 namespace Keyward.Cli.Commands;

@@ -3,7 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Time;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Services.Http;
 
 namespace Keyward.Cli.Commands;

@@ -2,9 +2,9 @@ using System.CommandLine;
 using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Services.Http;
-using Keyward.Services.Reconcile;
 using Keyward.Engine.Reconcile;
 
 namespace Keyward.Cli.Commands;

@@ -1,5 +1,5 @@
 using Keyward.Core.Manifest;
-using Keyward.Services.Checks;
+using Keyward.Services;
 using Keyward.Store;
 using Keyward.Core.Store;
 

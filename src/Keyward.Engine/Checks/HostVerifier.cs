@@ -2,7 +2,7 @@ using System.Globalization;
 using Keyward.Core.Manifest;
 using Keyward.Core.Time;
 using Keyward.Engine.Agent;
-using Keyward.Services.Checks;
+using Keyward.Services;
 using Keyward.Core.Store;
 
 namespace Keyward.Engine.Checks;

@@ -2,7 +2,7 @@ using System.Globalization;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Engine.Delivery;
-using Keyward.Services.Checks;
+using Keyward.Services;
 using Keyward.Sinks;
 using Keyward.Core.Store;
 

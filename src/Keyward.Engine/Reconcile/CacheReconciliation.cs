@@ -3,8 +3,7 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
 using Keyward.Services;
-using Keyward.Services.Checks;
-using Keyward.Services.Reconcile;
+using Keyward.Engine.Checks;
 using Keyward.Core.Store;
 
 namespace Keyward.Engine.Reconcile;

@@ -5,7 +5,7 @@ using Keyward.Core.Secrets;
 using Keyward.Crypto.Nix;
 using Keyward.Services;
 using Keyward.Services.Attic;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
 using Keyward.Core.Store;
 
 namespace Keyward.Engine.Rotation;

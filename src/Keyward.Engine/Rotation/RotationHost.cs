@@ -1,5 +1,6 @@
 using Keyward.Core.Manifest;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Sinks.Hooks;
 using Keyward.Store;
 

@@ -4,7 +4,7 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
 using Keyward.Core.Secrets;
 using Keyward.Services;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
 using Keyward.Services.Coder;
 using Keyward.Services.Gitea;
 using Keyward.Core.Store;

@@ -7,7 +7,7 @@ using Keyward.Engine.Checks;
 using Keyward.Engine.Delivery;
 using Keyward.Engine.Reconcile;
 using Keyward.Engine.Rotation;
-using Keyward.Services.Checks;
+using Keyward.Services;
 using Keyward.Services.Http;
 using Keyward.Store;
 using Keyward.Core.Store;
@@ -208,7 +208,7 @@ public sealed class ControllerPass
             try
             {
                 var results = await new CacheReconciliation(opened.Store, clients, Options.Actor).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
-                foreach (var r in results.Where(r => r.Action is Services.Reconcile.ReconcileAction.Created or Services.Reconcile.ReconcileAction.Patched))
+                foreach (var r in results.Where(r => r.Action is ReconcileAction.Created or ReconcileAction.Patched))
                 {
                     Options.Log?.Invoke($"reconciled {r.Service}/{r.Cache}: {r.Action.ToString().ToLowerInvariant()}");
                     await opened.Store.AppendAuditAsync(new AuditEvent(Options.Time.GetUtcNow(), Options.Actor, "reconcile", service.Name, null, null,

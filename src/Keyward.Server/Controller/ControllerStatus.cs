@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Core.Store;
 
 namespace Keyward.Server.Controller;

@@ -1,7 +1,8 @@
 using Keyward.Core.Graph;
 using Keyward.Core.Manifest;
 using Keyward.Engine.Rotation;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 using Keyward.Store;
 using Keyward.Core.Store;
 

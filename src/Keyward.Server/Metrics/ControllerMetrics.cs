@@ -1,6 +1,7 @@
 using Keyward.Core.Manifest;
 using Keyward.Server.Controller;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 
 namespace Keyward.Server.Metrics;
 

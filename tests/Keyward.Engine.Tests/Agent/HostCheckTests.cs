@@ -2,7 +2,7 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Engine.Agent;
 using Keyward.Engine.Checks;
-using Keyward.Services.Checks;
+using Keyward.Services;
 using Keyward.Store;
 using Keyward.Core.Store;
 using Microsoft.Extensions.Time.Testing;

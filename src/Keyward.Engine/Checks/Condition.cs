@@ -1,4 +1,4 @@
-namespace Keyward.Services.Checks;
+namespace Keyward.Engine.Checks;
 
 /// <summary>cert-manager's condition statuses.</summary>
 public enum ConditionStatus

@@ -8,7 +8,7 @@ using Keyward.Services.GitLab;
 using Keyward.Services.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Keyward.Services.Checks;
+namespace Keyward.Services;
 
 /// <summary>Builds one adapter per declared service, all sharing one HttpClient and one policy.</summary>
 public sealed class ServiceClients(HttpClient client, ServiceHttpOptions options, TimeProvider time, ILoggerFactory? loggers = null)

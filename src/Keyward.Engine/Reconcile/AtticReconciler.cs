@@ -3,9 +3,10 @@ using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Services.Attic;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
+using Keyward.Services;
 
-namespace Keyward.Services.Reconcile;
+namespace Keyward.Engine.Reconcile;
 
 public enum ReconcileAction
 {

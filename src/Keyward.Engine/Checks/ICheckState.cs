@@ -1,7 +1,9 @@
 using Keyward.Core.Secrets;
 using Keyward.Core.Store;
 
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+
+namespace Keyward.Engine.Checks;
 
 /// <summary>What checks read from and write to Keyward's state: active values (metadata and secrets),
 /// learned expiries, and the condition history that gives <c>lastTransitionTime</c> and "when last true".</summary>

@@ -5,7 +5,9 @@ using Keyward.Core.Secrets;
 using Keyward.Sinks.Files;
 using Keyward.Core.Store;
 
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+
+namespace Keyward.Engine.Checks;
 
 /// <summary>
 /// <see cref="ICheckState"/> over the credential store. Condition history of credentials lives in the active

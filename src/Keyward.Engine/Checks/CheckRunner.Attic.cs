@@ -6,7 +6,9 @@ using Keyward.Crypto.Attic;
 using Keyward.Crypto.Nix;
 using Keyward.Services.Attic;
 
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+
+namespace Keyward.Engine.Checks;
 
 public sealed partial class CheckRunner
 {
@@ -131,7 +133,7 @@ public sealed partial class CheckRunner
             var checkedCount = 0;
             foreach (var hash in hashes.Distinct(StringComparer.Ordinal).Take(Math.Max(_options.NarInfoSamples, _options.NarInfoHashes.Count)))
             {
-                Http.ServiceResponse r;
+                Keyward.Services.Http.ServiceResponse r;
                 try { r = await attic.GetNarInfoAsync(cache.Name, hash, token, ct).ConfigureAwait(false); }
                 catch (KeywardException ex) { return FromError(ConditionTypes.Verified, ex); }
                 if (r.StatusCode != 200)

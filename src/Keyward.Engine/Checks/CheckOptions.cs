@@ -1,4 +1,6 @@
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+
+namespace Keyward.Engine.Checks;
 
 public sealed record CheckOptions
 {

@@ -1,6 +1,8 @@
 using Keyward.Core.Manifest;
 
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+
+namespace Keyward.Engine.Checks;
 
 public sealed partial class CheckRunner
 {

@@ -3,7 +3,9 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Core.Store;
 
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+
+namespace Keyward.Engine.Checks;
 
 public sealed partial class CheckRunner
 {

@@ -5,7 +5,10 @@ using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
 using Keyward.Core.Store;
 
-namespace Keyward.Services.Checks;
+using Keyward.Services;
+using Keyward.Services.Attic;
+
+namespace Keyward.Engine.Checks;
 
 /// <summary>
 /// Runs every check the manifest implies, concurrently with a bound and a timeout per check, and returns one
@@ -19,7 +22,7 @@ public sealed partial class CheckRunner
     private readonly ServiceClients _clients;
     private readonly CheckOptions _options;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, Lazy<Task<Attic.AtticCacheLookup>>> _lookups = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<AtticCacheLookup>>> _lookups = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<ServiceUse> _uses = new();
     private IReadOnlyDictionary<string, CredentialVersion> _active = new Dictionary<string, CredentialVersion>();
     private IReadOnlyDictionary<string, Secret> _values = new Dictionary<string, Secret>();
@@ -210,7 +213,7 @@ public sealed partial class CheckRunner
                     if (ReadBounded(_options.Resolve(file.Path), file.Path, out var fileBytes) is { } fileProblem) return (null, fileProblem);
                     var text = System.Text.Encoding.UTF8.GetString(fileBytes).Trim();
                     Array.Clear(fileBytes);
-                    return text.Length == 0 || Bootstrap.Placeholder.IsPlaceholder(text)
+                    return text.Length == 0 || Keyward.Services.Bootstrap.Placeholder.IsPlaceholder(text)
                         ? (null, $"{file.Path} holds no token yet (a bootstrap placeholder or empty)")
                         : (Secret.FromUtf8(text), null);
                 case JsonMapSource map:
@@ -279,9 +282,9 @@ public sealed partial class CheckRunner
 
     /// <summary>Shared between the checks of one run (the cache, its key and its tokens all need it): started under the
     /// run's token so one check's timeout does not cancel it for the others, awaited under the caller's.</summary>
-    private Task<Attic.AtticCacheLookup> LookupAsync(Service service, string cache, string who, Secret? token, CancellationToken ct) =>
+    private Task<AtticCacheLookup> LookupAsync(Service service, string cache, string who, Secret? token, CancellationToken ct) =>
         _lookups.GetOrAdd($"{service.Name}/{cache}/{who}",
-            _ => new Lazy<Task<Attic.AtticCacheLookup>>(() => UsingAsync(service, token is null ? null : service.Token, $"GET cache-config/{cache}",
+            _ => new Lazy<Task<AtticCacheLookup>>(() => UsingAsync(service, token is null ? null : service.Token, $"GET cache-config/{cache}",
                 () => _clients.Attic(service).GetCacheConfigAsync(cache, token, _run), l => l.Status.ToString()))).Value.WaitAsync(ct);
 
     private Secret? ServiceToken(Service service) => service.Token is { } t ? _values.GetValueOrDefault(t) : null;
