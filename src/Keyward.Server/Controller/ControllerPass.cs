@@ -7,6 +7,7 @@ using Keyward.Engine.Checks;
 using Keyward.Engine.Delivery;
 using Keyward.Engine.Reconcile;
 using Keyward.Engine.Rotation;
+using Keyward.Services;
 using Keyward.Services.Checks;
 using Keyward.Services.Http;
 using Keyward.Store;
@@ -25,12 +26,14 @@ namespace Keyward.Server.Controller;
 /// Each step that fails backs off on its own key (<see cref="StepBackoff"/>) while the others go on.
 /// Shutdown is honoured only between steps: the Engine calls get <see cref="CancellationToken.None"/>, so a journal
 /// step, a file write or a store transaction is never cut in half.
+/// The checks' and reconciles' routine uses of stored tokens are audited through <see cref="RoutineUseFilter"/>.
 /// </summary>
 public sealed class ControllerPass
 {
     private readonly ServerState _state;
     private readonly ControllerStatus _status;
     private readonly StepBackoff _backoff;
+    private readonly RoutineUseFilter _uses;
     private ServeOptions Options => _state.Options;
 
     public ControllerPass(ServerState state, ControllerStatus status)
@@ -40,6 +43,7 @@ public sealed class ControllerPass
         _state = state;
         _status = status;
         _backoff = status.Backoff ??= new StepBackoff(state.Time, state.Options.BackoffBase, state.Options.BackoffCap);
+        _uses = new RoutineUseFilter(state.Time);
     }
 
     public StepBackoff Backoff => _backoff;
@@ -122,7 +126,9 @@ public sealed class ControllerPass
                     Root = Options.Root,
                     ManifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)),
                 };
-                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping).ConfigureAwait(false);
+                // Pass after pass the checks ask the services with the same tokens: the routine filter keeps one service.use
+                // per token, request and outcome a day (a person's `keyward check` records every use).
+                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping, _uses).ConfigureAwait(false);
                 (reports, active) = (result.Reports, result.Active);
             }
             catch (KeywardException e)
@@ -207,7 +213,7 @@ public sealed class ControllerPass
             if (!_backoff.Ready(key)) continue;
             try
             {
-                var results = await new CacheReconciliation(opened.Store, clients, Options.Actor).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
+                var results = await new CacheReconciliation(opened.Store, clients, Options.Actor, _uses).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
                 foreach (var r in results.Where(r => r.Action is Services.Reconcile.ReconcileAction.Created or Services.Reconcile.ReconcileAction.Patched))
                 {
                     Options.Log?.Invoke($"reconciled {r.Service}/{r.Cache}: {r.Action.ToString().ToLowerInvariant()}");
