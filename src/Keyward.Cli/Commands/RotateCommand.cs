@@ -66,26 +66,20 @@ internal static class RotateCommand
                 outcome = await UnderLockAsync(e => e.StartAsync(intent, ct)).ConfigureAwait(false);
             }
             // Paused for hosts: wait without the lock (the server needs it to hand the agents the new files and record their
-            // confirmations), then resume under it; at the deadline the journal stays open in awaiting-hosts.
-            while (outcome.State == RotationState.AwaitingHosts)
-            {
-                // Each pause waits its own deadline: --host-deadline, else the rotation.hostDeadline of the credentials it waits for.
-                var deadline = deadlineOption ?? await PauseDeadlineAsync(context, parse, manifest, ct).ConfigureAwait(false);
-                var until = context.Time.GetUtcNow() + deadline.Value;
-                var missing = await RotationExecutor.WaitForHostsAsync(c => StateInput.OpenAsync(context, parse, c), manifest, until, context.Time, ct).ConfigureAwait(false);
-                if (missing.Count > 0)
-                    throw ErrorCodes.RotationAwaitingHosts.Exception(
-                        $"rotation journal {outcome.JournalId} is paused: host(s) {string.Join(", ", missing.Select(g => g.ToString()))} did not confirm the new version within {deadline}");
-                var journalId = outcome.JournalId;
-                outcome = await UnderLockAsync(async e =>
+            // confirmations), then resume under it; at each pause's deadline (--host-deadline, else the rotation.hostDeadline
+            // of the credentials it waits for) KW0815, the journal left open in awaiting-hosts. The same Engine code waits
+            // for the rotations serve's controller runs.
+            if (outcome.State == RotationState.AwaitingHosts)
+                outcome = await new HostPauseWait(new HostPauseWaitOptions
                 {
-                    if (await e.OpenRotationAsync(ct).ConfigureAwait(false) is { } open && open.Id == journalId)
-                        return await e.ResumeAsync(parse.GetValue(cont), ct).ConfigureAwait(false);
-                    var note = $"rotation journal {journalId} was closed meanwhile by another writer (`keyward serve`'s controller resumes it too): see `keyward audit`";
-                    if (!asJson) context.Console.Out.WriteLine(note);
-                    return new RotationOutcome(journalId, RotationState.Committed, null, [note]);
-                }).ConfigureAwait(false);
-            }
+                    Manifest = manifest,
+                    Time = context.Time,
+                    OpenRead = c => StateInput.OpenAsync(context, parse, c),
+                    UnderLock = resume => UnderLockAsync(e => resume(e, ct)),
+                    Deadline = deadlineOption,
+                    ContinuePhaseTwo = parse.GetValue(cont),
+                    Note = asJson ? null : context.Console.Out.WriteLine,
+                }).RunAsync(outcome, firstUntil: null, ct).ConfigureAwait(false);
             if (asJson)
                 context.Console.Out.WriteLine(JsonSerializer.Serialize(new RotateJson(outcome.JournalId, outcome.State.ToString(), outcome.Log), CliJson.Context.RotateJson));
             else if (outcome.State == RotationState.AwaitingContinue)
@@ -93,12 +87,5 @@ internal static class RotateCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static async Task<Core.Time.HumanDuration> PauseDeadlineAsync(CliContext context, ParseResult parse, Core.Manifest.KeywardManifest manifest, CancellationToken ct)
-    {
-        var state = await StateInput.OpenAsync(context, parse, ct).ConfigureAwait(false);
-        await using (state.ConfigureAwait(false))
-            return await HostDeadlines.ForOpenRotationAsync(state.Store, manifest, ct).ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using Keyward.Engine;
 using Keyward.Core.Manifest;
 using Keyward.Services;
 using Keyward.Store;
@@ -17,8 +18,10 @@ public static class CheckPass
         (await RunWithActiveAsync(state, manifest, clients, options, engine, cancellationToken).ConfigureAwait(false)).Reports;
 
     /// <summary>The reports, and the active versions the run saw (with the condition history it saved).</summary>
+    /// <param name="routineUses">For a loop that checks again and again (<c>keyward serve</c>): which uses of stored tokens
+    /// to audit (<see cref="RoutineUseFilter"/>). Null (<c>keyward check</c>): every use is audited.</param>
     public static async Task<CheckPassResult> RunWithActiveAsync(OpenedState state, KeywardManifest manifest, ServiceClients clients,
-        CheckOptions options, EngineOptions engine, CancellationToken cancellationToken)
+        CheckOptions options, EngineOptions engine, CancellationToken cancellationToken, RoutineUseFilter? routineUses = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(engine);
@@ -26,7 +29,8 @@ public static class CheckPass
         var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time);
         using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync);
         var hosts = new HostVerifier(state.Store, manifest, clients.Time);
-        var reports = await new CheckRunner(manifest, memory, clients, options, sinks, hosts).RunAsync(cancellationToken).ConfigureAwait(false);
+        ICheckState checkState = routineUses is null ? memory : new RoutineCheckState(memory, routineUses);
+        var reports = await new CheckRunner(manifest, checkState, clients, options, sinks, hosts).RunAsync(cancellationToken).ConfigureAwait(false);
         return new CheckPassResult(reports, memory.Saved ?? []);
     }
 }

@@ -1,3 +1,4 @@
+using Keyward.Engine;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Core.Secrets;
@@ -13,7 +14,10 @@ namespace Keyward.Engine.Reconcile;
 /// Attic service with caches, read its admin token and each cache's signing key from the store, then create or patch.
 /// </summary>
 /// <param name="actor">Who reconciles: each cache reconciled with the admin token is audited as <c>service.use</c> under it.</param>
-public sealed class CacheReconciliation(ICredentialStore store, ServiceClients clients, string actor = "reconcile")
+/// <param name="routineUses">For a loop that reconciles again and again (<c>keyward serve</c>): a reconcile that changed
+/// nothing (up to date, or a failure) is audited when it is new, changed or a day old (<see cref="RoutineUseFilter"/>); one
+/// that created or patched a cache always is. Null (<c>keyward reconcile</c>): every one is audited.</param>
+public sealed class CacheReconciliation(ICredentialStore store, ServiceClients clients, string actor = "reconcile", RoutineUseFilter? routineUses = null)
 {
     /// <summary>The Attic services that declare caches (what there is to reconcile).</summary>
     public static IReadOnlyList<Service> Declared(KeywardManifest manifest)
@@ -51,10 +55,10 @@ public sealed class CacheReconciliation(ICredentialStore store, ServiceClients c
                 }
                 catch (KeywardException ex)
                 {
-                    await AuditAsync(use with { Outcome = ServiceUse.Failed(ex) }, cancellationToken).ConfigureAwait(false);
+                    await AuditAsync(use with { Outcome = ServiceUse.Failed(ex) }, changed: false, cancellationToken).ConfigureAwait(false);
                     throw;
                 }
-                await AuditAsync(use with { Outcome = r.Action.ToString() }, cancellationToken).ConfigureAwait(false);
+                await AuditAsync(use with { Outcome = r.Action.ToString() }, r.Action is ReconcileAction.Created or ReconcileAction.Patched, cancellationToken).ConfigureAwait(false);
                 results.Add(r);
                 each?.Invoke(r);
             }
@@ -66,8 +70,13 @@ public sealed class CacheReconciliation(ICredentialStore store, ServiceClients c
         return results;
     }
 
-    private Task AuditAsync(ServiceUse use, CancellationToken cancellationToken) =>
-        store.AppendAuditAsync(use.ToAudit(clients.Time.GetUtcNow(), actor), cancellationToken);
+    /// <param name="changed">The use changed the cache at the service: audited every time.</param>
+    private async Task AuditAsync(ServiceUse use, bool changed, CancellationToken cancellationToken)
+    {
+        if (!changed && routineUses is not null && routineUses.Due([use]).Count == 0) return;
+        await store.AppendAuditAsync(use.ToAudit(clients.Time.GetUtcNow(), actor), cancellationToken).ConfigureAwait(false);
+        routineUses?.Recorded([use]);
+    }
 
     private async Task<Secret> ValueAsync(string? name, string why, CancellationToken ct)
     {

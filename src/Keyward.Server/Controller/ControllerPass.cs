@@ -25,12 +25,20 @@ namespace Keyward.Server.Controller;
 /// Each step that fails backs off on its own key (<see cref="StepBackoff"/>) while the others go on.
 /// Shutdown is honoured only between steps: the Engine calls get <see cref="CancellationToken.None"/>, so a journal
 /// step, a file write or a store transaction is never cut in half.
+/// A rotation that pauses for hosts is waited for as <c>keyward rotate</c> waits (<see cref="HostPauseWait"/>), beside the
+/// passes rather than inside one: the passes (checks, reconcile, the agents' bundles and reports) go on meanwhile.
+/// The checks' and reconciles' routine uses of stored tokens are audited through <see cref="RoutineUseFilter"/>.
 /// </summary>
-public sealed class ControllerPass
+public sealed class ControllerPass : IAsyncDisposable, IDisposable
 {
     private readonly ServerState _state;
     private readonly ControllerStatus _status;
     private readonly StepBackoff _backoff;
+    private readonly RoutineUseFilter _uses;
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly Lock _waitGate = new();
+    private Task? _hostWait;
+    private long? _hostWaitJournal;
     private ServeOptions Options => _state.Options;
 
     public ControllerPass(ServerState state, ControllerStatus status)
@@ -40,9 +48,34 @@ public sealed class ControllerPass
         _state = state;
         _status = status;
         _backoff = status.Backoff ??= new StepBackoff(state.Time, state.Options.BackoffBase, state.Options.BackoffCap);
+        _uses = new RoutineUseFilter(state.Time);
     }
 
     public StepBackoff Backoff => _backoff;
+
+    /// <summary>The journal whose pause for hosts is being waited for beside the passes (null when none is).</summary>
+    public long? WaitingForHosts
+    {
+        get { lock (_waitGate) return _hostWait is { IsCompleted: false } ? _hostWaitJournal : null; }
+    }
+
+    /// <summary>Ends a wait for hosts (its store calls are never cut in half: a resume under way finishes first).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        Task? wait;
+        lock (_waitGate) wait = _hostWait;
+        if (wait is not null) await wait.ConfigureAwait(false);
+        _shutdown.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Tells a wait for hosts to stop (a host disposed without <see cref="DisposeAsync"/> does not wait for it).</summary>
+    public void Dispose()
+    {
+        _shutdown.Cancel();
+        GC.SuppressFinalize(this);
+    }
 
     private EngineOptions Engine(OpenedState opened) => new()
     {
@@ -82,6 +115,9 @@ public sealed class ControllerPass
                 opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
                 await WriteStepsAsync(opened, manifest, http, clients, problems, stopping).ConfigureAwait(false);
                 await opened.ReleaseLockAsync(CancellationToken.None).ConfigureAwait(false);
+                // A rotation paused for hosts (by this pass, or found paused within its deadline after a restart): waited
+                // for beside the passes, without the lock.
+                await WaitForHostsIfPausedAsync(opened, manifest, problems).ConfigureAwait(false);
             }
             catch (KeywardException e) when (!stopping.IsCancellationRequested)
             {
@@ -122,7 +158,9 @@ public sealed class ControllerPass
                     Root = Options.Root,
                     ManifestDirectory = Path.GetDirectoryName(Path.GetFullPath(manifest.File)),
                 };
-                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping).ConfigureAwait(false);
+                // Pass after pass the checks ask the services with the same tokens: the routine filter keeps one service.use
+                // per token, request and outcome a day (a person's `keyward check` records every use).
+                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping, _uses).ConfigureAwait(false);
                 (reports, active) = (result.Reports, result.Active);
             }
             catch (KeywardException e)
@@ -145,16 +183,12 @@ public sealed class ControllerPass
     {
         var engineOptions = Engine(opened);
         StaleTempSweep.Run(manifest, engineOptions);
-        var host = new RotationHost
-        {
-            Http = http, Time = Options.Time, Actor = Options.Actor, Root = Options.Root, RunHooks = Options.RunHooks,
-            Kubeconfig = Options.Kubeconfig, GetEnv = Options.GetEnv,
-            Warn = m => Options.Warn(ErrorCodes.RotationStepFailed.With(m, "the rotation went on; do what the message says by hand")),
-        };
+        var host = Host(http);
 
-        // 1. An open rotation: resume a stopped one, continue an autoContinue rollover whose overlap passed.
+        // 1. An open rotation: resume a stopped one, continue an autoContinue rollover whose overlap passed. A pause for
+        //    hosts that is being waited for beside the passes is left to that wait (it checks more often than a pass).
         var open = await RolloverContinuation.DecideAsync(opened.Store, manifest, Options.Time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
-        if (open.Action is OpenRotationAction.Resume or OpenRotationAction.Continue && _backoff.Ready("rotation"))
+        if (open.Action is OpenRotationAction.Resume or OpenRotationAction.Continue && open.JournalId != WaitingForHosts && _backoff.Ready("rotation"))
         {
             try
             {
@@ -207,7 +241,7 @@ public sealed class ControllerPass
             if (!_backoff.Ready(key)) continue;
             try
             {
-                var results = await new CacheReconciliation(opened.Store, clients, Options.Actor).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
+                var results = await new CacheReconciliation(opened.Store, clients, Options.Actor, _uses).ServiceAsync(service, dryRun: false, null, CancellationToken.None).ConfigureAwait(false);
                 foreach (var r in results.Where(r => r.Action is ReconcileAction.Created or ReconcileAction.Patched))
                 {
                     Options.Log?.Invoke($"reconciled {r.Service}/{r.Cache}: {r.Action.ToString().ToLowerInvariant()}");
@@ -220,6 +254,88 @@ public sealed class ControllerPass
             {
                 Problem(problems, key, e is KeywardException k ? k.First.Message : e.Message);
             }
+        }
+    }
+
+    private RotationHost Host(HttpClient http) => new()
+    {
+        Http = http, Time = Options.Time, Actor = Options.Actor, Root = Options.Root, RunHooks = Options.RunHooks,
+        Kubeconfig = Options.Kubeconfig, GetEnv = Options.GetEnv,
+        Warn = m => Options.Warn(ErrorCodes.RotationStepFailed.With(m, "the rotation went on; do what the message says by hand")),
+    };
+
+    /// <summary>
+    /// When the open rotation waits for hosts and its pause's deadline (the credentials' <c>rotation.hostDeadline</c>,
+    /// counted from when the pause began) has not passed, starts the wait <c>keyward rotate</c> does — the same
+    /// <see cref="HostPauseWait"/> — beside the passes: it reads the hosts' confirmations with back-off, without the lock,
+    /// and resumes the journal under the lock once they are in; at the deadline it ends as the CLI does (KW0815 naming the
+    /// hosts, the journal left open in awaiting-hosts, the old version valid), and the passes check again from then on.
+    /// </summary>
+    private async Task WaitForHostsIfPausedAsync(OpenedState opened, KeywardManifest manifest, List<string> problems)
+    {
+        if (WaitingForHosts is not null || _shutdown.IsCancellationRequested) return;
+        HostPause? pause;
+        try
+        {
+            pause = await HostPauseWait.OfOpenRotationAsync(opened.Store, manifest, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (KeywardException e)
+        {
+            Problem(problems, "rotation", e.First.Message);
+            return;
+        }
+        if (pause is null || Options.Time.GetUtcNow() >= pause.Until) return;
+        lock (_waitGate)
+        {
+            if (_hostWait is { IsCompleted: false }) return;
+            _hostWaitJournal = pause.JournalId;
+            _hostWait = Task.Run(() => WaitForHostsAsync(pause, manifest));
+        }
+        Options.Log?.Invoke($"rotation journal {pause.JournalId} ({string.Join(", ", pause.Credentials)}) waits for hosts to confirm, until {pause.Until:yyyy-MM-dd HH:mm:ss}Z (rotation.hostDeadline {pause.Deadline})");
+    }
+
+    private async Task WaitForHostsAsync(HostPause pause, KeywardManifest manifest)
+    {
+        using var http = ServiceHttp.CreateClient();
+        var host = Host(http);
+        var wait = new HostPauseWait(new HostPauseWaitOptions
+        {
+            Manifest = manifest,
+            Time = Options.Time,
+            OpenRead = _state.OpenForReadAsync,
+            UnderLock = async resume =>
+            {
+                // As a pass: the state lock around the journal run, which is never cancelled half-way.
+                await using var locked = await _state.OpenForWriteAsync("rotation: hosts confirmed", CancellationToken.None).ConfigureAwait(false);
+                return await resume(new RotationExecutor(locked.Store, host.ExecutorOptions(locked, manifest)), CancellationToken.None).ConfigureAwait(false);
+            },
+            Note = Options.Log,
+        });
+        try
+        {
+            var outcome = await wait.RunAsync(new RotationOutcome(pause.JournalId, RotationState.AwaitingHosts, null, []), pause.Until, _shutdown.Token).ConfigureAwait(false);
+            foreach (var c in pause.Credentials) _status.CountRotation(c, Result(outcome.State));
+            Options.Log?.Invoke($"rotation journal {pause.JournalId} ({string.Join(", ", pause.Credentials)}): the hosts confirmed, {Result(outcome.State)}");
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down: the journal stays paused; the next server's first pass finds it and waits out the rest.
+        }
+        catch (KeywardException e) when (e.First.Code == ErrorCodes.RotationAwaitingHosts)
+        {
+            foreach (var c in pause.Credentials) _status.CountRotation(c, "host-deadline");
+            Options.Warn(e.First);
+        }
+        catch (KeywardException e)
+        {
+            foreach (var c in pause.Credentials) _status.CountRotation(c, "failed");
+            Options.Warn(ErrorCodes.ControllerStepFailed.With($"rotation: {e.First.Message}"));
+        }
+#pragma warning disable CA1031 // the wait runs beside the loop: report and let the next pass find the journal
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Options.Warn(ErrorCodes.ControllerStepFailed.With($"rotation: waiting for hosts: {e.GetType().Name}: {e.Message}"));
         }
     }
 

@@ -38,7 +38,7 @@ internal static class ManifestFields
         new("renewBefore", Duration, "Renew this long before the value expires (tokens, external credentials with expires)."),
         new("overlap", Duration, "How long the previous version stays valid (trusted) after a rotation."),
         new("autoContinue", Bool, "Two-phase rotation of a cache signing key: continue to the next phase without an explicit command.", Default: "false"),
-        new("hostDeadline", Duration, "How long keyward rotate waits at a deliver step for the hosts' agents to confirm the new version before the rotation pauses (at most 24h; rotate --host-deadline overrides it).", Default: "\"2m\""),
+        new("hostDeadline", Duration, "How long keyward rotate (and keyward serve, for the rotations it runs) waits at a deliver step for the hosts' agents to confirm the new version before the rotation pauses (at most 24h; rotate --host-deadline overrides it).", Default: "\"2m\""),
     ]);
 
     public static readonly ObjectSpec DefaultRotation = new("defaultRotation", "Default rotation policy per credential kind.",
