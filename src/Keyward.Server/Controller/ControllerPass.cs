@@ -62,6 +62,7 @@ public sealed class ControllerPass
         var clock = Stopwatch.StartNew();
         _state.ReloadManifestIfChanged();
         var manifest = _state.Manifest;
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: manifest");
         var problems = new List<string>();
         if (manifest is null)
         {
@@ -81,7 +82,9 @@ public sealed class ControllerPass
                 // Waiting for the lock may be cut short by shutdown; nothing has started yet.
                 opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
                 await WriteStepsAsync(opened, manifest, http, clients, problems, stopping).ConfigureAwait(false);
+                Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: write steps");
                 await opened.ReleaseLockAsync(CancellationToken.None).ConfigureAwait(false);
+                Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: release lock");
             }
             catch (KeywardException e) when (!stopping.IsCancellationRequested)
             {
@@ -92,6 +95,7 @@ public sealed class ControllerPass
             }
             var writeSteps = clock.Elapsed;
             var (reports, active) = await CheckStepAsync(opened, manifest, clients, problems, stopping).ConfigureAwait(false);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: checks");
             _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
             _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
             return problems.Count == 0;
@@ -145,6 +149,7 @@ public sealed class ControllerPass
     {
         var engineOptions = Engine(opened);
         StaleTempSweep.Run(manifest, engineOptions);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: stale temp sweep");
         var host = new RotationHost
         {
             Http = http, Time = Options.Time, Actor = Options.Actor, Root = Options.Root, RunHooks = Options.RunHooks,
@@ -169,6 +174,7 @@ public sealed class ControllerPass
                 Problem(problems, "rotation", e.First.Message);
             }
         }
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: open rotations");
         if (stopping.IsCancellationRequested) return;
 
         // 2. apply: renew and rotate what is due, repair drifted sinks and live Secrets.
