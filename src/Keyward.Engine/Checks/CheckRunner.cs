@@ -60,11 +60,13 @@ public sealed partial class CheckRunner
         bool Selected(string credential) => only.Count == 0 || only.Contains(credential);
 
         _active = await _state.ActiveVersionsAsync(cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: version list");
         var wanted = _manifest.Credentials.Select(c => c.Name)
             .Concat(_manifest.Services.Select(s => s.Token).OfType<string>())
             .Concat(_manifest.Credentials.OfType<AtticTokenCredential>().Select(t => t.SignedBy))
             .Where(_active.ContainsKey).Distinct(StringComparer.Ordinal).ToArray();
         _values = await _state.RevealActiveAsync(wanted, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: reveal");
 
         var jobs = new List<Job>();
         foreach (var c in _manifest.Credentials.Where(c => Selected(c.Name)))
@@ -87,17 +89,21 @@ public sealed partial class CheckRunner
         await Parallel.ForEachAsync(Enumerable.Range(0, jobs.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.MaxConcurrency), CancellationToken = cancellationToken },
             async (i, ct) => results[i] = await RunOneAsync(jobs[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: run every check");
 
         // Every request made with a stored token is audited (service.use), in the order the checks finished.
         if (!_uses.IsEmpty) await _state.RecordUsesAsync(_uses.ToArray(), cancellationToken).ConfigureAwait(false);
         var memory = await _state.LoadConditionsAsync(cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: load conditions");
         var reports = jobs.Select((j, i) =>
         {
             var key = CheckReport.SubjectKey(j.Kind, j.Name);
             var remembered = memory.GetValueOrDefault(key);
             return new CheckReport(j.Kind, j.Name, results[i].Select(o => Merge(o, remembered?.GetValueOrDefault(o.Type), _now)).ToArray());
         }).ToArray();
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: merge");
         await _state.SaveConditionsAsync(reports, cancellationToken).ConfigureAwait(false);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: save conditions");
         return reports;
     }
 

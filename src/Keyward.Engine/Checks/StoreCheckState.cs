@@ -29,6 +29,10 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
 
     private string FilePath => Path.Combine(stateDirectory, "conditions.json");
 
+    /// <summary>conditions.json as <see cref="LoadConditionsAsync"/> read it (subject, then condition type: the three
+    /// texts stored), or null when it was missing or unreadable.</summary>
+    private Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>>? _file;
+
     /// <summary>Every version, read once per check run (the store's list, as <see cref="ActiveVersionsAsync"/> saw it):
     /// the sink checks compute trust lists from it instead of reading the list again.</summary>
     public async Task<IReadOnlyList<CredentialVersion>> VersionsAsync(CancellationToken cancellationToken)
@@ -77,25 +81,37 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             var memory = FromMetadata(v.Metadata);
             if (memory.Count > 0) result[CheckReport.SubjectKey(SubjectKind.Credential, v.Name)] = memory;
         }
+        // Read as bytes in one go (a text reader reads a multi-megabyte file in thousands of small async reads) and kept as
+        // read: saving compares with it, and parses and writes the file only when a sink's or cache's memory changed.
+        _file = null;
         if (File.Exists(FilePath))
         {
             try
             {
-                var root = JsonNode.Parse(await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false))?.AsObject();
-                foreach (var (subject, node) in root ?? [])
+                using var doc = JsonDocument.Parse(await File.ReadAllBytesAsync(FilePath, cancellationToken).ConfigureAwait(false));
+                var file = new Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>>(StringComparer.Ordinal);
+                foreach (var subject in doc.RootElement.EnumerateObject())
                 {
                     var conditions = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
-                    foreach (var (type, c) in node?.AsObject() ?? [])
-                    {
-                        if (c is null) continue;
-                        conditions[type] = new ConditionMemory(Enum.Parse<ConditionStatus>((string)c["status"]!),
-                            DateTimeOffset.Parse((string)c["lastTransitionTime"]!, CultureInfo.InvariantCulture),
-                            c["lastTrueTime"] is { } t ? DateTimeOffset.Parse((string)t!, CultureInfo.InvariantCulture) : null);
-                    }
-                    result.TryAdd(subject, conditions);
+                    var raw = new Dictionary<string, (string?, string?, string?)>(StringComparer.Ordinal);
+                    if (subject.Value.ValueKind == JsonValueKind.Object)
+                        foreach (var c in subject.Value.EnumerateObject())
+                        {
+                            if (c.Value.ValueKind == JsonValueKind.Null) continue;
+                            var status = c.Value.GetProperty("status").GetString();
+                            var transition = c.Value.GetProperty("lastTransitionTime").GetString();
+                            var lastTrue = c.Value.TryGetProperty("lastTrueTime", out var t) ? t.GetString() : null;
+                            raw[c.Name] = (status, transition, lastTrue);
+                            conditions[c.Name] = new ConditionMemory(Enum.Parse<ConditionStatus>(status!),
+                                DateTimeOffset.Parse(transition!, CultureInfo.InvariantCulture),
+                                lastTrue is null ? null : DateTimeOffset.Parse(lastTrue, CultureInfo.InvariantCulture));
+                        }
+                    result.TryAdd(subject.Name, conditions);
+                    file.TryAdd(subject.Name, raw);
                 }
+                _file = file;
             }
-            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or ArgumentException)
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or ArgumentException or KeyNotFoundException)
             {
                 // A damaged history only loses "when last true"; the checks themselves still run.
             }
@@ -119,8 +135,11 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
         foreach (var (name, learned) in _learned)
             if (active.TryGetValue(name, out var seen) && seen.Version == learned.Version) active[name] = learned;
         _learned.Clear();
+        var read = _file;
+        _file = null;
+        var fileChanged = read is null || reports.Any(r => !(r.Kind == SubjectKind.Credential && active.ContainsKey(r.Name)) && FileRecordChanged(read, r));
         var file = new JsonObject();
-        if (File.Exists(FilePath))
+        if (fileChanged && File.Exists(FilePath))
         {
             try { file = JsonNode.Parse(await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false))?.AsObject() ?? new JsonObject(); }
             catch (JsonException) { file = new JsonObject(); }
@@ -133,6 +152,7 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
                 if (Remembered(v.Metadata, report) is not null) changed.Add(report);
                 continue;
             }
+            if (!fileChanged) continue;
             var o = new JsonObject();
             var before = file[report.Key] as JsonObject;
             foreach (var c in report.Conditions)
@@ -170,17 +190,39 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         // Atomic (a crash keeps the previous memory), 0600 in a 0700 state directory made if missing; no secrets in it.
-        AtomicFile.WriteIfChanged(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
+        if (fileChanged)
+            AtomicFile.WriteIfChanged(Path.GetFullPath(FilePath), System.Text.Encoding.UTF8.GetBytes(file.ToJsonString(new JsonSerializerOptions { WriteIndented = true })),
             mode: 0x180, directoryMode: 0x1C0);
         Saved = [.. active.Values];
         _active = null; // the next run reads the store again
         _versions = null;
     }
 
+    /// <summary>True when the record the save would write for <paramref name="report"/> (a sink, cache or host) is not the
+    /// one <paramref name="read"/> holds: another set of condition types, another status, transition time, or "last true"
+    /// (kept as stored while it is younger than <see cref="LastTrueResolution"/>, as the save keeps it).</summary>
+    private static bool FileRecordChanged(Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>> read, CheckReport report)
+    {
+        if (!read.TryGetValue(report.Key, out var before) || before.Count != report.Conditions.Count) return true;
+        foreach (var c in report.Conditions)
+        {
+            if (!before.TryGetValue(c.Type, out var was) || was.Status != c.Status.ToString()
+                || was.Transition != c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture)) return true;
+            var lastTrue = c.LastTrueTime?.ToString("O", CultureInfo.InvariantCulture);
+            if (was.LastTrue == lastTrue) continue;
+            var kept = c.Status == ConditionStatus.True && was.Status == nameof(ConditionStatus.True)
+                && DateTimeOffset.TryParse(was.LastTrue, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var previous)
+                && c.LastTrueTime is { } now && now >= previous && now - previous < LastTrueResolution;
+            if (!kept) return true;
+        }
+        return false;
+    }
+
     /// <summary>A credential's metadata with <paramref name="report"/>'s conditions remembered in it, or null when that
     /// changes nothing.</summary>
     private static Dictionary<string, string>? Remembered(IReadOnlyDictionary<string, string> metadata, CheckReport report)
     {
+        if (!WouldChange(metadata, report)) return null; // the common case, without copying the metadata
         var meta = new Dictionary<string, string>(metadata, StringComparer.Ordinal);
         var stored = FromMetadata(metadata);
         foreach (var c in report.Conditions)
@@ -194,6 +236,27 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
             if (!keep && c.LastTrueTime is { } t) meta[$"{Prefix}{c.Type}.lastTrue"] = t.ToString("O", CultureInfo.InvariantCulture);
         }
         return meta.Count == metadata.Count && meta.All(p => metadata.TryGetValue(p.Key, out var was) && was == p.Value) ? null : meta;
+    }
+
+    /// <summary>Whether <see cref="Remembered"/> would change anything: the same decisions, made without a copy.</summary>
+    private static bool WouldChange(IReadOnlyDictionary<string, string> metadata, CheckReport report)
+    {
+        foreach (var c in report.Conditions)
+        {
+            if (!metadata.TryGetValue($"{Prefix}{c.Type}.status", out var status) || status != c.Status.ToString()) return true;
+            if (!metadata.TryGetValue($"{Prefix}{c.Type}.lastTransition", out var transition)
+                || transition != c.LastTransitionTime.ToString("O", CultureInfo.InvariantCulture)) return true;
+            if (c.LastTrueTime is not { } now) continue;
+            var hasLastTrue = metadata.TryGetValue($"{Prefix}{c.Type}.lastTrue", out var lastTrue);
+            if (hasLastTrue && lastTrue == now.ToString("O", CultureInfo.InvariantCulture)) continue;
+            // The stored status and transition equal the report's (checked above, so both parse), so the stored memory is
+            // True exactly when the report is: only the stored "last true" is left to read (as FromMetadata reads it).
+            var keep = c.Status == ConditionStatus.True && hasLastTrue
+                && DateTimeOffset.TryParse(lastTrue, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var previous)
+                && now - previous < LastTrueResolution && now >= previous;
+            if (!keep) return true;
+        }
+        return false;
     }
 
     internal static Dictionary<string, ConditionMemory> FromMetadata(IReadOnlyDictionary<string, string> metadata)

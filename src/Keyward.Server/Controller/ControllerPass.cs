@@ -95,6 +95,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
         var clock = Stopwatch.StartNew();
         _state.ReloadManifestIfChanged();
         var manifest = _state.Manifest;
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: manifest");
         var problems = new List<string>();
         if (manifest is null)
         {
@@ -114,7 +115,9 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 // Waiting for the lock may be cut short by shutdown; nothing has started yet.
                 opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
                 await WriteStepsAsync(opened, manifest, http, clients, problems, stopping).ConfigureAwait(false);
+                Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: write steps");
                 await opened.ReleaseLockAsync(CancellationToken.None).ConfigureAwait(false);
+                Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: release lock");
                 // A rotation paused for hosts (by this pass, or found paused within its deadline after a restart): waited
                 // for beside the passes, without the lock.
                 await WaitForHostsIfPausedAsync(opened, manifest, problems).ConfigureAwait(false);
@@ -128,6 +131,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
             }
             var writeSteps = clock.Elapsed;
             var (reports, active) = await CheckStepAsync(opened, manifest, clients, problems, stopping).ConfigureAwait(false);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: checks");
             _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
             _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
             return problems.Count == 0;
@@ -183,6 +187,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
     {
         var engineOptions = Engine(opened);
         StaleTempSweep.Run(manifest, engineOptions);
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: stale temp sweep");
         var host = Host(http);
 
         // 1. An open rotation: resume a stopped one, continue an autoContinue rollover whose overlap passed. A pause for
@@ -203,6 +208,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 Problem(problems, "rotation", e.First.Message);
             }
         }
+        Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: open rotations");
         if (stopping.IsCancellationRequested) return;
 
         // 2. apply: renew and rotate what is due, repair drifted sinks and live Secrets.

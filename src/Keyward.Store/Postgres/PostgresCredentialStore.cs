@@ -284,8 +284,23 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
 
     private const string VersionColumns = "name, version, kind, state, created, expires, origin, metadata, fingerprint";
 
+    /// <summary>The last version list read outside a transaction, with the stored state seal read just before it (as the
+    /// SQLite store keeps it): every commit that changes a version or ledger row (or the audit head) writes a new seal,
+    /// whoever makes it, so while the stored seal is this text the rows are these. The seal is read first: a commit
+    /// between the two reads leaves an older seal beside newer rows, and the next call reads again.</summary>
+    private (string Seal, IReadOnlyList<CredentialVersion> Versions)? _listed;
+
     public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken) =>
-        ReadAsync(tx => ReadVersionsAsync(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;", tx), cancellationToken), cancellationToken);
+        ReadAsync(async tx =>
+        {
+            // Inside a transaction this connection's own uncommitted writes are not sealed yet: always read.
+            var seal = tx is null ? await ReadMetaTextAsync(null, StoreMetaKeys.StateSeal, cancellationToken).ConfigureAwait(false) : null;
+            if (seal is not null && _listed is { } listed && listed.Seal == seal) return listed.Versions;
+            var versions = await ReadVersionsAsync(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;", tx), cancellationToken).ConfigureAwait(false);
+            versions = versions is List<CredentialVersion> list ? list.AsReadOnly() : versions;
+            _listed = seal is null ? null : (seal, versions);
+            return versions;
+        }, cancellationToken);
 
     public Task<IReadOnlyList<CredentialVersion>> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
         ReadAsync(tx => ReadVersionsAsync(Command($"SELECT {VersionColumns} FROM versions WHERE name = @name ORDER BY version;", tx, ("name", name)), cancellationToken), cancellationToken);

@@ -48,6 +48,17 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
         return reopened;
     }
 
+    /// <summary>Another opening of <paramref name="store"/>'s state (its own connection), as a second process would have:
+    /// another CLI command beside the server. Stores that cannot be opened twice (in memory) return the store itself.</summary>
+    protected virtual Task<ICredentialStore> OpenSecondStoreAsync(ICredentialStore store, CancellationToken cancellationToken) => Task.FromResult(store);
+
+    protected async Task<ICredentialStore> OpenSecondAsync(ICredentialStore store)
+    {
+        var second = await OpenSecondStoreAsync(store, Ct);
+        if (!ReferenceEquals(second, store)) _open.Add(second);
+        return second;
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         foreach (var store in _open) await store.DisposeAsync();
@@ -580,6 +591,37 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
         }
         Assert.DoesNotContain(messages, m => m.Contains("NEVER-PRINT", StringComparison.Ordinal));
         Assert.Equal(Secret.Redacted, value.ToString());
+    }
+
+    // ------------------------------------------------------------ the version list, listed again
+
+    [Fact]
+    public async Task ListVersions_again_sees_every_commit_since_the_last_list_by_this_opener_or_another()
+    {
+        var a = await NewStoreAsync();
+        await a.PutAsync(Version("x", Secret.FromUtf8("one")), Ct);
+        Assert.Equal([("x", 1, VersionState.Active)], (await a.ListVersionsAsync(Ct)).Select(v => (v.Name, v.Version, v.State)));
+        Assert.Equal([("x", 1, VersionState.Active)], (await a.ListVersionsAsync(Ct)).Select(v => (v.Name, v.Version, v.State)));
+
+        var b = await OpenSecondAsync(a); // another process: a CLI rotate beside the server
+        await b.PutAsync(Version("x", Secret.FromUtf8("two")), Ct);
+        Assert.Equal([("x", 1, VersionState.Previous), ("x", 2, VersionState.Active)], (await a.ListVersionsAsync(Ct)).Select(v => (v.Name, v.Version, v.State)));
+
+        await b.SetMetadataAsync("x", 2, new Dictionary<string, string> { ["note"] = "changed" }, T0.AddDays(3), Ct);
+        var x2 = (await a.ListVersionsAsync(Ct)).Single(v => v.Version == 2);
+        Assert.Equal("changed", x2.Metadata["note"]);
+        Assert.Equal(T0.AddDays(3), x2.ExpiresAt);
+
+        await a.PutAsync(Version("y", Secret.FromUtf8("own")), Ct); // this opener's own write
+        Assert.Contains(await a.ListVersionsAsync(Ct), v => v.Name == "y");
+
+        await using (var tx = await a.BeginAsync(Ct)) // inside a transaction: its own uncommitted write, then none after rollback
+        {
+            await a.PutAsync(Version("z", Secret.FromUtf8("pending")), Ct);
+            Assert.Contains(await a.ListVersionsAsync(Ct), v => v.Name == "z");
+        }
+        Assert.DoesNotContain(await a.ListVersionsAsync(Ct), v => v.Name == "z");
+        Assert.Equal(3, (await b.ListVersionsAsync(Ct)).Count); // x1, x2, y
     }
 }
 

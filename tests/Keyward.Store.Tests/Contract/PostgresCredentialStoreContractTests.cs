@@ -32,6 +32,12 @@ public sealed class PostgresCredentialStoreContractTests : CredentialStoreContra
         return state.Store;
     }
 
+    protected override async Task<ICredentialStore> OpenSecondStoreAsync(ICredentialStore store, CancellationToken cancellationToken)
+    {
+        var (dir, db) = _where[store.StoreId];
+        return (await PostgresState.OpenAsync(dir, db.Connection, TestStates.Time, new FakeDataKeyWrap(), cancellationToken)).Store;
+    }
+
     protected override async Task<(byte[] Nonce, byte[] Ciphertext)> ReadCiphertextAsync(ICredentialStore store, string name, int version)
     {
         await using var raw = await _where[store.StoreId].Db.OpenRawAsync(Ct);

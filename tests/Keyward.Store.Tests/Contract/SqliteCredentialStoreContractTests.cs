@@ -24,6 +24,9 @@ public sealed class SqliteCredentialStoreContractTests : CredentialStoreContract
         return state.Store;
     }
 
+    protected override async Task<ICredentialStore> OpenSecondStoreAsync(ICredentialStore store, CancellationToken cancellationToken) =>
+        (await TestStates.OpenAsync(TestStates.DirectoryOf(store), cancellationToken)).Store;
+
     protected override Task<(byte[] Nonce, byte[] Ciphertext)> ReadCiphertextAsync(ICredentialStore store, string name, int version)
     {
         using var raw = TestStates.Raw(TestStates.DirectoryOf(store));
