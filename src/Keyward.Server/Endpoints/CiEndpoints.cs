@@ -105,6 +105,7 @@ internal static partial class CiEndpoints
         "KW1417" => (503, "issuer-unreachable"),
         "KW1418" => (401, "unknown-key"),
         "KW1419" => (401, "missing-claim"),
+        "KW1420" => (401, "replayed"),
         _ => (503, "unavailable"),
     };
 
