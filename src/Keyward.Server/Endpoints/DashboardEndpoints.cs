@@ -76,7 +76,7 @@ internal static class DashboardEndpoints
             ctx.Response.Cookies.Append(SessionCookie, id, Cookie(ctx, "/dashboard", DashboardSessions.Lifetime));
             ctx.Response.Cookies.Delete(LoginCsrfCookie, Cookie(ctx, "/dashboard/login", null));
             return Results.Redirect("/dashboard");
-        });
+        }).RequireRateLimiting(RateLimiting.ClientRateLimits.Login);
 
         app.MapPost("/dashboard/logout", async (HttpContext ctx, CancellationToken ct) =>
         {
