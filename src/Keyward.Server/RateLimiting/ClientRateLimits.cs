@@ -39,7 +39,8 @@ internal static class ClientRateLimits
             foreach (var area in Areas)
                 o.AddPolicy(area, ctx => Partition(ctx, limits, time));
         });
-        services.AddSingleton(new OperatorRefusalLimiter(PartitionedRateLimiter.Create<HttpContext, string>(ctx => Partition(ctx, limits, time))));
+        // Made by a factory, so the container disposes it (and the partitioned limiter's heartbeat timer) with the host.
+        services.AddSingleton(_ => new OperatorRefusalLimiter(PartitionedRateLimiter.Create<HttpContext, string>(ctx => Partition(ctx, limits, time))));
     }
 
     /// <summary>A client's bucket, or no limit when <see cref="RateLimitOptions.Enabled"/> is off.</summary>
