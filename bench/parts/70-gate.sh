@@ -44,7 +44,8 @@ export KEYWARD_STATE="$dir/state"
 token="$(cat "$dir/reader.token")"
 
 kport="$(port)"
-"$cli" serve -f "$dir/keyward.yaml" --listen "127.0.0.1:$kport" 2>"$dir/serve.log" &
+# --rate-limit off: wrk is one client, far past the per-client bound a real CI job never reaches.
+"$cli" serve -f "$dir/keyward.yaml" --listen "127.0.0.1:$kport" --rate-limit off 2>"$dir/serve.log" &
 pids+=("$!")
 plain="$(port)"; gated="$(port)"
 cat > "$dir/nginx.conf" <<NGINX
@@ -76,15 +77,32 @@ gate="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" "http:/
 direct="$(wrk -t1 -c"$conns" -d"${dur}s" -H "Authorization: Bearer $token" -H "X-Original-URI: /main/nix-cache-info" "http://127.0.0.1:$kport/api/v1/attic/auth" | rps)"
 healthz="$(wrk -t1 -c"$conns" -d"${dur}s" "http://127.0.0.1:$kport/healthz" | rps)"
 
-# The exchange: one GitHub-shaped ID token (PyJWT, RS256), posted again and again; each answer is a new ledgered token.
+# The exchange: GitHub-shaped ID tokens (PyJWT, RS256), each posted once (a second exchange of one ID token is refused
+# as a replay, KW1420); each answer is a new ledgered token. A pool of distinct tokens (unique jti) is minted first and
+# wrk takes the next one for every request; the non-2xx count says whether the pool ran out.
 now="$(date +%s)"
-claims="{\"iss\":\"$issuer\",\"aud\":\"https://keyward.bench\",\"sub\":\"repo:example-org/infra:ref:refs/heads/main\",\"repository\":\"example-org/infra\",\"ref\":\"refs/heads/main\",\"iat\":$now,\"nbf\":$((now-600)),\"exp\":$((now+600))}"
-echo "{\"cmd\":\"mint\",\"kid\":\"rsa-1\",\"claims\":$claims}" >&"${ISS[1]}"
-read -r answer <&"${ISS[0]}"
-idtoken="$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$answer")"
-curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $idtoken" "http://127.0.0.1:$kport/api/v1/ci/attic-token" # warms the JWKS cache
-echo 'wrk.method = "POST"' > "$dir/post.lua"
-ex="$(wrk -t1 -c4 -d"${dur}s" -s "$dir/post.lua" -H "Authorization: Bearer $idtoken" "http://127.0.0.1:$kport/api/v1/ci/attic-token" | rps)"
+mint() { # $1: jti -> one ID token on stdout
+  local claims="{\"jti\":\"$1\",\"iss\":\"$issuer\",\"aud\":\"https://keyward.bench\",\"sub\":\"repo:example-org/infra:ref:refs/heads/main\",\"repository\":\"example-org/infra\",\"ref\":\"refs/heads/main\",\"iat\":$now,\"nbf\":$((now-600)),\"exp\":$((now+900))}"
+  echo "{\"cmd\":\"mint\",\"kid\":\"rsa-1\",\"claims\":$claims}" >&"${ISS[1]}"
+  local answer; read -r answer <&"${ISS[0]}"
+  answer="${answer#*\"token\": \"}"; echo "${answer%%\"*}"
+}
+pool="${KW_GATE_ID_TOKENS:-$((dur * 300))}"
+curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $(mint warm-up)" "http://127.0.0.1:$kport/api/v1/ci/attic-token" # warms the JWKS cache
+for i in $(seq "$pool"); do mint "bench-$i"; done > "$dir/idtokens"
+cat > "$dir/post.lua" <<LUA
+wrk.method = "POST"
+local tokens = {}
+for line in io.lines("$dir/idtokens") do tokens[#tokens + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, { ["Authorization"] = "Bearer " .. tokens[((n - 1) % #tokens) + 1] })
+end
+LUA
+wrk -t1 -c4 -d"${dur}s" -s "$dir/post.lua" "http://127.0.0.1:$kport/api/v1/ci/attic-token" > "$dir/exchange.txt"
+ex="$(rps < "$dir/exchange.txt")"
+ex_refused="$(awk '/Non-2xx/ {print $NF}' "$dir/exchange.txt")"
 
 echo "### Attic gate and CI exchange"
 echo
@@ -92,8 +110,9 @@ echo "Command: \`bash bench/parts/70-gate.sh\` (KW_GATE_SECONDS=$dur, KW_GATE_CO
 echo "static \`main/nix-cache-info\`; the gated server includes deploy/nginx/attic-gate.conf, so each request is first a"
 echo "kept-alive auth subrequest to \`keyward serve\` (Release CLI build), which verifies the HS256 token (once per store snapshot), looks it up in the"
 echo "ledger snapshot and checks \`PRAGMA data_version\` for store changes. \`wrk -t1 -c$conns -d${dur}s\`, same token both times."
-echo "The exchange posts one RS256 ID token (warm JWKS cache) with \`wrk -t1 -c4\`; every answer is a new token, ledgered"
-echo "and audited (a store write under the state lock, SQLite synchronous=FULL). Goal: gate ≥ 70 % of plain nginx."
+echo "The exchange posts a fresh RS256 ID token each time ($pool minted beforehand; one ID token buys one Attic token) with"
+echo "\`wrk -t1 -c4\`, warm JWKS cache, serve's rate limit off; every answer is a new token, ledgered and audited (a store"
+echo "write under the state lock, SQLite synchronous=FULL). Goal: gate ≥ 70 % of plain nginx."
 echo
 echo "| measurement | requests/s |"
 echo "|---|---|"
@@ -103,3 +122,4 @@ echo "| gate / plain | $(/usr/bin/python3 -c "print(f'{float(\"$gate\")/float(\"
 echo "| keyward serve alone: GET /api/v1/attic/auth | $direct |"
 echo "| keyward serve alone: GET /healthz (no logic: the HTTP floor) | $healthz |"
 echo "| CI exchange (mint + ledger + audit) | $ex |"
+[[ -z "$ex_refused" ]] || echo "| CI exchange answers that were not 2xx (the token pool ran out: raise KW_GATE_ID_TOKENS) | $ex_refused |"

@@ -44,8 +44,9 @@ sinks:
 YAML
 } > "$work/keyward.yaml"
 
+# --rate-limit off: all 1,000 agents come from 127.0.0.1, one client to serve's per-client bound.
 "$KW_CLI" serve -f "$work/keyward.yaml" --state "$work/state" --root "$work/root" --no-hooks --listen 127.0.0.1:0 --interval 1h \
-  2> "$work/serve.log" & pids+=($!)
+  --rate-limit off 2> "$work/serve.log" & pids+=($!)
 serve=${pids[0]}
 for _ in $(seq 600); do grep -q "serving on" "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
 url="$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$work/serve.log" | head -1)"

@@ -69,6 +69,9 @@ public sealed record ServeOptions
 
     /// <summary>Run the controller loop (tests that drive passes by hand turn it off).</summary>
     public bool RunController { get; init; } = true;
+    /// <summary>The per-client bound on the endpoints anyone can call (<c>--rate-limit</c>, <c>--trusted-proxy</c>).</summary>
+    public RateLimiting.RateLimitOptions RateLimit { get; init; } = new();
+
     /// <summary>How trusted OIDC issuers' keys are fetched and cached (CI token exchange).</summary>
     public Services.Oidc.OidcKeyCacheOptions Oidc { get; init; } = new();
 

@@ -15,4 +15,5 @@ namespace Keyward.Server;
 [JsonSerializable(typeof(Endpoints.CiTokenRequest))]
 [JsonSerializable(typeof(Endpoints.CiTokenResponse))]
 [JsonSerializable(typeof(Endpoints.CiTokenRefusal))]
+[JsonSerializable(typeof(RateLimiting.RateLimitedResponse))]
 internal sealed partial class ServerJson : JsonSerializerContext;

@@ -12,6 +12,7 @@ internal static class ServerServices
     {
         AddController(services, options);
         AddAgents(services);
+        RateLimiting.ClientRateLimits.Add(services, options);
     }
 
     /// <summary>Host agents: one area per server (sessions, status board, long-poll hub) and its gauges.</summary>

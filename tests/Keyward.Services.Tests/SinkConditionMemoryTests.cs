@@ -1,5 +1,5 @@
 using Keyward.Core.Manifest;
-using Keyward.Services.Checks;
+using Keyward.Engine.Checks;
 using Keyward.Services.Http;
 using Microsoft.Extensions.Time.Testing;
 

@@ -2,10 +2,12 @@ using System.CommandLine;
 using Keyward.Core.Errors;
 using Keyward.Core.Time;
 using Keyward.Server;
+using Keyward.Server.RateLimiting;
 
 namespace Keyward.Cli.Commands;
 
-/// <summary><c>keyward serve -f FILE --listen HOST:PORT [--interval 5m] [--tls-cert F --tls-key F | --insecure-listen]</c>.</summary>
+/// <summary><c>keyward serve -f FILE --listen HOST:PORT [--interval 5m] [--tls-cert F --tls-key F | --insecure-listen]
+/// [--rate-limit N/PERIOD|off] [--trusted-proxy IP]…</c>.</summary>
 internal static class ServeCommand
 {
     public static Command Build(CliContext context)
@@ -21,9 +23,11 @@ internal static class ServeCommand
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig for live kubernetes-secret sinks (default: $KUBECONFIG, else in-cluster)" };
         var warnBefore = new Option<string>("--warn-before") { Description = "ExpiresSoon turns true this long before expiry", DefaultValueFactory = _ => "7d" };
         var dashboardLogin = new Option<bool>("--dashboard-login") { Description = "Ask for an operator token on the dashboard even on loopback" };
+        var rateLimit = new Option<string>("--rate-limit") { Description = "Per-client bound on the unauthenticated endpoints (CI exchange, dashboard login, agent challenge, refused operator calls): N/PERIOD or off", DefaultValueFactory = _ => "30/1m" };
+        var trustedProxy = new Option<string[]>("--trusted-proxy") { Description = "IP address of a proxy in front whose X-Forwarded-For names the client (repeatable)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("serve", "Run the authority as a service: controller loop, metrics, health and the API")
         {
-            file, listen, interval, tlsCert, tlsKey, insecure, root, noHooks, kubeconfig, warnBefore, dashboardLogin,
+            file, listen, interval, tlsCert, tlsKey, insecure, root, noHooks, kubeconfig, warnBefore, dashboardLogin, rateLimit, trustedProxy,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -38,6 +42,7 @@ internal static class ServeCommand
                 TlsKeyPath = parse.GetValue(tlsKey) is { } k ? context.Console.ResolvePath(k) : null,
                 InsecureListen = parse.GetValue(insecure),
                 DashboardLogin = parse.GetValue(dashboardLogin),
+                RateLimit = RateLimitOptions.Parse(parse.GetValue(rateLimit)!, [.. (parse.GetValue(trustedProxy) ?? []).Select(RateLimitOptions.ParseProxy)]),
                 Root = parse.GetValue(root) is { Length: > 0 } r ? context.Console.ResolvePath(r) : null,
                 RunHooks = !parse.GetValue(noHooks),
                 Kubeconfig = parse.GetValue(kubeconfig) is { } kc ? context.Console.ResolvePath(kc) : null,

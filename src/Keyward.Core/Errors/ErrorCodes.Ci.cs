@@ -33,4 +33,6 @@ public static partial class ErrorCodes
         "the token is not from this issuer, or its key was retired; request a fresh token");
     public static readonly ErrorCode OidcClaimMissing = new("KW1419", ErrorKind.BadInput, "the OIDC token lacks a required claim",
         "ID tokens must carry iss, aud, exp and iat");
+    public static readonly ErrorCode OidcTokenReplayed = new("KW1420", ErrorKind.BadInput, "the OIDC token was already exchanged",
+        "each ID token buys one Attic token: keep the Attic token for the rest of the job, or request a fresh ID token (GitHub, Forgejo: ask ACTIONS_ID_TOKEN_REQUEST_URL again; GitLab: declare one more id_tokens entry)");
 }

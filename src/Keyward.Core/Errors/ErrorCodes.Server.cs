@@ -16,4 +16,6 @@ public static partial class ErrorCodes
         "create one with `keyward operator-token create NAME` and send it as `Authorization: Bearer TOKEN`; a revoked or expired token is refused");
     public static readonly ErrorCode OperatorTokenNameInvalid = new("KW1206", ErrorKind.BadInput, "an operator token name is 1-64 letters, digits, '.', '_', '@' or '-'",
         "name the token after the person or system that uses it, e.g. `keyward operator-token create alice`");
+    public static readonly ErrorCode RateLimited = new("KW1207", ErrorKind.Failed, "too many requests from this client",
+        "wait the Retry-After seconds and try again; an operator can raise `keyward serve --rate-limit` (and name a proxy in front with --trusted-proxy, so clients are told apart)");
 }

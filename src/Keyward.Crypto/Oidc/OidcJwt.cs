@@ -53,6 +53,11 @@ public sealed class OidcJwt
     /// an object or array (which no claim matcher compares).</summary>
     public string? Claim(string name) => _claims.GetValueOrDefault(name);
 
+    /// <summary>The signed part of the token (<c>header.payload</c> as sent): what identifies one token. The whole text
+    /// does not: an ES256 signature (r, s) has a twin (r, n−s) that verifies as well, so one token has several valid
+    /// encodings, and base64url's padding bits give a signature more than one spelling.</summary>
+    public ReadOnlySpan<byte> SignedPart => _signingInput;
+
     /// <summary>The scalar claims (for the audit log; the caller picks which).</summary>
     public IReadOnlyDictionary<string, string> Claims => _claims;
 

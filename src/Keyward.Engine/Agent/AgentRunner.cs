@@ -127,8 +127,10 @@ public sealed class AgentRunner : IDisposable
         }
     }
 
+    /// <summary>A 5xx, or a 429 (the server's per-client rate limit, which many hosts behind one NAT can reach after
+    /// a server restart): both pass, so a watching agent waits and tries again.</summary>
     private static bool IsServerFailure(KeywardException e) =>
-        e.InnerException is HttpRequestException { StatusCode: >= HttpStatusCode.InternalServerError };
+        e.InnerException is HttpRequestException { StatusCode: >= HttpStatusCode.InternalServerError or HttpStatusCode.TooManyRequests };
 
     private string Staleness(AgentState? state) => state is null
         ? "No delivery has been received yet."

@@ -20,6 +20,8 @@ public sealed record CiTokenIssued(Secret Token, string TokenId, DateTimeOffset 
 /// key for its kid (<see cref="OidcKeyCache"/>), exp/nbf/iat with <see cref="Skew"/>, the audience, then each publisher's
 /// claims in manifest order (the first that matches wins). The Attic token is minted by <see cref="CredentialMinter"/>
 /// with the publisher's signer's active version, recorded in the ledger and audited with the job's claims, never a token.
+/// Its ledger id is derived from the ID token (<see cref="ExchangeId"/>), so the ledger refuses a second exchange of one
+/// ID token (KW1420) for as long as the ledger keeps the row — which is for good (docs/design.md, "CI token replay").
 /// Every refusal is a <see cref="KeywardException"/> with a KW14xx code; refusals of a job whose token verified are
 /// audited too (their detail names the publisher and the claim that did not match).
 /// </summary>
@@ -27,6 +29,17 @@ public sealed class CiTokenExchange(OidcKeyCache keys, TimeProvider time, string
 {
     /// <summary>Clock skew allowed on exp, nbf and iat (PyPI: 30 s).</summary>
     public static readonly TimeSpan Skew = TimeSpan.FromSeconds(30);
+
+    /// <summary>At most this many refusals (<c>ci-token-refused</c>, <c>ci-token-replayed</c>) are audited per minute of
+    /// the clock; the rest are counted and the next audited refusal says how many were left out. A genuine token of a
+    /// public issuer is anyone's to have (any GitHub repository's workflow can ask for one with Keyward's audience), so
+    /// without a bound the audit log would be a way to fill the disk.</summary>
+    public const int MaxRefusalAuditsPerMinute = 60;
+
+    private readonly Lock _auditBudget = new();
+    private long _auditMinute = long.MinValue;
+    private int _auditedThisMinute;
+    private long _notAudited;
 
     /// <summary>The claims written to the audit log, when the token has them (GitHub, Forgejo and GitLab names).</summary>
     public static readonly IReadOnlyList<string> AuditedClaims =
@@ -97,25 +110,79 @@ public sealed class CiTokenExchange(OidcKeyCache keys, TimeProvider time, string
             var subject = jwt.Claim("sub") is { Length: > 0 } sub ? sub : publisher.LedgerName;
             var spec = new AtticTokenCredential(publisher.LedgerName, "ci", $"CI token for trusted publisher {publisher.Name}", null, [], publisher.Location,
                 publisher.SignedBy, subject, publisher.Validity, null, publisher.Caches, null, []);
-            var minted = new CredentialMinter(time).MintToken(spec, new SignerValue(signerSpec, signerValue, active.Version), 0, store.Fingerprint);
+            var tokenId = ExchangeId(jwt, store.Fingerprint);
+            var minted = new CredentialMinter(time).MintToken(spec, new SignerValue(signerSpec, signerValue, active.Version), 0, store.Fingerprint, tokenId);
             var ledger = minted.Ledger!;
-            await using (var tx = await store.BeginAsync(ct).ConfigureAwait(false))
+            try
             {
+                await using var tx = await store.BeginAsync(ct).ConfigureAwait(false);
+                // The ledger's unique token id is the replay check: a second exchange of this ID token derives the same id,
+                // and the insert refuses it (KW0312) atomically, on every store and across replicas sharing one.
                 await store.RecordTokenAsync(ledger, ct).ConfigureAwait(false);
                 await store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, "ci-token", publisher.LedgerName, null, ledger.Fingerprint,
                     $"token {ledger.TokenId} ({ledger.PermissionsSummary}, until {ledger.ExpiresAt.ToString("u", CultureInfo.InvariantCulture)}) for {ClaimsDetail(jwt)}"), ct).ConfigureAwait(false);
                 await tx.CommitAsync(ct).ConfigureAwait(false);
             }
+            catch (KeywardException e) when (e.First.Code == ErrorCodes.StoreDuplicateToken)
+            {
+                minted.Value.Dispose();
+                // The transaction rolled back; the refusal is audited on its own: a replayed ID token is a leaked one.
+                if (RefusalAuditDetail($"ID token already exchanged for token {tokenId} (revoke it with `keyward revoke {tokenId}` if the job did not ask twice) — job {ClaimsDetail(jwt)}") is { } detail)
+                    await store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, "ci-token-replayed", publisher.LedgerName, null, null, detail), ct).ConfigureAwait(false);
+                throw ErrorCodes.OidcTokenReplayed.Exception($"this ID token was already exchanged for token {tokenId}; each ID token buys one Attic token");
+            }
             return new CiTokenIssued(minted.Value, ledger.TokenId, ledger.ExpiresAt, publisher.Name, subject);
         }
     }
 
+    /// <summary>
+    /// The ledger id (and jti) of the Attic token an ID token is exchanged for, derived from that ID token: its issuer
+    /// and <c>jti</c> when it has one, else its signed part (<see cref="OidcJwt.SignedPart"/>, never the whole text, which
+    /// an ES256 signature's twin or base64url's padding bits would change). Keyed with the store's fingerprint key, so
+    /// the id says nothing about the ID token to whoever reads the ledger, and every replica of one store derives the
+    /// same id. "ci-" + 32 hex digits: never equal to a random 16-digit id of another token.
+    /// </summary>
+    public static string ExchangeId(OidcJwt jwt, Func<ReadOnlySpan<byte>, string> fingerprint)
+    {
+        ArgumentNullException.ThrowIfNull(jwt);
+        ArgumentNullException.ThrowIfNull(fingerprint);
+        var identity = jwt.Claim("jti") is { Length: > 0 } jti
+            ? Encoding.UTF8.GetBytes($"keyward/ci-exchange\njti\n{jwt.Issuer}\n{jti}")
+            : [.. Encoding.UTF8.GetBytes($"keyward/ci-exchange\nsigned\n{jwt.Issuer}\n"), .. jwt.SignedPart];
+        var fp = fingerprint(identity);
+        return "ci-" + fp[(fp.IndexOf(':', StringComparison.Ordinal) + 1)..];
+    }
+
     private async Task AuditRefusalAsync(OidcJwt jwt, string credential, string reason, Func<CancellationToken, Task<OpenedState>> openForWrite, CancellationToken ct)
     {
+        if (RefusalAuditDetail($"{reason} — job {ClaimsDetail(jwt)}") is not { } detail) return;
         var state = await openForWrite(ct).ConfigureAwait(false);
         await using (state.ConfigureAwait(false))
-            await state.Store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, "ci-token-refused", credential, null, null,
-                $"{reason} — job {ClaimsDetail(jwt)}"), ct).ConfigureAwait(false);
+            await state.Store.AppendAuditAsync(new AuditEvent(time.GetUtcNow(), actor, "ci-token-refused", credential, null, null, detail), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The detail to audit a refusal with, or null when this minute's budget
+    /// (<see cref="MaxRefusalAuditsPerMinute"/>) is spent.</summary>
+    private string? RefusalAuditDetail(string detail)
+    {
+        var minute = time.GetUtcNow().ToUnixTimeSeconds() / 60;
+        lock (_auditBudget)
+        {
+            if (minute != _auditMinute)
+            {
+                _auditMinute = minute;
+                _auditedThisMinute = 0;
+            }
+            if (_auditedThisMinute >= MaxRefusalAuditsPerMinute)
+            {
+                _notAudited++;
+                return null;
+            }
+            _auditedThisMinute++;
+            var skipped = _notAudited;
+            _notAudited = 0;
+            return skipped == 0 ? detail : $"{detail} ({skipped} earlier refusal(s) not audited: more than {MaxRefusalAuditsPerMinute} a minute)";
+        }
     }
 
     /// <summary>The job's identifying claims as <c>name=value</c> pairs (issuer first).</summary>

@@ -44,8 +44,10 @@ public sealed class CredentialMinter(TimeProvider time)
         }
     }
 
-    /// <summary>Mints an Attic token signed by <paramref name="signer"/> (HS256 for a secret, RS256 for an rsa-key).</summary>
-    public MintResult MintToken(AtticTokenCredential spec, SignerValue signer, int newVersion, Func<ReadOnlySpan<byte>, string> fingerprint)
+    /// <summary>Mints an Attic token signed by <paramref name="signer"/> (HS256 for a secret, RS256 for an rsa-key).
+    /// <paramref name="tokenId"/> (the jti and ledger id) is random unless the caller derives one: the CI exchange makes
+    /// it a function of the job's ID token, so the ledger's unique id refuses a second exchange of the same token.</summary>
+    public MintResult MintToken(AtticTokenCredential spec, SignerValue signer, int newVersion, Func<ReadOnlySpan<byte>, string> fingerprint, string? tokenId = null)
     {
         using var key = AtticSigningKey.ForSigner(signer.Spec.Kind, signer.Value, signer.Spec.Name);
         var now = time.GetUtcNow();
@@ -53,7 +55,7 @@ public sealed class CredentialMinter(TimeProvider time)
         var issued = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
         var expires = issued + spec.Validity.Value;
         var grants = spec.Caches.Select(g => new AtticGrant(g.Pattern, g.Permissions)).ToArray();
-        var tokenId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        tokenId ??= Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var minted = AtticTokens.Mint(new AtticTokenRequest(spec.Subject, expires, issued, grants, spec.Issuer,
             spec.Audiences.Count == 0 ? null : spec.Audiences, tokenId), key);
         var summary = SpecFingerprint.PermissionsSummary(spec);

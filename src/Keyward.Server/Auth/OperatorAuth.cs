@@ -15,7 +15,8 @@ public sealed record ApiError(string Code, string Error);
 /// <c>Authorization: Bearer kwop_…</c>, a token <c>keyward operator-token create NAME</c> minted (kept in the ledger as a
 /// keyed fingerprint only), not revoked (<c>keyward revoke</c>) and not expired; otherwise 401 with
 /// <c>WWW-Authenticate: Bearer</c>. Every call that gets through is audited after it ran (actor = the token's name,
-/// action <c>api</c>, the method, path and status in the detail); refused calls are audited too (actor <c>anonymous</c>).
+/// action <c>api</c>, the method, path and status in the detail); refused calls are audited too (actor <c>anonymous</c>),
+/// up to the client's rate limit of refusals (then 429, not audited).
 /// </summary>
 public static class OperatorAuth
 {
@@ -45,6 +46,14 @@ public static class OperatorAuth
                 (entry, reason) = await new OperatorTokens(opened.Store, new EngineOptions { Time = state.Time }).VerifyAsync(presented, ct).ConfigureAwait(false);
             if (entry is null)
             {
+                // Refusals spend the client's permits (accepted calls never do): past the bound the answer is 429 and no
+                // audit row is written, so guessing tokens can neither go fast nor fill the audit log.
+                using var lease = http.RequestServices.GetRequiredService<RateLimiting.OperatorRefusalLimiter>().Refusal(http);
+                if (!lease.IsAcquired)
+                {
+                    await RateLimiting.ClientRateLimits.RejectAsync(http, lease, ct).ConfigureAwait(false);
+                    return Results.Empty;
+                }
                 await opened.Store.AppendAuditAsync(new AuditEvent(state.Time.GetUtcNow(), "anonymous", "api-refused", "*", null, null,
                     $"{what}: {reason}"), CancellationToken.None).ConfigureAwait(false);
                 http.Response.Headers.WWWAuthenticate = "Bearer realm=\"keyward\"";

@@ -36,7 +36,7 @@ internal static class AgentEndpoints
         var state = app.Services.GetRequiredService<ServerState>();
         var area = app.Services.GetRequiredService<AgentArea>();
         app.Lifetime.ApplicationStopping.Register(area.Hub.Dispose);
-        app.MapGet(AgentProtocol.ChallengePath, (HttpContext http, CancellationToken _) => area.ChallengeAsync(http));
+        app.MapGet(AgentProtocol.ChallengePath, (HttpContext http, CancellationToken _) => area.ChallengeAsync(http)).RequireRateLimiting(RateLimiting.ClientRateLimits.Agent);
         app.MapPost(AgentProtocol.SessionPath, (HttpContext http, CancellationToken _) => area.SessionAsync(http));
         app.MapGet(AgentProtocol.BundlePath, (HttpContext http, CancellationToken _) => area.BundleAsync(http));
         app.MapPost(AgentProtocol.ReportPath, (HttpContext http, CancellationToken _) => area.ReportAsync(http));

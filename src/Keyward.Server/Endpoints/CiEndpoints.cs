@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Keyward.Server.Endpoints;
 
@@ -20,10 +19,11 @@ internal sealed record CiTokenResponse(string Token, string TokenId, DateTimeOff
 /// genuine tokens, the audit log).</summary>
 internal sealed record CiTokenRefusal(string Error, string Code, string Message);
 
-/// <summary><c>POST /api/v1/ci/attic-token</c>: trusted publishing (docs/ci-tokens.md). The job's OIDC ID token comes as
+/// <summary><c>POST /api/v1/ci/attic-token</c>: trusted publishing (docs/ci-tokens.md). Every issue and refusal is one
+/// line of the server log (<see cref="ServeOptions.Log"/>, stderr), with the refusal's detail the answer leaves out. The job's OIDC ID token comes as
 /// <c>Authorization: Bearer</c> or as <c>{"token": "…"}</c>; the answer is <c>{"token", "tokenId", "expiresAt",
 /// "publisher"}</c>, or 400/401/403/503 with <see cref="CiTokenRefusal"/>.</summary>
-internal static partial class CiEndpoints
+internal static class CiEndpoints
 {
     private const int MaxBodyBytes = 64 * 1024;
 
@@ -33,16 +33,16 @@ internal static partial class CiEndpoints
         var http = ServiceHttp.CreateClient();
         var keys = new OidcKeyCache(http, state.Options.Oidc, state.Time);
         var exchange = new CiTokenExchange(keys, state.Time);
-        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Keyward.Server.Ci");
+        var log = state.Options.Log ?? (_ => { });
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             keys.Dispose();
             http.Dispose();
         });
-        app.MapPost("/api/v1/ci/attic-token", (RequestDelegate)(ctx => ExchangeAsync(ctx, state, exchange, log)));
+        app.MapPost("/api/v1/ci/attic-token", (RequestDelegate)(ctx => ExchangeAsync(ctx, state, exchange, log))).RequireRateLimiting(RateLimiting.ClientRateLimits.Ci);
     }
 
-    private static async Task ExchangeAsync(HttpContext ctx, ServerState state, CiTokenExchange exchange, ILogger log)
+    private static async Task ExchangeAsync(HttpContext ctx, ServerState state, CiTokenExchange exchange, Action<string> log)
     {
         ctx.Response.Headers.CacheControl = "no-store";
         var ct = ctx.RequestAborted;
@@ -77,7 +77,7 @@ internal static partial class CiEndpoints
             var issued = await exchange.ExchangeAsync(idToken, manifest, c => state.OpenForWriteAsync("ci token", c), ct).ConfigureAwait(false);
             using (issued.Token)
             {
-                LogIssued(log, issued.Publisher, issued.TokenId, issued.Subject);
+                log($"CI token {issued.TokenId} issued to {OneLine(issued.Subject)} by trusted publisher {issued.Publisher}");
                 await ctx.Response.WriteAsJsonAsync(new CiTokenResponse(issued.Token.RevealString(), issued.TokenId, issued.ExpiresAt, issued.Publisher),
                     ServerJson.Default.CiTokenResponse, contentType: null, ct).ConfigureAwait(false);
             }
@@ -85,7 +85,7 @@ internal static partial class CiEndpoints
         catch (KeywardException e)
         {
             var code = e.First.Code;
-            LogRefused(log, code.Code, e.First.Message);
+            log($"CI token refused ({code.Code}): {OneLine(e.First.Message)}");
             var (status, category) = Classify(code);
             await RefuseAsync(ctx, status, category, code, code.Title).ConfigureAwait(false);
         }
@@ -105,6 +105,7 @@ internal static partial class CiEndpoints
         "KW1417" => (503, "issuer-unreachable"),
         "KW1418" => (401, "unknown-key"),
         "KW1419" => (401, "missing-claim"),
+        "KW1420" => (401, "replayed"),
         _ => (503, "unavailable"),
     };
 
@@ -118,9 +119,10 @@ internal static partial class CiEndpoints
     internal static string? BearerOf(string authorization) =>
         authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.Length > 7 ? authorization[7..].Trim() : null;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "CI token {TokenId} issued to {Subject} by trusted publisher {Publisher}")]
-    private static partial void LogIssued(ILogger log, string publisher, string tokenId, string subject);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "CI token refused ({Code}): {Detail}")]
-    private static partial void LogRefused(ILogger log, string code, string detail);
+    /// <summary>A caller's text made one log line: an unverified token's kid or alg may hold a newline that would
+    /// otherwise forge a line of the server's log.</summary>
+    internal static string OneLine(string text) => string.Create(text.Length, text, (span, t) =>
+    {
+        for (var i = 0; i < t.Length; i++) span[i] = char.IsControl(t[i]) ? '?' : t[i];
+    });
 }

@@ -11,7 +11,8 @@ namespace Keyward.Server.Endpoints;
 /// The read-only dashboard (issue 13): <c>GET /dashboard</c> and its two assets. Open without a login when serve
 /// listens on loopback only (whoever reaches it is on this host) unless <see cref="ServeOptions.DashboardLogin"/>;
 /// otherwise behind a login with an operator token: the token travels once in a POST body, never in a URL, and buys an
-/// HttpOnly, SameSite=Strict session cookie; every POST carries a CSRF token and a cross-origin <c>Origin</c> is refused.
+/// HttpOnly, SameSite=Strict session cookie (Secure over HTTPS, a TLS-terminating proxy's included); every POST carries
+/// a CSRF token and a cross-origin <c>Origin</c> is refused.
 /// </summary>
 internal static class DashboardEndpoints
 {
@@ -76,7 +77,7 @@ internal static class DashboardEndpoints
             ctx.Response.Cookies.Append(SessionCookie, id, Cookie(ctx, "/dashboard", DashboardSessions.Lifetime));
             ctx.Response.Cookies.Delete(LoginCsrfCookie, Cookie(ctx, "/dashboard/login", null));
             return Results.Redirect("/dashboard");
-        });
+        }).RequireRateLimiting(RateLimiting.ClientRateLimits.Login);
 
         app.MapPost("/dashboard/logout", async (HttpContext ctx, CancellationToken ct) =>
         {
@@ -104,23 +105,34 @@ internal static class DashboardEndpoints
     {
         HttpOnly = true,
         SameSite = SameSiteMode.Strict,
-        Secure = ctx.Request.IsHttps,
+        Secure = SchemesOf(ctx).Contains(Uri.UriSchemeHttps, StringComparer.OrdinalIgnoreCase),
         Path = path,
         MaxAge = maxAge,
         IsEssential = true,
     };
 
     /// <summary>A POST whose <c>Origin</c> (or, without one, <c>Referer</c>) names another site is refused; a browser
-    /// always sends one of them on a cross-site form post.</summary>
-    private static bool SameOrigin(HttpContext ctx)
+    /// always sends one of them on a cross-site form post. Behind a TLS-terminating proxy (<c>--insecure-listen</c>) the
+    /// browser's origin is the proxy's (<c>https://</c>, its host name) while this server sees plain HTTP, perhaps
+    /// another Host: the proxy's <c>X-Forwarded-Proto</c> and <c>X-Forwarded-Host</c> count as well. That gives a
+    /// forger nothing: a cross-site form cannot set those headers, and a script that tries needs a CORS preflight this
+    /// server never grants.</summary>
+    internal static bool SameOrigin(HttpContext ctx)
     {
         var origin = ctx.Request.Headers.Origin.ToString();
         if (string.IsNullOrEmpty(origin)) origin = ctx.Request.Headers.Referer.ToString();
         if (string.IsNullOrEmpty(origin)) return true;
-        return Uri.TryCreate(origin, UriKind.Absolute, out var u)
-               && string.Equals(u.Scheme, ctx.Request.Scheme, StringComparison.OrdinalIgnoreCase)
-               && string.Equals(u.Authority, ctx.Request.Host.Value, StringComparison.OrdinalIgnoreCase);
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var u)) return false;
+        var hosts = ctx.Request.Headers["X-Forwarded-Host"].SelectMany(h => (h ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .Prepend(ctx.Request.Host.Value ?? "");
+        return SchemesOf(ctx).Contains(u.Scheme, StringComparer.OrdinalIgnoreCase)
+               && hosts.Contains(u.Authority, StringComparer.OrdinalIgnoreCase);
     }
+
+    /// <summary>The request's own scheme, and the one a proxy in front says the browser used (X-Forwarded-Proto).</summary>
+    private static IEnumerable<string> SchemesOf(HttpContext ctx) =>
+        ctx.Request.Headers["X-Forwarded-Proto"].SelectMany(h => (h ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .Prepend(ctx.Request.Scheme);
 
     private static void Secure(HttpContext ctx)
     {

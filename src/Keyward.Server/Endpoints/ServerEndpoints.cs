@@ -7,6 +7,8 @@ internal static class ServerEndpoints
 {
     public static void Map(WebApplication app)
     {
+        // Routing runs first (WebApplication adds it), so the limiter sees each endpoint's RequireRateLimiting policy.
+        app.UseRateLimiter();
         HealthEndpoints.Map(app);
         DashboardEndpoints.Map(app);
         MetricsEndpoints.Map(app);

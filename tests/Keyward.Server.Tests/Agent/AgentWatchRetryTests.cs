@@ -9,7 +9,7 @@ namespace Keyward.Server.Tests.Agent;
 
 /// <summary><c>agent --watch</c> against a server that answers 5xx (its store briefly unwritable: serve's agent endpoints
 /// answer 503 when a delivery cannot be audited; a proxy without its upstream answers 502): the agent keeps its files and
-/// retries with back-off instead of exiting. A 4xx refusal still ends it.</summary>
+/// retries with back-off instead of exiting, and so it does on a 429 (serve's rate limit). Any other 4xx ends it.</summary>
 public sealed class AgentWatchRetryTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kw-agent-retry-").FullName;
@@ -63,6 +63,21 @@ public sealed class AgentWatchRetryTests : IDisposable
         Assert.All(log, l => Assert.Contains("answered 503: the delivery could not be audited", l, StringComparison.Ordinal));
         Assert.Contains("Retrying in 1s", log[0], StringComparison.Ordinal);
         Assert.Contains("Retrying in 2s", log[1], StringComparison.Ordinal);
+    }
+
+    /// <summary>serve's per-client rate limit (many hosts behind one NAT after a restart) is a wait, not a refusal.</summary>
+    [Fact]
+    public async Task Watch_OnA429_KeepsItsFilesAndRetries_AsOnA5xx()
+    {
+        var age = Crypto.Age.X25519Identity.Generate();
+        using var secret = age.ToSecret();
+        using var identity = HostIdentity.Parse(secret.RevealString());
+        var log = new List<string>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        using var agent = Agent(identity, new Answering(HttpStatusCode.TooManyRequests), log, stop.Cancel);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => agent.WatchAsync(stop.Token));
+        Assert.Contains("answered 429", Assert.Single(log), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -170,6 +170,10 @@ public sealed class CiTokenExchangeTests : IAsyncLifetime
         await AssertRefusedAsync(await _issuer.MintAsync("rsa-1", GitHubClaims(nbf: Now + 600)), HttpStatusCode.Unauthorized, "expired");
 
     [Fact]
+    public async Task A_token_issued_in_the_future_is_refused_even_when_nbf_and_exp_would_admit_it() =>
+        await AssertRefusedAsync(await _issuer.MintAsync("rsa-1", GitHubClaims(iat: Now + 3600, nbf: Now - 60, exp: Now + 3900)), HttpStatusCode.Unauthorized, "expired");
+
+    [Fact]
     public async Task An_unsigned_alg_none_token_is_refused() =>
         await AssertRefusedAsync(await _issuer.MintAsync("rsa-1", GitHubClaims(), "none"), HttpStatusCode.Unauthorized, "algorithm");
 
@@ -206,6 +210,78 @@ public sealed class CiTokenExchangeTests : IAsyncLifetime
         // rsa-1 is withdrawn: its kid is now unknown; the refetch it would need is within the rate limit, so no fetch.
         await AssertRefusedAsync(await _issuer.MintAsync("rsa-1", GitHubClaims()), HttpStatusCode.Unauthorized, "unknown-key");
         Assert.Equal(afterRotation, (long)(await _issuer.AskAsync(new JsonObject { ["cmd"] = "stats" }))["jwks"]!);
+    }
+
+    [Fact]
+    public async Task The_same_ID_token_exchanged_twice_is_refused_the_second_time_and_audited_as_a_replay()
+    {
+        var idToken = await _issuer.MintAsync("rsa-1", GitHubClaims());
+        var (first, issued) = await ExchangeAsync(idToken);
+        Assert.Equal(HttpStatusCode.OK, first);
+        var firstId = (string)issued["tokenId"]!;
+
+        // Again, in the other form: one ID token buys one Attic token.
+        var (second, refusal) = await ExchangeAsync(idToken, asBody: true);
+        Assert.Equal(HttpStatusCode.Unauthorized, second);
+        Assert.Equal("replayed", (string?)refusal["error"]);
+        Assert.Equal("KW1420", (string?)refusal["code"]);
+        Assert.Null(refusal["token"]);
+        Assert.DoesNotContain(firstId, refusal.ToJsonString(), StringComparison.Ordinal);
+
+        // The same job's next ID token is welcome.
+        Assert.Equal(HttpStatusCode.OK, (await ExchangeAsync(await _issuer.MintAsync("rsa-1", GitHubClaims()))).Status);
+
+        await using var state = await _served.OpenAsync();
+        var ledger = await state.Store.ListLedgerAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(2, ledger.Count);
+        Assert.Contains(ledger, e => e.TokenId == firstId);
+        var audit = await state.Store.ReadAuditAsync(null, TestContext.Current.CancellationToken);
+        Assert.Equal(2, audit.Count(a => a.Event.Action == "ci-token"));
+        var replay = Assert.Single(audit, a => a.Event.Action == "ci-token-replayed").Event;
+        Assert.Contains($"already exchanged for token {firstId}", replay.Detail, StringComparison.Ordinal);
+        Assert.Contains("run_id=9876543210", replay.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(idToken.Split('.')[2], replay.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_replay_is_refused_after_a_restart_too()
+    {
+        var idToken = await _issuer.MintAsync("ec-1", GitHubClaims());
+        Assert.Equal(HttpStatusCode.OK, (await ExchangeAsync(idToken)).Status);
+        await _served.RestartAsync();
+        _http.Dispose();
+        _http = new HttpClient { BaseAddress = _served.Url, Timeout = TimeSpan.FromSeconds(60) };
+        await AssertRefusedAsync(idToken, HttpStatusCode.Unauthorized, "replayed");
+    }
+
+    [Fact]
+    public async Task An_ES256_token_without_jti_is_one_token_whichever_of_its_two_valid_signatures_it_carries()
+    {
+        var claims = GitHubClaims();
+        claims.Remove("jti");
+        var idToken = await _issuer.MintAsync("ec-1", claims);
+        Assert.Equal(HttpStatusCode.OK, (await ExchangeAsync(idToken)).Status);
+
+        // ECDSA: (r, s) verifies, and so does (r, n - s). A replay check on the token's text would let this through.
+        var twin = TwinSignature(idToken);
+        Assert.NotEqual(idToken, twin);
+        await AssertRefusedAsync(twin, HttpStatusCode.Unauthorized, "replayed");
+    }
+
+    /// <summary>The same ES256 token with the other valid signature (r, n − s), n the order of P-256.</summary>
+    private static string TwinSignature(string jwt)
+    {
+        var parts = jwt.Split('.');
+        var signature = System.Buffers.Text.Base64Url.DecodeFromChars(parts[2]);
+        Assert.Equal(64, signature.Length);
+        var n = new System.Numerics.BigInteger(Convert.FromHexString("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"), isUnsigned: true, isBigEndian: true);
+        var s = new System.Numerics.BigInteger(signature.AsSpan(32), isUnsigned: true, isBigEndian: true);
+        var twin = (n - s).ToByteArray(isUnsigned: true, isBigEndian: true);
+        var encoded = new byte[64];
+        signature.AsSpan(0, 32).CopyTo(encoded);
+        twin.CopyTo(encoded.AsSpan(64 - twin.Length));
+        parts[2] = System.Buffers.Text.Base64Url.EncodeToString(encoded);
+        return string.Join('.', parts);
     }
 
     [Fact]

@@ -94,42 +94,77 @@ internal sealed class PythonIssuer : IAsyncDisposable
 /// <c>keyward serve</c> on a loopback port.</summary>
 internal sealed class ServedState : IAsyncDisposable
 {
-    private ServedState(string dir, byte[] jwtSecret, WebApplication app, Uri url)
+    private ServedState(string dir, byte[] jwtSecret, ServeOptions options)
     {
         Dir = dir;
         JwtSecret = jwtSecret;
-        App = app;
-        Url = url;
+        Options = options;
     }
 
     public string Dir { get; }
     public string StateDir => Path.Combine(Dir, "state");
     public byte[] JwtSecret { get; }
-    public WebApplication App { get; }
-    public Uri Url { get; }
+    public ServeOptions Options { get; }
+    public WebApplication App { get; private set; } = null!;
+    public Uri Url { get; private set; } = null!;
 
-    public static async Task<ServedState> StartAsync(string manifestYaml, Services.Oidc.OidcKeyCacheOptions? oidc = null, TimeProvider? time = null)
+    /// <summary>Opens the state the server uses (SQLite in <see cref="StateDir"/>, or the PostgreSQL store).</summary>
+    public Task<OpenedState> OpenAsync() => Options.StoreConnection is { } pg
+        ? Store.Postgres.PostgresState.OpenAsync(StateDir, pg, TimeProvider.System, CancellationToken.None)
+        : StateDirectory.OpenAsync(StateDir, TimeProvider.System, CancellationToken.None);
+
+    /// <param name="store">A PostgreSQL store to keep the rows in (the state directory keeps the identity), else SQLite.</param>
+    public static async Task<ServedState> StartAsync(string manifestYaml, Services.Oidc.OidcKeyCacheOptions? oidc = null, TimeProvider? time = null,
+        Store.Postgres.PostgresConnection? store = null, Func<ServeOptions, ServeOptions>? adjust = null)
     {
         var dir = Directory.CreateTempSubdirectory("kw-ci-").FullName;
         var manifest = Path.Combine(dir, "keyward.yaml");
         await File.WriteAllTextAsync(manifest, manifestYaml);
         var secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(64);
         var stateDir = Path.Combine(dir, "state");
-        await using (var state = await StateDirectory.OpenOrInitAsync(stateDir, [], TimeProvider.System, CancellationToken.None))
+        await using (var state = store is null
+            ? await StateDirectory.OpenOrInitAsync(stateDir, [], TimeProvider.System, CancellationToken.None)
+            : await Store.Postgres.PostgresState.OpenOrInitAsync(stateDir, store, [], StateLockOptions.Default, TimeProvider.System, CancellationToken.None))
         {
             await state.Store.PutAsync(new NewVersion("attic-jwt-secret", "secret", Secret.FromBytes(secret), VersionState.Active,
                 TimeProvider.System.GetUtcNow(), null, "generated", new Dictionary<string, string>()), CancellationToken.None);
         }
-        var app = KeywardServer.Build(new ServeOptions
+        var options = new ServeOptions
         {
             ManifestPath = manifest,
             StateDirectory = stateDir,
+            StoreConnection = store,
+            RunController = store is null,
             Listen = ListenAddress.Parse("127.0.0.1:0"),
             Oidc = oidc ?? new Services.Oidc.OidcKeyCacheOptions { FetchTimeout = TimeSpan.FromSeconds(2) },
             Time = time ?? TimeProvider.System,
-        });
+        };
+        var served = new ServedState(dir, secret, adjust is null ? options : adjust(options));
+        await served.StartAppAsync();
+        return served;
+    }
+
+    /// <summary>Another server on the same state (and store): a second replica, or the one after a restart.</summary>
+    public async Task<WebApplication> StartReplicaAsync()
+    {
+        var app = KeywardServer.Build(Options);
         await app.StartAsync();
-        return new ServedState(dir, secret, app, KeywardServer.BoundAddress(app));
+        return app;
+    }
+
+    /// <summary>Stops the server and starts a new one on the same state: only what the store keeps survives.</summary>
+    public async Task RestartAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        await StartAppAsync();
+    }
+
+    private async Task StartAppAsync()
+    {
+        App = await StartReplicaAsync();
+        Url = KeywardServer.BoundAddress(App);
     }
 
     public async ValueTask DisposeAsync()

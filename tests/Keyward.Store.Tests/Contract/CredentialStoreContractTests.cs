@@ -385,6 +385,31 @@ public abstract class CredentialStoreContractTests : IAsyncDisposable
         Assert.Single(await store.ListLedgerAsync(Ct));
     }
 
+    /// <summary>The CI exchange's replay check: it records a token whose id derives from the job's ID token, inside a
+    /// transaction with its audit row; a second exchange must fail on the id, leave nothing of its transaction behind
+    /// (PostgreSQL must not abort on the conflict, SQLite must roll back) and leave the store writable.</summary>
+    [Fact]
+    public async Task Ledger_DuplicateTokenIdInsideATransaction_IsKW0312_RollsItBack_AndTheStoreStaysUsable()
+    {
+        var store = await NewStoreAsync();
+        await using (var tx = await store.BeginAsync(Ct))
+        {
+            await store.RecordTokenAsync(Token("ci-1", T0), Ct);
+            await store.AppendAuditAsync(new AuditEvent(T0, "serve", "ci-token", "ci/p", null, null, "first"), Ct);
+            await tx.CommitAsync(Ct);
+        }
+        await using (var tx = await store.BeginAsync(Ct))
+        {
+            await store.AppendAuditAsync(new AuditEvent(T0, "serve", "ci-token", "ci/p", null, null, "second"), Ct);
+            await ThrowsKwAsync("KW0312", () => store.RecordTokenAsync(Token("ci-1", T0.AddMinutes(1)), Ct));
+        }
+        await store.AppendAuditAsync(new AuditEvent(T0, "serve", "ci-token-replayed", "ci/p", null, null, "refused"), Ct);
+        store = await ReopenAsync(store);
+        Assert.Equal([T0], (await store.ListLedgerAsync(Ct)).Select(e => e.IssuedAt));
+        Assert.Equal(["first", "refused"], (await store.ReadAuditAsync(null, Ct)).Select(a => a.Event.Detail));
+        Assert.Empty(await store.VerifyAuditAsync(Ct));
+    }
+
     [Fact]
     public async Task Ledger_KeepsARecordedRevocation()
     {
