@@ -48,11 +48,19 @@ public static class ManifestLoader
     {
         ArgumentNullException.ThrowIfNull(text);
         var modelKey = cacheDirectory is null ? null : ManifestModelCache.KeyOf(text, fileName);
-        if (modelKey is not null && ManifestModelCache.TryRead(cacheDirectory!, modelKey, fileName) is { } cached)
-        {
-            Diagnostics.PhaseTimings.Mark("manifest: cached model");
-            return new ManifestLoadResult(cached, []);
-        }
+        return Cached(cacheDirectory, modelKey, fileName) ?? Parse(text, fileName, cacheDirectory, writeCache, modelKey);
+    }
+
+    private static ManifestLoadResult? Cached(string? cacheDirectory, byte[]? modelKey, string fileName)
+    {
+        if (cacheDirectory is null || modelKey is null || ManifestModelCache.TryRead(cacheDirectory, modelKey, fileName) is not { } cached) return null;
+        Diagnostics.PhaseTimings.Mark("manifest: cached model");
+        return new ManifestLoadResult(cached, []);
+    }
+
+    /// <param name="modelKey">The text's key in <see cref="ManifestModelCache"/> (null: the model is not kept).</param>
+    private static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, ManifestCacheWriter? writeCache, byte[]? modelKey)
+    {
         var problems = new Problems();
         var root = cacheDirectory is null ? null : YamlTreeCache.TryRead(cacheDirectory, text, fileName);
         var parsed = root is null;
@@ -116,8 +124,11 @@ public static class ManifestLoader
             _ => ErrorCodes.FileUnreadable.With($"manifest '{path}' cannot be read: {detail}"),
         };
         if (error is not null) return new ManifestLoadResult(null, [Diagnostic.Fail(error)]);
+        // The kept model is keyed by the file's bytes: an unchanged manifest is not even decoded.
+        var modelKey = cacheDirectory is null ? null : ManifestModelCache.KeyOf(bytes, path);
+        if (Cached(cacheDirectory, modelKey, path) is { } cached) return cached;
         // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise, the mark itself dropped.
         using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        return Parse(reader.ReadToEnd(), path, cacheDirectory, writeCache);
+        return Parse(reader.ReadToEnd(), path, cacheDirectory, writeCache, modelKey);
     }
 }

@@ -164,13 +164,15 @@ public sealed class ManifestModelCacheTests : IDisposable
         ManifestLoader.Parse(text, "keyward.yaml", _dir, Write);
         var bytes = File.ReadAllBytes(CacheFile);
         var body = bytes.AsSpan(6 + 64).ToArray();
-        body[0] = 0xff; // the recipient count, now far beyond the body
-        var forged = new byte[bytes.Length];
-        bytes.AsSpan(0, 6 + 32).CopyTo(forged);
-        System.Security.Cryptography.SHA256.HashData(body).CopyTo(forged, 6 + 32);
-        body.CopyTo(forged, 6 + 64);
-        File.WriteAllBytes(CacheFile, forged);
-        Assert.Null(ManifestModelCache.TryRead(_dir, text, "keyward.yaml"));
+        foreach (var forgedBody in new[] { body[..^1], [.. body, 0], body[1..] })
+        {
+            var forged = new byte[6 + 64 + forgedBody.Length];
+            bytes.AsSpan(0, 6 + 32).CopyTo(forged);
+            System.Security.Cryptography.SHA256.HashData(forgedBody).CopyTo(forged, 6 + 32);
+            forgedBody.CopyTo(forged, 6 + 64);
+            File.WriteAllBytes(CacheFile, forged);
+            Assert.Null(ManifestModelCache.TryRead(_dir, text, "keyward.yaml"));
+        }
     }
 
     [Fact]

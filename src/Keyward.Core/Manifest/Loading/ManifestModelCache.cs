@@ -35,7 +35,7 @@ namespace Keyward.Core.Manifest.Loading;
 public static class ManifestModelCache
 {
     public const string FileName = "manifest-model.cache";
-    private static readonly byte[] Magic = "KWMM\u0001\0"u8.ToArray();
+    private static readonly byte[] Magic = "KWMM\u0002\0"u8.ToArray();
     private const int HashLength = 32;
 
     /// <summary>The model of <paramref name="text"/> from the cache in <paramref name="directory"/>, or null.</summary>
@@ -75,8 +75,17 @@ public static class ManifestModelCache
         using var body = new MemoryStream();
         try
         {
-            using var writer = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true);
-            new Writer(writer, manifest.File).Manifest(manifest);
+            // The strings first, each once (names, paths, owners: a large manifest repeats many), then the model
+            // referring to them by index: reading back is one decode per distinct string and no lookups.
+            using var model = new MemoryStream();
+            var strings = new Dictionary<string, int>(StringComparer.Ordinal);
+            using (var writer = new BinaryWriter(model, Encoding.UTF8, leaveOpen: true)) new Writer(writer, manifest.File, strings).Manifest(manifest);
+            using var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true);
+            var table = new string[strings.Count];
+            foreach (var (text, index) in strings) table[index] = text;
+            w.Write7BitEncodedInt(table.Length);
+            foreach (var text in table) w.Write(text);
+            w.Write(model.GetBuffer(), 0, (int)model.Length);
         }
         catch (NotCacheableException)
         {
@@ -107,18 +116,29 @@ public static class ManifestModelCache
         }
     }
 
-    internal static byte[]? KeyOf(string text, string file) => Build is { } build ? Key(build, text, file) : null;
+    /// <summary>The key of a manifest given as text (its UTF-8 bytes).</summary>
+    internal static byte[]? KeyOf(string text, string file) => Build is { } build ? Key(build, Encoding.UTF8.GetBytes(text), file) : null;
 
-    private static byte[] Key(byte[] build, string text, string file)
+    /// <summary>The key of a manifest file's bytes as read (<see cref="ManifestLoader.Load(string)"/>: no need to decode
+    /// the text to know whether the kept model is its model).</summary>
+    internal static byte[]? KeyOf(ReadOnlySpan<byte> bytes, string file) => Build is { } build ? Key(build, bytes, file) : null;
+
+    private static byte[] Key(byte[] build, string text, string file) => Key(build, Encoding.UTF8.GetBytes(text), file);
+
+    private static byte[] Key(byte[] build, ReadOnlySpan<byte> content, string file)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Span<byte> length = stackalloc byte[8];
-        foreach (var part in new[] { build, Encoding.UTF8.GetBytes(file), Encoding.UTF8.GetBytes(text) })
+        var name = Encoding.UTF8.GetBytes(file);
+        foreach (var part in new[] { build, name })
         {
             System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(length, part.Length);
             hash.AppendData(length);
             hash.AppendData(part);
         }
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(length, content.Length);
+        hash.AppendData(length);
+        hash.AppendData(content);
         return hash.GetHashAndReset();
     }
 
@@ -130,7 +150,7 @@ public static class ManifestModelCache
     private const byte FileSourceTag = 1, EnvSourceTag = 2, JsonMapSourceTag = 3, SopsSourceTag = 4;
     private const byte RestartTag = 1, ReloadTag = 2, CommandTag = 3;
 
-    private sealed class Writer(BinaryWriter w, string file)
+    private sealed class Writer(BinaryWriter w, string file, Dictionary<string, int> strings)
     {
         public void Manifest(KeywardManifest m)
         {
@@ -382,18 +402,22 @@ public static class ManifestModelCache
 
         private void Enum(int value) => w.Write7BitEncodedInt(value);
 
-        private void String(string s) => w.Write(s);
+        private void String(string s)
+        {
+            if (!strings.TryGetValue(s, out var index)) strings.Add(s, index = strings.Count);
+            w.Write7BitEncodedInt(index);
+        }
 
         private void OptionalString(string? s)
         {
             w.Write(s is not null);
-            if (s is not null) w.Write(s);
+            if (s is not null) String(s);
         }
 
         private void Strings(IReadOnlyList<string> list)
         {
             w.Write7BitEncodedInt(list.Count);
-            foreach (var s in list) w.Write(s);
+            foreach (var s in list) String(s);
         }
 
         private void List<T>(IReadOnlyList<T> list, Action<T> item)
@@ -405,11 +429,12 @@ public static class ManifestModelCache
 
     private sealed class Reader(BinaryReader r, string file)
     {
-        // Names, kinds and owners repeat thousands of times in a large manifest: one string each.
-        private readonly Dictionary<string, string> _strings = new(StringComparer.Ordinal);
+        private string[] _strings = [];
 
         public KeywardManifest Manifest()
         {
+            _strings = new string[Count()];
+            for (var i = 0; i < _strings.Length; i++) _strings[i] = r.ReadString();
             var recipients = Strings();
             var defaults = new Dictionary<CredentialKind, RotationPolicy>();
             for (int i = 0, n = Count(); i < n; i++) defaults[Enum<CredentialKind>()] = Rotation();
@@ -632,11 +657,8 @@ public static class ManifestModelCache
 
         private string String()
         {
-            var s = r.ReadString();
-            if (s.Length > 48) return s;
-            if (_strings.TryGetValue(s, out var seen)) return seen;
-            _strings[s] = s;
-            return s;
+            var index = r.Read7BitEncodedInt();
+            return (uint)index < (uint)_strings.Length ? _strings[index] : throw new InvalidDataException("bad string index");
         }
 
         private string? OptionalString() => r.ReadBoolean() ? String() : null;
