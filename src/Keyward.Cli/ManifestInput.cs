@@ -7,12 +7,12 @@ namespace Keyward.Cli;
 /// <summary>Loads the manifest named by -f, prints every diagnostic (warnings too), and stops with exit 2 on errors.</summary>
 internal static class ManifestInput
 {
-    /// <param name="cache">Keep the parsed YAML tree in the state directory for the next run (apply: a writer). Every
-    /// command uses a tree kept there; see <c>YamlTreeCache</c>.</param>
+    /// <param name="cache">Keep the validated model (else the parsed YAML tree) in the state directory for the next run
+    /// (apply: a writer). Every command uses what is kept there; see <c>ManifestModelCache</c> and <c>YamlTreeCache</c>.</param>
     public static KeywardManifest Load(CliContext context, ParseResult parse, Option<string> file, bool cache = false)
     {
         var path = context.Console.ResolvePath(parse.GetValue(file) ?? "keyward.yaml");
-        var result = ManifestLoader.Load(path, CacheDirectory(context, parse), writeCache: cache);
+        var result = ManifestLoader.Load(path, CacheDirectory(context, parse), cache ? WriteCacheFile : null);
         var errors = new List<KeywardError>();
         foreach (var d in result.Diagnostics)
         {
@@ -28,6 +28,11 @@ internal static class ManifestInput
         }
         return result.Manifest;
     }
+
+    /// <summary>Cache files go through the one atomic writer: a 0600 temporary file, fsynced, renamed into the state
+    /// directory, never through a link.</summary>
+    private static void WriteCacheFile(string path, byte[] content) =>
+        Keyward.Sinks.Files.AtomicFile.Write(Path.GetFullPath(path), content, mode: 0x180);
 
     /// <summary>The state directory when it is initialised (never one created for the cache), else null.</summary>
     private static string? CacheDirectory(CliContext context, ParseResult parse)

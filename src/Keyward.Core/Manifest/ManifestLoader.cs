@@ -20,6 +20,11 @@ public sealed record ManifestLoadResult(KeywardManifest? Manifest, IReadOnlyList
         Manifest is not null && !HasErrors ? Manifest : throw new KeywardException(Errors.ToList());
 }
 
+/// <summary>Writes a cache file of the manifest loader (<paramref name="path"/> in the state directory) atomically with
+/// mode 0600; the CLI gives the one atomic writer of Keyward.Sinks. May throw IOException, UnauthorizedAccessException or
+/// KeywardException: the cache is then simply not kept.</summary>
+public delegate void ManifestCacheWriter(string path, byte[] content);
+
 /// <summary>Reads keyward.yaml (manifest v1) into the model, reporting every problem at once with file:line:column.</summary>
 public static class ManifestLoader
 {
@@ -29,16 +34,38 @@ public static class ManifestLoader
     /// <summary><see cref="Parse(string, string)"/> with the YAML tree cached in <paramref name="cacheDirectory"/> (a
     /// state directory; see <see cref="YamlTreeCache"/>): the same result, without the YAML parser when the text is
     /// the one read last time. Null: no cache. <paramref name="writeCache"/>: keep this text's tree for the next run.</summary>
-    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, bool writeCache)
+    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, bool writeCache) =>
+        Parse(text, fileName, cacheDirectory, writeCache ? WriteTreeOnly : null);
+
+    private static readonly ManifestCacheWriter WriteTreeOnly = (_, _) => throw new NotSupportedException();
+
+    /// <summary><see cref="Parse(string, string)"/> with the state directory <paramref name="cacheDirectory"/> as a cache:
+    /// the validated model of a manifest that loaded with nothing to report (<see cref="ManifestModelCache"/>), else the
+    /// YAML tree (<see cref="YamlTreeCache"/>). Either gives the same result as no cache. <paramref name="writeCache"/>
+    /// (null: read only) keeps this text's model for the next run, writing the file it is given; when it is the tree-only
+    /// writer of the overload above, or the model cannot be kept, the tree is kept instead.</summary>
+    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, ManifestCacheWriter? writeCache)
     {
         ArgumentNullException.ThrowIfNull(text);
+        var modelKey = cacheDirectory is null ? null : ManifestModelCache.KeyOf(text, fileName);
+        return Cached(cacheDirectory, modelKey, fileName) ?? Parse(text, fileName, cacheDirectory, writeCache, modelKey);
+    }
+
+    private static ManifestLoadResult? Cached(string? cacheDirectory, byte[]? modelKey, string fileName)
+    {
+        if (cacheDirectory is null || modelKey is null || ManifestModelCache.TryRead(cacheDirectory, modelKey, fileName) is not { } cached) return null;
+        Diagnostics.PhaseTimings.Mark("manifest: cached model");
+        return new ManifestLoadResult(cached, []);
+    }
+
+    /// <param name="modelKey">The text's key in <see cref="ManifestModelCache"/> (null: the model is not kept).</param>
+    private static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, ManifestCacheWriter? writeCache, byte[]? modelKey)
+    {
         var problems = new Problems();
         var root = cacheDirectory is null ? null : YamlTreeCache.TryRead(cacheDirectory, text, fileName);
-        if (root is null)
-        {
-            root = YamlTree.Parse(text, fileName, problems.List);
-            if (writeCache && cacheDirectory is not null && root is not null && problems.List.Count == 0) YamlTreeCache.Write(cacheDirectory, text, fileName, root);
-        }
+        var parsed = root is null;
+        if (root is null) root = YamlTree.Parse(text, fileName, problems.List);
+        var keepTree = parsed && root is not null && problems.List.Count == 0; // only a clean parse is kept
         Diagnostics.PhaseTimings.Mark("manifest: yaml tree");
         KeywardManifest? manifest = null;
         if (!problems.List.Any(d => d.Error.Code == ErrorCodes.ManifestSyntax || d.Error.Code == ErrorCodes.ManifestTooDeep))
@@ -51,6 +78,26 @@ public static class ManifestLoader
             .Select(x => x.d)
             .ToList();
         var hasErrors = diagnostics.Any(d => !d.IsWarning);
+        if (writeCache is not null && cacheDirectory is not null)
+        {
+            var keptModel = false;
+            if (writeCache != WriteTreeOnly && modelKey is not null && manifest is not null && diagnostics.Count == 0
+                && ManifestModelCache.Encode(modelKey, manifest) is { } bytes)
+            {
+                try
+                {
+                    writeCache(Path.Combine(cacheDirectory, ManifestModelCache.FileName), bytes);
+                    keptModel = true;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or KeywardException)
+                {
+                    // best effort: a cache that cannot be written is no cache
+                }
+            }
+            // The tree serves a manifest whose model is not kept (one with warnings, say); with the model kept it would
+            // only be read when the model file is damaged.
+            if (!keptModel && keepTree) YamlTreeCache.Write(cacheDirectory, text, fileName, root!);
+        }
         return new ManifestLoadResult(hasErrors ? null : manifest, diagnostics);
     }
 
@@ -60,7 +107,12 @@ public static class ManifestLoader
 
     /// <summary><see cref="Load(string)"/> with the YAML tree cached in <paramref name="cacheDirectory"/> (see
     /// <see cref="Parse(string, string, string?, bool)"/>).</summary>
-    public static ManifestLoadResult Load(string path, string? cacheDirectory, bool writeCache)
+    public static ManifestLoadResult Load(string path, string? cacheDirectory, bool writeCache) =>
+        Load(path, cacheDirectory, writeCache ? WriteTreeOnly : null);
+
+    /// <summary><see cref="Load(string)"/> with the state directory as a cache (see
+    /// <see cref="Parse(string, string, string?, ManifestCacheWriter?)"/>).</summary>
+    public static ManifestLoadResult Load(string path, string? cacheDirectory, ManifestCacheWriter? writeCache)
     {
         var problem = InputFile.TryRead(path, InputFile.MaxManifestBytes, out var bytes, out var detail);
         var error = problem switch
@@ -72,8 +124,11 @@ public static class ManifestLoader
             _ => ErrorCodes.FileUnreadable.With($"manifest '{path}' cannot be read: {detail}"),
         };
         if (error is not null) return new ManifestLoadResult(null, [Diagnostic.Fail(error)]);
+        // The kept model is keyed by the file's bytes: an unchanged manifest is not even decoded.
+        var modelKey = cacheDirectory is null ? null : ManifestModelCache.KeyOf(bytes, path);
+        if (Cached(cacheDirectory, modelKey, path) is { } cached) return cached;
         // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise, the mark itself dropped.
         using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        return Parse(reader.ReadToEnd(), path, cacheDirectory, writeCache);
+        return Parse(reader.ReadToEnd(), path, cacheDirectory, writeCache, modelKey);
     }
 }
