@@ -29,25 +29,17 @@ public delegate void ManifestCacheWriter(string path, byte[] content);
 public static class ManifestLoader
 {
     /// <summary>Parses and validates manifest text. Pure: no I/O. <paramref name="fileName"/> is used in locations.</summary>
-    public static ManifestLoadResult Parse(string text, string fileName) => Parse(text, fileName, null, false);
-
-    /// <summary><see cref="Parse(string, string)"/> with the YAML tree cached in <paramref name="cacheDirectory"/> (a
-    /// state directory; see <see cref="YamlTreeCache"/>): the same result, without the YAML parser when the text is
-    /// the one read last time. Null: no cache. <paramref name="writeCache"/>: keep this text's tree for the next run.</summary>
-    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, bool writeCache) =>
-        Parse(text, fileName, cacheDirectory, writeCache ? WriteTreeOnly : null);
-
-    private static readonly ManifestCacheWriter WriteTreeOnly = (_, _) => throw new NotSupportedException();
+    public static ManifestLoadResult Parse(string text, string fileName) => Parse(text, fileName, null, null);
 
     /// <summary><see cref="Parse(string, string)"/> with the state directory <paramref name="cacheDirectory"/> as a cache:
     /// the validated model of a manifest that loaded with nothing to report (<see cref="ManifestModelCache"/>), else the
     /// YAML tree (<see cref="YamlTreeCache"/>). Either gives the same result as no cache. <paramref name="writeCache"/>
-    /// (null: read only) keeps this text's model for the next run, writing the file it is given; when it is the tree-only
-    /// writer of the overload above, or the model cannot be kept, the tree is kept instead.</summary>
-    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, ManifestCacheWriter? writeCache)
+    /// (null: read only) keeps this text's model for the next run, writing the file it is given; when the model cannot be
+    /// kept, or <paramref name="keepModel"/> is false, the tree is kept instead.</summary>
+    public static ManifestLoadResult Parse(string text, string fileName, string? cacheDirectory, ManifestCacheWriter? writeCache, bool keepModel = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var modelKey = cacheDirectory is null ? null : ManifestModelCache.KeyOf(text, fileName);
+        var modelKey = cacheDirectory is null || !keepModel ? null : ManifestModelCache.KeyOf(text, fileName);
         return Cached(cacheDirectory, modelKey, fileName) ?? Parse(text, fileName, cacheDirectory, writeCache, modelKey);
     }
 
@@ -81,7 +73,7 @@ public static class ManifestLoader
         if (writeCache is not null && cacheDirectory is not null)
         {
             var keptModel = false;
-            if (writeCache != WriteTreeOnly && modelKey is not null && manifest is not null && diagnostics.Count == 0
+            if (modelKey is not null && manifest is not null && diagnostics.Count == 0
                 && ManifestModelCache.Encode(modelKey, manifest) is { } bytes)
             {
                 try
@@ -96,19 +88,24 @@ public static class ManifestLoader
             }
             // The tree serves a manifest whose model is not kept (one with warnings, say); with the model kept it would
             // only be read when the model file is damaged.
-            if (!keptModel && keepTree) YamlTreeCache.Write(cacheDirectory, text, fileName, root!);
+            if (!keptModel && keepTree && YamlTreeCache.Encode(text, fileName, root!) is { } tree)
+            {
+                try
+                {
+                    writeCache(Path.Combine(cacheDirectory, YamlTreeCache.FileName), tree);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or KeywardException)
+                {
+                    // best effort, as above
+                }
+            }
         }
         return new ManifestLoadResult(hasErrors ? null : manifest, diagnostics);
     }
 
     /// <summary>Reads the file at <paramref name="path"/> (KW0003 if missing, KW0004 if unreadable, KW0010 if not a
     /// regular file, KW0011 if over <see cref="InputFile.MaxManifestBytes"/>), then <see cref="Parse"/>.</summary>
-    public static ManifestLoadResult Load(string path) => Load(path, null, false);
-
-    /// <summary><see cref="Load(string)"/> with the YAML tree cached in <paramref name="cacheDirectory"/> (see
-    /// <see cref="Parse(string, string, string?, bool)"/>).</summary>
-    public static ManifestLoadResult Load(string path, string? cacheDirectory, bool writeCache) =>
-        Load(path, cacheDirectory, writeCache ? WriteTreeOnly : null);
+    public static ManifestLoadResult Load(string path) => Load(path, null, null);
 
     /// <summary><see cref="Load(string)"/> with the state directory as a cache (see
     /// <see cref="Parse(string, string, string?, ManifestCacheWriter?)"/>).</summary>

@@ -12,6 +12,15 @@ public sealed class YamlTreeCacheTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>What the CLI's atomic writer does, as far as the loader can tell: the whole file, 0600.</summary>
+    private static void Write(string path, byte[] content)
+    {
+        var temp = path + ".test-tmp";
+        File.WriteAllBytes(temp, content);
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temp, path, overwrite: true);
+    }
+
     public static TheoryData<string> Manifests()
     {
         var data = new TheoryData<string> { ManifestFiles.Example };
@@ -27,7 +36,7 @@ public sealed class YamlTreeCacheTests : IDisposable
         var text = File.ReadAllText(path);
         var parsed = new List<Diagnostic>();
         var tree = YamlTree.Parse(text, path, parsed);
-        var first = ManifestLoader.Parse(text, path, _dir, writeCache: true);
+        var first = ManifestLoader.Parse(text, path, _dir, Write, keepModel: false);
         var cached = YamlTreeCache.TryRead(_dir, text, path);
         if (tree is null || parsed.Count > 0)
         {
@@ -37,7 +46,7 @@ public sealed class YamlTreeCacheTests : IDisposable
         }
         Assert.NotNull(cached);
         AssertSameTree(tree, cached);
-        var second = ManifestLoader.Parse(text, path, _dir, writeCache: false);
+        var second = ManifestLoader.Parse(text, path, _dir, null, keepModel: false);
         Assert.Equal(Describe(first), Describe(second));
         Assert.Equal(Describe(ManifestLoader.Parse(text, path)), Describe(second));
     }
@@ -46,7 +55,7 @@ public sealed class YamlTreeCacheTests : IDisposable
     public void AnotherText_AnotherFileName_OrADamagedFile_IsNotUsed()
     {
         var text = File.ReadAllText(ManifestFiles.Example);
-        ManifestLoader.Parse(text, "keyward.yaml", _dir, writeCache: true);
+        ManifestLoader.Parse(text, "keyward.yaml", _dir, Write, keepModel: false);
         Assert.NotNull(YamlTreeCache.TryRead(_dir, text, "keyward.yaml"));
         Assert.Null(YamlTreeCache.TryRead(_dir, text + "\n# one more line\n", "keyward.yaml"));
         Assert.Null(YamlTreeCache.TryRead(_dir, text, "other.yaml"));
@@ -59,7 +68,7 @@ public sealed class YamlTreeCacheTests : IDisposable
         File.WriteAllBytes(file, bytes[..(bytes.Length / 2)]);
         Assert.Null(YamlTreeCache.TryRead(_dir, text, "keyward.yaml"));
         // And the load itself still works, from the text.
-        Assert.NotNull(ManifestLoader.Parse(text, "keyward.yaml", _dir, writeCache: false).Manifest);
+        Assert.NotNull(ManifestLoader.Parse(text, "keyward.yaml", _dir, null, keepModel: false).Manifest);
     }
 
     [Fact]
@@ -71,7 +80,7 @@ public sealed class YamlTreeCacheTests : IDisposable
               a: &spec { kind: secret, bytes: 32 }
               b: *spec
             """;
-        ManifestLoader.Parse(text, "m.yaml", _dir, writeCache: true);
+        ManifestLoader.Parse(text, "m.yaml", _dir, Write, keepModel: false);
         var file = Path.Combine(_dir, YamlTreeCache.FileName);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
         var problems = new List<Diagnostic>();
@@ -86,7 +95,7 @@ public sealed class YamlTreeCacheTests : IDisposable
         var lines = new List<string> { "apiVersion: keyward.dev/v1", "a0: &a0 [x]" };
         for (var i = 1; i <= 9; i++) lines.Add($"a{i}: &a{i} [{string.Join(", ", Enumerable.Repeat($"*a{i - 1}", 9))}]");
         var text = string.Join('\n', lines);
-        ManifestLoader.Parse(text, "bomb.yaml", _dir, writeCache: true);
+        ManifestLoader.Parse(text, "bomb.yaml", _dir, Write, keepModel: false);
         Assert.Null(YamlTreeCache.TryRead(_dir, text, "bomb.yaml"));
     }
 

@@ -18,7 +18,7 @@ namespace Keyward.Core.Manifest.Yaml;
 /// who can write it can read the identity, and with it every value in the store; changing what the manifest says
 /// through this file gives them nothing they do not already have. No value of a secret is in it that is not in the
 /// manifest itself (the manifest names credentials and paths; literal values it holds are in the tree as in the text).
-/// The file is written 0600 by a rename, never through a link.
+/// The file is written 0600 through the one atomic writer (the loader's <see cref="ManifestCacheWriter"/>), never through a link.
 /// </para>
 /// </summary>
 internal static class YamlTreeCache
@@ -51,53 +51,27 @@ internal static class YamlTreeCache
         }
     }
 
-    /// <summary>Keeps <paramref name="root"/> as the tree of <paramref name="text"/>. Best effort: a cache that cannot be
-    /// written is no cache.</summary>
-    public static void Write(string directory, string text, string file, YNode root)
+    /// <summary>The cache file's content for <paramref name="root"/> as the tree of <paramref name="text"/>, or null when
+    /// it is not to be kept (no build id, or a tree of aliases that would grow too large written out). The loader writes
+    /// it through the one atomic writer it is given.</summary>
+    public static byte[]? Encode(string text, string file, YNode root)
     {
-        if (Build is not { } build) return;
-        string? temp = null;
-        try
+        if (Build is not { } build) return null;
+        using var body = new MemoryStream();
+        using (var writer = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
-            using var body = new MemoryStream();
-            using (var writer = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
-            {
-                // Aliases share nodes in the tree; written out they are copied. A document of aliases of aliases could
-                // grow without bound that way: such a manifest is simply not cached.
-                var budget = 8L * text.Length + 4096;
-                if (!WriteNode(writer, root, ref budget, 0)) return;
-            }
-            var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
-            temp = Path.Combine(directory, $".{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            using (var stream = new FileStream(temp, options))
-            {
-                stream.Write(Magic);
-                stream.Write(Key(build, text, file));
-                stream.Write(hash);
-                stream.Write(body.GetBuffer().AsSpan(0, (int)body.Length));
-            }
-            File.Move(temp, Path.Combine(directory, FileName), overwrite: true);
-            temp = null;
+            // Aliases share nodes in the tree; written out they are copied. A document of aliases of aliases could
+            // grow without bound that way: such a manifest is simply not cached.
+            var budget = 8L * text.Length + 4096;
+            if (!WriteNode(writer, root, ref budget, 0)) return null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // best effort
-        }
-        finally
-        {
-            if (temp is not null)
-            {
-                try
-                {
-                    File.Delete(temp);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                }
-            }
-        }
+        var content = body.GetBuffer().AsSpan(0, (int)body.Length);
+        var bytes = new byte[Magic.Length + 2 * HashLength + content.Length];
+        Magic.CopyTo(bytes, 0);
+        Key(build, text, file).CopyTo(bytes, Magic.Length);
+        SHA256.HashData(content).CopyTo(bytes, Magic.Length + HashLength);
+        content.CopyTo(bytes.AsSpan(Magic.Length + 2 * HashLength));
+        return bytes;
     }
 
     /// <summary>What identifies this build of the tree reader (null when the runtime cannot say: no cache).</summary>
