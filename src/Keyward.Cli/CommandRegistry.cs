@@ -44,6 +44,10 @@ internal static class CommandRegistry
     /// whole tree (28 commands, a few hundred options) took about a tenth of a no-op apply. Null when the first word is
     /// an option, unknown (a typo: did-you-mean needs every name), or a command that walks the whole tree (completion,
     /// man).</summary>
+    /// <summary>True when the command line is <c>--version</c> and nothing else: the root's version option answers it,
+    /// and no command needs building.</summary>
+    public static bool IsVersionOnly(string[] args) => args is ["--version"];
+
     public static Func<CliContext, Command>? Only(string[] args) =>
         args.Length > 0 && args[0] is not ("completion" or "man")
             ? Entries.FirstOrDefault(e => e.Name == args[0]).Build

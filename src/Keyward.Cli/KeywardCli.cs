@@ -30,12 +30,17 @@ public static class KeywardCli
         return root;
     }
 
+    /// <summary>`keyward --version` alone: the root answers it with its own option, so no command is built (building all
+    /// of them was 3-4 ms of CPU in the native binary's ~53 ms `--version`, KEYWARD_TIMINGS=1; docs/benchmarks.md).</summary>
+    private static RootCommand BuildVersionRoot() =>
+        new("Keyward — the key and token authority for self-hosted Nix and GitOps infrastructure");
+
     /// <summary>Tests only: with crash points for the rotation executor.</summary>
     internal static async Task<int> RunAsync(string[] args, CliConsole console, TimeProvider time, Engine.Rotation.IFaultInjector faults, CancellationToken cancellationToken)
     {
         Keyward.Core.Diagnostics.PhaseTimings.Mark("start (runtime, until Main)");
         var context = new CliContext(console) { Time = time, Faults = faults };
-        var root = BuildRoot(context, CommandRegistry.Only(args));
+        var root = CommandRegistry.IsVersionOnly(args) ? BuildVersionRoot() : BuildRoot(context, CommandRegistry.Only(args));
         Keyward.Core.Diagnostics.PhaseTimings.Mark("command tree");
 
         var debug = args.Contains("--debug");

@@ -28,6 +28,22 @@ public sealed class CommandRegistryTests
     }
 
     [Fact]
+    public async Task VersionAlone_BuildsNoCommand_AndStillPrintsTheAssemblysVersion()
+    {
+        Assert.True(CommandRegistry.IsVersionOnly(["--version"]));
+        Assert.False(CommandRegistry.IsVersionOnly(["--version", "--debug"]));
+        Assert.False(CommandRegistry.IsVersionOnly(["apply", "--version"]));
+        Assert.False(CommandRegistry.IsVersionOnly([]));
+        var expected = typeof(KeywardCli).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+        var output = new StringWriter();
+        var console = new CliConsole { Out = output, Err = TextWriter.Null, StdIn = Stream.Null, StdOut = Stream.Null, GetEnv = _ => null };
+        Assert.Equal(0, await KeywardCli.RunAsync(["--version"], console));
+        Assert.Equal(expected, output.ToString().Trim());
+    }
+
+    [Fact]
     public async Task ATypo_StillGetsItsDidYouMean_AndAnOptionBeforeTheCommandStillWorks()
     {
         var err = new StringWriter();
