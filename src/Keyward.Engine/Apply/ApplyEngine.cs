@@ -59,8 +59,8 @@ public sealed class ApplyEngine
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
         var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
-        var sinks = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
-        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id };
+        var (sinks, inspections) = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
+        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id, Inspections = inspections };
     }
 
     /// <summary>Reads every external credential's source: its value (validated, recognised) and what the planner needs of
@@ -111,10 +111,12 @@ public sealed class ApplyEngine
         _ => "source",
     };
 
-    private async Task<List<SinkChange>> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
+    private async Task<(List<SinkChange>, PlannedInspections?)> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
         IReadOnlyList<CredentialVersion> versions, CancellationToken cancellationToken)
     {
         var result = new List<SinkChange>(manifest.Sinks.Count);
+        var inspected = new Dictionary<Sink, SinkInspection>(manifest.Sinks.Count, ReferenceEqualityComparer.Instance);
+        IReadOnlyDictionary<string, IReadOnlyList<string>> trust;
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
         var stable = manifest.Sinks
             .SelectMany(s => s.CredentialNames)
@@ -126,7 +128,7 @@ public sealed class ApplyEngine
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
-            var trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
+            trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
             Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: resolve, trust lists");
             foreach (var sink in manifest.Sinks)
             {
@@ -137,6 +139,7 @@ public sealed class ApplyEngine
                     continue;
                 }
                 var inspection = _delivery.Inspect(sink, resolved, trust);
+                inspected[sink] = inspection;
                 var live = inspection.State == SinkState.Current && sink.Kubernetes is { Live: true }
                     ? await _live.InspectAsync(sink, resolved, cancellationToken).ConfigureAwait(false)
                     : null;
@@ -148,7 +151,7 @@ public sealed class ApplyEngine
         {
             foreach (var v in values.Values) v.Dispose();
         }
-        return result;
+        return (result, new PlannedInspections(versions, trust, inspected));
     }
 
     public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)
