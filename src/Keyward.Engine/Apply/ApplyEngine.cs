@@ -38,7 +38,11 @@ public sealed class ApplyEngine
 
     /// <summary>Reads what planning needs — open journals, the version list and ledger, the external sources, the files
     /// on disk and live Secrets — and hands it to <see cref="ApplyPlanner"/>, which decides. Reads only.</summary>
-    public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken)
+    public Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken) => PlanAsync(manifest, keepValues: false, cancellationToken);
+
+    /// <param name="keepValues">Keep the active values revealed to compare sinks with in <see cref="ApplyPlan.Inspections"/>
+    /// (<see cref="PlannedInspections.Values"/>; the caller disposes them) instead of disposing them when planning ends.</param>
+    public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, bool keepValues, CancellationToken cancellationToken)
     {
         var now = _options.Time.GetUtcNow();
         var journals = await _store.OpenJournalsAsync(cancellationToken).ConfigureAwait(false);
@@ -59,7 +63,7 @@ public sealed class ApplyEngine
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
         var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
-        var (sinks, inspections) = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
+        var (sinks, inspections) = await PlanSinksAsync(manifest, byName, versions, keepValues, cancellationToken).ConfigureAwait(false);
         return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id, Inspections = inspections };
     }
 
@@ -112,7 +116,7 @@ public sealed class ApplyEngine
     };
 
     private async Task<(List<SinkChange>, PlannedInspections?)> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
-        IReadOnlyList<CredentialVersion> versions, CancellationToken cancellationToken)
+        IReadOnlyList<CredentialVersion> versions, bool keepValues, CancellationToken cancellationToken)
     {
         var result = new List<SinkChange>(manifest.Sinks.Count);
         var inspected = new Dictionary<Sink, SinkInspection>(manifest.Sinks.Count, ReferenceEqualityComparer.Instance);
@@ -147,11 +151,17 @@ public sealed class ApplyEngine
             }
             Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: inspect sinks");
         }
+        catch
+        {
+            keepValues = false;
+            throw;
+        }
         finally
         {
-            foreach (var v in values.Values) v.Dispose();
+            if (!keepValues)
+                foreach (var v in values.Values) v.Dispose();
         }
-        return (result, new PlannedInspections(versions, trust, inspected));
+        return (result, new PlannedInspections(versions, trust, inspected) { Values = keepValues ? values : null });
     }
 
     public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)

@@ -30,7 +30,7 @@ public static class CheckPass
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(clients);
-        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time);
+        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time) { Planned = planned };
         using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync, planned);
         var hosts = new HostVerifier(state.Store, manifest, clients.Time);
         ICheckState checkState = routineUses is null ? memory : new RoutineCheckState(memory, routineUses);

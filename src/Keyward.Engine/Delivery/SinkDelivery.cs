@@ -304,7 +304,18 @@ public sealed record SinkFinding(string Reason, string Message);
 /// later in the same controller pass proves its answers still hold (<see cref="SinkDelivery.StillCurrent"/>) instead of
 /// inspecting every sink again.</summary>
 public sealed record PlannedInspections(IReadOnlyList<Keyward.Core.Store.CredentialVersion> Versions,
-    IReadOnlyDictionary<string, IReadOnlyList<string>> Trust, IReadOnlyDictionary<Sink, SinkInspection> BySink);
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Trust, IReadOnlyDictionary<Sink, SinkInspection> BySink)
+{
+    /// <summary>The active values the plan revealed (of the credentials its sinks render), when the planner was asked to
+    /// keep them; whoever asked disposes them (<see cref="DisposeValues"/>). A check run of the same pass takes them
+    /// instead of decrypting them again while the store hands out the same <see cref="Versions"/>.</summary>
+    public IReadOnlyDictionary<string, Secret>? Values { get; init; }
+
+    public void DisposeValues()
+    {
+        foreach (var v in Values?.Values ?? []) v.Dispose();
+    }
+}
 
 /// <summary>The shared answer to "is this sink correct?".</summary>
 public sealed record SinkInspection(Sink Sink, string TargetPath, SinkState State, IReadOnlyList<SinkFinding> Findings)

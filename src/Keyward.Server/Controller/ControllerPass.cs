@@ -130,6 +130,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 Problem(problems, "state", e.First.Message);
                 if (opened is not null) await opened.DisposeAsync().ConfigureAwait(false);
                 opened = null;
+                planned?.DisposeValues();
                 planned = null;
             }
             var writeSteps = clock.Elapsed;
@@ -142,6 +143,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
         }
         finally
         {
+            planned?.DisposeValues();
             if (opened is not null) await opened.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -232,7 +234,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
             ApplyPlan? plan = null;
             try
             {
-                plan = await engine.PlanAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+                plan = await engine.PlanAsync(manifest, keepValues: true, CancellationToken.None).ConfigureAwait(false);
                 if (plan.OpenJournal is { } journal)
                 {
                     // apply never fights an open rotation over the same sinks; the rotation step above moves it on.
@@ -252,6 +254,11 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
             {
                 foreach (var c in plan?.DueRotations ?? []) _status.CountRotation(c, "failed");
                 Problem(problems, "apply", e.First.Message);
+            }
+            finally
+            {
+                // Kept for this pass's checks only when they may use them; else let go now.
+                if (planned is null) plan?.Inspections?.DisposeValues();
             }
         }
 
