@@ -92,7 +92,7 @@ public sealed class ControllerPassTests
     public async Task A_sink_that_drifts_after_the_apply_step_of_a_pass_fails_that_pass_checks()
     {
         // The apply step's log line comes after its inspections and writes and before the checks: drift made there is
-        // drift the checks must see themselves (they inspect every sink again, never reuse what apply saw).
+        // drift the checks must see themselves (a pass that wrote a sink hands the checks nothing of apply's look).
         string? env = null;
         var tamper = false;
         await using var h = await new ServerHarness().StartAsync(o => o with
