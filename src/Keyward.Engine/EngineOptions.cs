@@ -10,6 +10,10 @@ public sealed class EngineOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>The real clock, which sink files' change times are compared with (<see cref="Keyward.Sinks.AtomicFileWriter.Unchanged"/>);
+    /// never <see cref="Time"/>, which tests move. A test sets it ahead to make the files it just wrote look old.</summary>
+    public TimeProvider FileClock { get; init; } = TimeProvider.System;
+
     /// <summary>Who is acting, for the audit log (user@host).</summary>
     public string Actor { get; init; } = DefaultActor();
 

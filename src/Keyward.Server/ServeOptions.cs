@@ -35,6 +35,9 @@ public sealed record ServeOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>The real clock sink files' change times are compared with (<c>EngineOptions.FileClock</c>); tests move it.</summary>
+    public TimeProvider FileClock { get; init; } = TimeProvider.System;
+
     /// <summary>Prefix every sink path (as <c>apply --root</c>; hooks are not run under a root).</summary>
     public string? Root { get; init; }
 

@@ -92,7 +92,7 @@ public sealed class ControllerPassTests
     public async Task A_sink_that_drifts_after_the_apply_step_of_a_pass_fails_that_pass_checks()
     {
         // The apply step's log line comes after its inspections and writes and before the checks: drift made there is
-        // drift the checks must see themselves (they inspect every sink again, never reuse what apply saw).
+        // drift the checks must see themselves (a pass that wrote a sink hands the checks nothing of apply's look).
         string? env = null;
         var tamper = false;
         await using var h = await new ServerHarness().StartAsync(o => o with
@@ -113,6 +113,98 @@ public sealed class ControllerPassTests
         var report = h.Status.Snapshot.Reports.Single(r => r.Name == "app-env");
         Assert.Contains(report.Conditions, c => c.Type == "Verified" && c.Status == Engine.Checks.ConditionStatus.False && c.Reason == "ContentDiffers");
         Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 1", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    private static Engine.Checks.Condition Verified(ServerHarness h, string sink) =>
+        h.Status.Snapshot.Reports.Single(r => r.Name == sink).Conditions.Single(c => c.Type == "Verified");
+
+    [Fact]
+    public async Task A_pass_that_changed_nothing_checks_its_sinks_by_apply_s_look_and_still_sees_a_mode_or_content_changed_after_it()
+    {
+        // The file clock an hour ahead: the files the first pass wrote look old, so the checks may use apply's look at them
+        // (no racy change time). What changes after that look must still fail the same pass's checks.
+        var fileClock = new FakeTimeProvider(new DateTimeOffset(DateTime.UtcNow).AddHours(1));
+        await using var h = await new ServerHarness().StartAsync(o => o with { FileClock = fileClock });
+        var env = Path.Combine(h.Root, "etc/app/app.env");
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(0, h.Status.LastSinksReused); // the first pass wrote both sinks: inspected afresh
+
+        h.Fake!.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(2, h.Status.LastSinksReused);
+        Assert.Equal(Engine.Checks.ConditionStatus.True, Verified(h, "app-env").Status);
+        Assert.Equal(Engine.Checks.ConditionStatus.True, Verified(h, "token-file").Status);
+
+        // chmod between apply's look and the checks: the change time moves, the lstat differs, the sink is inspected again.
+        h.Pass.AfterWriteSteps = () => File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        h.Fake.Advance(TimeSpan.FromMinutes(1));
+        await h.PassAsync();
+        Assert.Equal(1, h.Status.LastSinksReused);
+        Assert.Equal(Engine.Checks.ConditionStatus.False, Verified(h, "app-env").Status);
+        Assert.Equal("WorldReadable", Verified(h, "app-env").Reason);
+        Assert.Equal(Engine.Checks.ConditionStatus.True, Verified(h, "token-file").Status);
+
+        // The next pass repairs the mode (a sink written: nothing of apply's look is used), then one that changes nothing
+        // sees content edited after apply's look.
+        h.Pass.AfterWriteSteps = null;
+        h.Fake.Advance(TimeSpan.FromMinutes(1));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(0, h.Status.LastSinksReused);
+        Assert.Equal(Engine.Checks.ConditionStatus.True, Verified(h, "app-env").Status);
+        h.Pass.AfterWriteSteps = () => File.WriteAllText(env, "DB_PASSWORD=tampered\n");
+        h.Fake.Advance(TimeSpan.FromMinutes(1));
+        await h.PassAsync();
+        Assert.Equal(1, h.Status.LastSinksReused);
+        Assert.Equal(Engine.Checks.ConditionStatus.False, Verified(h, "app-env").Status);
+        Assert.Equal("ContentDiffers", Verified(h, "app-env").Reason);
+    }
+
+    [Fact]
+    public async Task A_same_length_edit_right_after_apply_s_look_at_a_just_written_file_fails_the_checks()
+    {
+        // The real file clock: a file written moments ago has a change time too recent to prove anything (a change in the
+        // same clock tick could keep it), so the checks read it again; a same-length edit leaves no other trace in lstat.
+        await using var h = await new ServerHarness().StartAsync();
+        var env = Path.Combine(h.Root, "etc/app/app.env");
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        var good = File.ReadAllBytes(env);
+        var edited = (byte[])good.Clone();
+        var at = Array.IndexOf(edited, (byte)'=') + 1;
+        edited[at] = edited[at] == (byte)'A' ? (byte)'B' : (byte)'A';
+        h.Pass.AfterWriteSteps = () => File.WriteAllBytes(env, edited);
+        h.Fake!.Advance(TimeSpan.FromMinutes(1));
+        await h.PassAsync();
+        Assert.Equal(Engine.Checks.ConditionStatus.False, Verified(h, "app-env").Status);
+        Assert.Equal("ContentDiffers", Verified(h, "app-env").Reason);
+        Assert.Equal(Engine.Checks.ConditionStatus.True, Verified(h, "token-file").Status);
+    }
+
+    [Fact]
+    public async Task A_credential_stored_between_apply_and_the_checks_makes_the_checks_inspect_afresh()
+    {
+        // A CLI writer may commit once the pass lets the lock go: the store's seal moves, the version list is read again,
+        // and apply's look (rendered from the old rows) is not used.
+        var fileClock = new FakeTimeProvider(new DateTimeOffset(DateTime.UtcNow).AddHours(1));
+        await using var h = await new ServerHarness().StartAsync(o => o with { FileClock = fileClock });
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        h.Pass.AfterWriteSteps = () =>
+        {
+            var s = h.OpenAsync().GetAwaiter().GetResult();
+            try
+            {
+                s.Store.PutAsync(new NewVersion("db-password", "secret", Core.Secrets.Secret.FromUtf8("a-new-value-from-the-cli"), VersionState.Active,
+                    h.Time.GetUtcNow(), null, "import", new Dictionary<string, string>()), CancellationToken.None).GetAwaiter().GetResult();
+            }
+            finally
+            {
+                s.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        };
+        h.Fake!.Advance(TimeSpan.FromMinutes(1));
+        await h.PassAsync();
+        Assert.Equal(0, h.Status.LastSinksReused);
+        Assert.Equal(Engine.Checks.ConditionStatus.False, Verified(h, "app-env").Status);
+        Assert.Equal("ContentDiffers", Verified(h, "app-env").Reason);
     }
 
     [Fact]

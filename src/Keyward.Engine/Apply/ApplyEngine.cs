@@ -38,7 +38,11 @@ public sealed class ApplyEngine
 
     /// <summary>Reads what planning needs — open journals, the version list and ledger, the external sources, the files
     /// on disk and live Secrets — and hands it to <see cref="ApplyPlanner"/>, which decides. Reads only.</summary>
-    public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken)
+    public Task<ApplyPlan> PlanAsync(KeywardManifest manifest, CancellationToken cancellationToken) => PlanAsync(manifest, keepValues: false, cancellationToken);
+
+    /// <param name="keepValues">Keep the active values revealed to compare sinks with in <see cref="ApplyPlan.Inspections"/>
+    /// (<see cref="PlannedInspections.Values"/>; the caller disposes them) instead of disposing them when planning ends.</param>
+    public async Task<ApplyPlan> PlanAsync(KeywardManifest manifest, bool keepValues, CancellationToken cancellationToken)
     {
         var now = _options.Time.GetUtcNow();
         var journals = await _store.OpenJournalsAsync(cancellationToken).ConfigureAwait(false);
@@ -59,8 +63,8 @@ public sealed class ApplyEngine
         var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
         var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
-        var sinks = await PlanSinksAsync(manifest, byName, versions, cancellationToken).ConfigureAwait(false);
-        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id };
+        var (sinks, inspections) = await PlanSinksAsync(manifest, byName, versions, keepValues, cancellationToken).ConfigureAwait(false);
+        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id, Inspections = inspections };
     }
 
     /// <summary>Reads every external credential's source: its value (validated, recognised) and what the planner needs of
@@ -111,10 +115,12 @@ public sealed class ApplyEngine
         _ => "source",
     };
 
-    private async Task<List<SinkChange>> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
-        IReadOnlyList<CredentialVersion> versions, CancellationToken cancellationToken)
+    private async Task<(List<SinkChange>, PlannedInspections?)> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
+        IReadOnlyList<CredentialVersion> versions, bool keepValues, CancellationToken cancellationToken)
     {
         var result = new List<SinkChange>(manifest.Sinks.Count);
+        var inspected = new Dictionary<Sink, SinkInspection>(manifest.Sinks.Count, ReferenceEqualityComparer.Instance);
+        IReadOnlyDictionary<string, IReadOnlyList<string>> trust;
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
         var stable = manifest.Sinks
             .SelectMany(s => s.CredentialNames)
@@ -126,7 +132,7 @@ public sealed class ApplyEngine
         try
         {
             var resolved = SinkDelivery.ResolveAll(manifest, values);
-            var trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
+            trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
             Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: resolve, trust lists");
             foreach (var sink in manifest.Sinks)
             {
@@ -137,6 +143,7 @@ public sealed class ApplyEngine
                     continue;
                 }
                 var inspection = _delivery.Inspect(sink, resolved, trust);
+                inspected[sink] = inspection;
                 var live = inspection.State == SinkState.Current && sink.Kubernetes is { Live: true }
                     ? await _live.InspectAsync(sink, resolved, cancellationToken).ConfigureAwait(false)
                     : null;
@@ -144,11 +151,17 @@ public sealed class ApplyEngine
             }
             Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: inspect sinks");
         }
+        catch
+        {
+            keepValues = false;
+            throw;
+        }
         finally
         {
-            foreach (var v in values.Values) v.Dispose();
+            if (!keepValues)
+                foreach (var v in values.Values) v.Dispose();
         }
-        return result;
+        return (result, new PlannedInspections(versions, trust, inspected) { Values = keepValues ? values : null });
     }
 
     public async Task<ApplyReport> ExecuteAsync(ApplyPlan plan, CancellationToken cancellationToken)

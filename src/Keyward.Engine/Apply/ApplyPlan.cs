@@ -35,6 +35,9 @@ public sealed record ApplyPlan(
     /// <summary>External values read while planning, reused by execution (so a source is read once).</summary>
     internal IReadOnlyDictionary<string, Keyward.Core.Secrets.Secret> Imported { get; init; } = new Dictionary<string, Keyward.Core.Secrets.Secret>();
 
+    /// <summary>What planning found on disk, sink by sink (the sinks it inspected), and what it rendered them against.</summary>
+    public Delivery.PlannedInspections? Inspections { get; init; }
+
     /// <summary>A rotation journal that is still open: apply plans but refuses to execute until it is resumed or aborted.</summary>
     public long? OpenJournal { get; init; }
 

@@ -1,4 +1,5 @@
 using Keyward.Engine;
+using Keyward.Engine.Delivery;
 using Keyward.Core.Manifest;
 using Keyward.Services;
 using Keyward.Store;
@@ -20,20 +21,27 @@ public static class CheckPass
     /// <summary>The reports, and the active versions the run saw (with the condition history it saved).</summary>
     /// <param name="routineUses">For a loop that checks again and again (<c>keyward serve</c>): which uses of stored tokens
     /// to audit (<see cref="RoutineUseFilter"/>). Null (<c>keyward check</c>): every use is audited.</param>
+    /// <param name="planned">What the plan of the same controller pass found of the sinks, when the pass changed nothing
+    /// (<see cref="SinkVerifier"/> proves each answer still holds before using it); null inspects every sink.</param>
     public static async Task<CheckPassResult> RunWithActiveAsync(OpenedState state, KeywardManifest manifest, ServiceClients clients,
-        CheckOptions options, EngineOptions engine, CancellationToken cancellationToken, RoutineUseFilter? routineUses = null)
+        CheckOptions options, EngineOptions engine, CancellationToken cancellationToken, RoutineUseFilter? routineUses = null,
+        PlannedInspections? planned = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(clients);
-        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time);
-        using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync);
+        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time) { Planned = planned };
+        using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync, planned);
         var hosts = new HostVerifier(state.Store, manifest, clients.Time);
         ICheckState checkState = routineUses is null ? memory : new RoutineCheckState(memory, routineUses);
         var reports = await new CheckRunner(manifest, checkState, clients, options, sinks, hosts).RunAsync(cancellationToken).ConfigureAwait(false);
-        return new CheckPassResult(reports, memory.Saved ?? []);
+        return new CheckPassResult(reports, memory.Saved ?? []) { SinksReused = sinks.Reused };
     }
 }
 
 /// <summary>What one check run found, and the active versions it found them on.</summary>
-public sealed record CheckPassResult(IReadOnlyList<CheckReport> Reports, IReadOnlyList<CredentialVersion> Active);
+public sealed record CheckPassResult(IReadOnlyList<CheckReport> Reports, IReadOnlyList<CredentialVersion> Active)
+{
+    /// <summary>Sinks whose plan-time inspection was proved to still hold instead of being inspected again.</summary>
+    public int SinksReused { get; init; }
+}

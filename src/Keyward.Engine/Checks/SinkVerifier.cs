@@ -12,7 +12,11 @@ namespace Keyward.Engine.Checks;
 /// <c>keyward check</c>'s answer for sinks, from the same inspection <c>plan</c> and <c>apply</c> use
 /// (<see cref="SinkDelivery.Inspect"/>): content by keyed comparison with what Keyward renders from the store's active
 /// values (trust lists included), mode, owner, group, persisted directory mode and runtime link.
-/// Values are revealed once per run and disposed with the verifier.
+/// Values are revealed once per run (only when a sink is inspected) and disposed with the verifier.
+/// Given what the plan of the same controller pass found (<see cref="PlannedInspections"/>), a sink the plan found
+/// current is proved still current by one <c>lstat</c> (<see cref="SinkDelivery.StillCurrent"/>) instead of rendered and
+/// read again, when the store hands out the very version list the plan rendered against (the stored state seal is
+/// unchanged) and the trust lists are the same; anything else is inspected afresh.
 /// </summary>
 public sealed class SinkVerifier : ISinkVerifier, IDisposable
 {
@@ -24,13 +28,20 @@ public sealed class SinkVerifier : ISinkVerifier, IDisposable
     private readonly Lazy<Task<Inputs>> _inputs;
     private readonly Lock _gate = new();
     private readonly Func<CancellationToken, Task<IReadOnlyList<CredentialVersion>>> _versions;
+    private readonly PlannedInspections? _planned;
+    private readonly Lazy<Task<IReadOnlyDictionary<Sink, SinkInspection>?>> _reusable;
+    private int _reused;
 
     /// <param name="versions">The store's version list when the caller has read it already (a check run reads it once);
     /// null reads it here.</param>
+    /// <param name="planned">What the plan of the same controller pass found, when that pass changed nothing (no version
+    /// stored, no sink written); null inspects every sink.</param>
     public SinkVerifier(ICredentialStore store, KeywardManifest manifest, EngineOptions options,
-        Func<CancellationToken, Task<IReadOnlyList<CredentialVersion>>>? versions = null)
+        Func<CancellationToken, Task<IReadOnlyList<CredentialVersion>>>? versions = null, PlannedInspections? planned = null)
     {
         _store = store;
+        _planned = planned;
+        _reusable = new Lazy<Task<IReadOnlyDictionary<Sink, SinkInspection>?>>(() => ReusableAsync(CancellationToken.None));
         _versions = versions ?? store.ListVersionsAsync;
         _manifest = manifest;
         _options = options;
@@ -52,13 +63,41 @@ public sealed class SinkVerifier : ISinkVerifier, IDisposable
         return new Inputs(values, SinkDelivery.ResolveAll(_manifest, values), trust);
     }
 
+    /// <summary>How many sinks this run proved unchanged since the plan's inspection instead of inspecting them again.</summary>
+    public int Reused => Volatile.Read(ref _reused);
+
+    /// <summary>The plan's inspections when what the sinks render to has not changed since: the store hands out the same
+    /// version list object (it does only while the stored state seal, which every committed change of a version, ledger
+    /// row or the audit head rewrites, is the one it read with it) and the trust lists, which move with the clock at the
+    /// end of an overlap, are the same now.</summary>
+    private async Task<IReadOnlyDictionary<Sink, SinkInspection>?> ReusableAsync(CancellationToken ct)
+    {
+        if (_planned is null) return null;
+        var versions = await _versions(ct).ConfigureAwait(false);
+        if (!ReferenceEquals(versions, _planned.Versions)) return null;
+        var trust = await TrustLists.ForManifestAsync(_store, _manifest, versions, _options.Time.GetUtcNow(), ct).ConfigureAwait(false);
+        return SameTrust(trust, _planned.Trust) ? _planned.BySink : null;
+    }
+
+    private static bool SameTrust(IReadOnlyDictionary<string, IReadOnlyList<string>> a, IReadOnlyDictionary<string, IReadOnlyList<string>> b) =>
+        a.Count == b.Count && a.All(e => b.TryGetValue(e.Key, out var other) && e.Value.SequenceEqual(other, StringComparer.Ordinal));
+
     public async Task<IReadOnlyList<Observation>> VerifyAsync(Sink sink, CancellationToken cancellationToken)
     {
-        var inputs = await _inputs.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-        SinkInspection inspection;
-        lock (_gate) inspection = _delivery.Inspect(sink, inputs.Resolved, inputs.Trust);
+        SinkInspection? inspection = null;
+        if (await _reusable.Value.WaitAsync(cancellationToken).ConfigureAwait(false) is { } planned && planned.TryGetValue(sink, out var earlier))
+        {
+            lock (_gate) inspection = _delivery.StillCurrent(sink, earlier);
+            if (inspection is not null) Interlocked.Increment(ref _reused);
+        }
+        if (inspection is null)
+        {
+            var fresh = await _inputs.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            lock (_gate) inspection = _delivery.Inspect(sink, fresh.Resolved, fresh.Trust);
+        }
         var observed = Observe(inspection);
         if (sink.Kubernetes is not { Live: true } || inspection.State != SinkState.Current) return observed;
+        var inputs = await _inputs.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         // The file is right: the cluster's copy must be too (GET, compare the managed keys).
         var live = await _live.InspectAsync(sink, inputs.Resolved, cancellationToken).ConfigureAwait(false);
         var verified = live.State switch

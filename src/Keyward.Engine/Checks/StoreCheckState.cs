@@ -58,8 +58,28 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
         all.Where(v => v.State == VersionState.Active).GroupBy(v => v.Name, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.OrderByDescending(v => v.Version).First(), StringComparer.Ordinal);
 
-    public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken) =>
-        names.Count == 0 ? Task.FromResult<IReadOnlyDictionary<string, Secret>>(new Dictionary<string, Secret>()) : store.RevealActiveAsync(names, cancellationToken);
+    /// <summary>What the plan of the same controller pass found and revealed, when that pass changed nothing: its values
+    /// are taken instead of decrypted again while the store hands out the very version list the plan read (the stored
+    /// state seal unchanged, so the same active versions). Owned by the caller (the pass disposes them).</summary>
+    public Delivery.PlannedInspections? Planned { get; init; }
+
+    public async Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IReadOnlyCollection<string> names, CancellationToken cancellationToken)
+    {
+        if (names.Count == 0) return new Dictionary<string, Secret>();
+        if (Planned?.Values is not { } known || !ReferenceEquals(await VersionsAsync(cancellationToken).ConfigureAwait(false), Planned.Versions))
+            return await store.RevealActiveAsync(names, cancellationToken).ConfigureAwait(false);
+        var values = new Dictionary<string, Secret>(names.Count, StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var name in names)
+        {
+            if (known.TryGetValue(name, out var value)) values[name] = value;
+            else missing.Add(name);
+        }
+        if (missing.Count > 0)
+            foreach (var (name, value) in await store.RevealActiveAsync(missing, cancellationToken).ConfigureAwait(false))
+                values[name] = value;
+        return values;
+    }
 
     public async Task LearnExpiryAsync(CredentialVersion version, DateTimeOffset expiresAt, string source, CancellationToken cancellationToken)
     {

@@ -17,7 +17,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
     private AtomicFileWriter? _writer;
 
     // The writer's one warning is "not running as root: owner and group not applied" (KW0717, not KW0008's free-space hint).
-    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.SinkOwnerNotApplied.With(m))) { Root = options.Root };
+    public AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(fingerprint, m => options.Warn(Core.Errors.ErrorCodes.SinkOwnerNotApplied.With(m))) { Root = options.Root, WallClock = options.FileClock };
 
     /// <summary>Where the bytes go: the storage path (under the persistence root when there is one), under --root.</summary>
     public string TargetPath(Sink sink) => options.Rooted(sink.StoragePath);
@@ -86,7 +86,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         try
         {
             var found = WithOwnerFallback(request, Writer.Inspect);
-            if (found.IsCurrent) return new SinkInspection(sink, path, SinkState.Current, []);
+            if (found.IsCurrent) return new SinkInspection(sink, path, SinkState.Current, []) { File = found };
             var state = found.Has(FileDifferences.Missing) ? SinkState.Missing : SinkState.Differs;
             return new SinkInspection(sink, path, state, Findings(sink, request, found, values, trust));
         }
@@ -94,6 +94,22 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         {
             CryptographicOperations.ZeroMemory(request.Content);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="earlier"/> (an inspection of <paramref name="sink"/> that found it current) when one <c>lstat</c>
+    /// proves the file has not changed since (<see cref="AtomicFileWriter.Unchanged"/>), so its answer is still the
+    /// answer; null when it may have changed or cannot be proved not to: inspect it again. The caller vouches that what
+    /// the sink renders to is the same as then (the same store rows, trust lists and manifest). A persisted sink is never
+    /// proved this way (its directory and runtime link are not in the one <c>lstat</c>).
+    /// </summary>
+    public SinkInspection? StillCurrent(Sink sink, SinkInspection earlier)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        if (earlier.State != SinkState.Current || earlier.File is not { } file || !ReferenceEquals(earlier.Sink, sink) || sink.PersistRoot is not null)
+            return null;
+        var path = TargetPath(sink);
+        return string.Equals(path, earlier.TargetPath, StringComparison.Ordinal) && Writer.Unchanged(path, file) ? earlier : null;
     }
 
     private List<SinkFinding> Findings(Sink sink, FileWriteRequest request, FileInspection found,
@@ -283,8 +299,29 @@ public enum SinkState
 /// <summary>One way a sink is not as Keyward would leave it: a CamelCase reason (check's condition reason) and a sentence.</summary>
 public sealed record SinkFinding(string Reason, string Message);
 
+/// <summary>What a plan found of the sinks, with what it rendered them against: the store's version list (as the store
+/// handed it out: the same list object only while the stored state seal is unchanged) and the trust lists. A check run
+/// later in the same controller pass proves its answers still hold (<see cref="SinkDelivery.StillCurrent"/>) instead of
+/// inspecting every sink again.</summary>
+public sealed record PlannedInspections(IReadOnlyList<Keyward.Core.Store.CredentialVersion> Versions,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Trust, IReadOnlyDictionary<Sink, SinkInspection> BySink)
+{
+    /// <summary>The active values the plan revealed (of the credentials its sinks render), when the planner was asked to
+    /// keep them; whoever asked disposes them (<see cref="DisposeValues"/>). A check run of the same pass takes them
+    /// instead of decrypting them again while the store hands out the same <see cref="Versions"/>.</summary>
+    public IReadOnlyDictionary<string, Secret>? Values { get; init; }
+
+    public void DisposeValues()
+    {
+        foreach (var v in Values?.Values ?? []) v.Dispose();
+    }
+}
+
 /// <summary>The shared answer to "is this sink correct?".</summary>
 public sealed record SinkInspection(Sink Sink, string TargetPath, SinkState State, IReadOnlyList<SinkFinding> Findings)
 {
+    /// <summary>What the file inspection found, for a current sink (<see cref="SinkDelivery.StillCurrent"/>).</summary>
+    public FileInspection? File { get; init; }
+
     public string Summary => string.Join("; ", Findings.Select(f => f.Message));
 }

@@ -81,6 +81,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
     {
         Root = Options.Root,
         Time = Options.Time,
+        FileClock = Options.FileClock,
         Actor = Options.Actor,
         GetEnv = Options.GetEnv,
         Warn = Options.Warn,
@@ -108,13 +109,14 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
         // One open of the state per pass (each open checks the state seal over every row): the write steps run under
         // the state lock, which is let go before the checks, and the checks read through the same opened state.
         OpenedState? opened = null;
+        PlannedInspections? planned = null;
         try
         {
             try
             {
                 // Waiting for the lock may be cut short by shutdown; nothing has started yet.
                 opened = await _state.OpenForWriteAsync("controller pass", stopping).ConfigureAwait(false);
-                await WriteStepsAsync(opened, manifest, http, clients, problems, stopping).ConfigureAwait(false);
+                planned = await WriteStepsAsync(opened, manifest, http, clients, problems, stopping).ConfigureAwait(false);
                 Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: write steps");
                 await opened.ReleaseLockAsync(CancellationToken.None).ConfigureAwait(false);
                 Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: release lock");
@@ -128,9 +130,12 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 Problem(problems, "state", e.First.Message);
                 if (opened is not null) await opened.DisposeAsync().ConfigureAwait(false);
                 opened = null;
+                planned?.DisposeValues();
+                planned = null;
             }
             var writeSteps = clock.Elapsed;
-            var (reports, active) = await CheckStepAsync(opened, manifest, clients, problems, stopping).ConfigureAwait(false);
+            AfterWriteSteps?.Invoke();
+            var (reports, active) = await CheckStepAsync(opened, planned, manifest, clients, problems, stopping).ConfigureAwait(false);
             Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: checks");
             _status.LastSplit = (writeSteps, clock.Elapsed - writeSteps);
             _status.Publish(new ControllerSnapshot(Options.Time.GetUtcNow(), active, reports, problems), clock.Elapsed, problems.Count > 0);
@@ -138,14 +143,20 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
         }
         finally
         {
+            planned?.DisposeValues();
             if (opened is not null) await opened.DisposeAsync().ConfigureAwait(false);
         }
     }
 
+    /// <summary>Test seam: runs after the write steps let the lock go and before the checks.</summary>
+    internal Action? AfterWriteSteps { get; set; }
+
     /// <summary>Every check, through <paramref name="opened"/> (the pass's state, its lock let go) or, when the write
-    /// steps could not open it, through a state opened for reading.</summary>
+    /// steps could not open it, through a state opened for reading. <paramref name="planned"/>: what apply's plan found of
+    /// the sinks when the pass changed nothing; the sink checks use an answer of it only where one <c>lstat</c> proves the
+    /// file unchanged since and the store's rows are the ones the plan rendered against (<see cref="SinkVerifier"/>).</summary>
     private async Task<(IReadOnlyList<CheckReport> Reports, IReadOnlyList<CredentialVersion> Active)> CheckStepAsync(OpenedState? opened,
-        KeywardManifest manifest, ServiceClients clients, List<string> problems, CancellationToken stopping)
+        PlannedInspections? planned, KeywardManifest manifest, ServiceClients clients, List<string> problems, CancellationToken stopping)
     {
         IReadOnlyList<CheckReport> reports = _status.Snapshot.Reports;
         IReadOnlyList<CredentialVersion> active = _status.Snapshot.Active;
@@ -164,8 +175,10 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 };
                 // Pass after pass the checks ask the services with the same tokens: the routine filter keeps one service.use
                 // per token, request and outcome a day (a person's `keyward check` records every use).
-                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping, _uses).ConfigureAwait(false);
+                var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping, _uses,
+                    opened is null ? null : planned).ConfigureAwait(false);
                 (reports, active) = (result.Reports, result.Active);
+                _status.LastSinksReused = result.SinksReused;
             }
             catch (KeywardException e)
             {
@@ -183,8 +196,11 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
         return (reports, active);
     }
 
-    private async Task WriteStepsAsync(OpenedState opened, KeywardManifest manifest, HttpClient http, ServiceClients clients, List<string> problems, CancellationToken stopping)
+    /// <summary>Rotation, apply, reconcile; returns what apply's plan found of the sinks when the pass stored no version and
+    /// wrote no sink (else null).</summary>
+    private async Task<PlannedInspections?> WriteStepsAsync(OpenedState opened, KeywardManifest manifest, HttpClient http, ServiceClients clients, List<string> problems, CancellationToken stopping)
     {
+        PlannedInspections? planned = null;
         var engineOptions = Engine(opened);
         StaleTempSweep.Run(manifest, engineOptions);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: stale temp sweep");
@@ -209,7 +225,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
             }
         }
         Keyward.Core.Diagnostics.PhaseTimings.Mark("pass: open rotations");
-        if (stopping.IsCancellationRequested) return;
+        if (stopping.IsCancellationRequested) return planned;
 
         // 2. apply: renew and rotate what is due, repair drifted sinks and live Secrets.
         if (_backoff.Ready("apply"))
@@ -218,7 +234,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
             ApplyPlan? plan = null;
             try
             {
-                plan = await engine.PlanAsync(manifest, CancellationToken.None).ConfigureAwait(false);
+                plan = await engine.PlanAsync(manifest, keepValues: true, CancellationToken.None).ConfigureAwait(false);
                 if (plan.OpenJournal is { } journal)
                 {
                     // apply never fights an open rotation over the same sinks; the rotation step above moves it on.
@@ -229,6 +245,8 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 {
                     var outcome = await engine.ApplyAsync(plan, opened, () => new RotationExecutor(opened.Store, host.ExecutorOptions(opened, manifest)), CancellationToken.None).ConfigureAwait(false);
                     Record(plan, outcome);
+                    if (!plan.HasChanges && outcome.Report.FilesWritten == 0 && outcome.Rotated.Count == 0 && outcome.RecipientsAdded == 0)
+                        planned = plan.Inspections;
                 }
                 _backoff.Succeeded("apply");
             }
@@ -237,12 +255,17 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 foreach (var c in plan?.DueRotations ?? []) _status.CountRotation(c, "failed");
                 Problem(problems, "apply", e.First.Message);
             }
+            finally
+            {
+                // Kept for this pass's checks only when they may use them; else let go now.
+                if (planned is null) plan?.Inspections?.DisposeValues();
+            }
         }
 
         // 3. Declared Attic caches, one service at a time: a failing service backs off alone.
         foreach (var service in CacheReconciliation.Declared(manifest))
         {
-            if (stopping.IsCancellationRequested) return;
+            if (stopping.IsCancellationRequested) return planned;
             var key = "service/" + service.Name;
             if (!_backoff.Ready(key)) continue;
             try
@@ -261,6 +284,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 Problem(problems, key, e is KeywardException k ? k.First.Message : e.Message);
             }
         }
+        return planned;
     }
 
     private RotationHost Host(HttpClient http) => new()

@@ -52,6 +52,9 @@ public sealed class ControllerStatus
     /// <summary>Of the last pass: the part under the state lock (rotation, apply, reconcile) and the checks.</summary>
     public (TimeSpan WriteSteps, TimeSpan Checks) LastSplit { get; set; }
 
+    /// <summary>Of the last pass: sinks whose check used apply's inspection, proved unchanged by one lstat.</summary>
+    public int LastSinksReused { get; set; }
+
     /// <summary>Set once at start-up: the back-off of the loop's steps (for /readyz and the metrics).</summary>
     public StepBackoff? Backoff { get; set; }
 

@@ -46,6 +46,15 @@ public sealed class AtomicFileWriter
         init => (_root, _accounts) = (value, Files.Accounts.For(value));
     }
 
+    /// <summary>The clock file times are compared with (<see cref="Unchanged"/>): the real one. A test moves it forward to
+    /// make the files it just wrote look old.</summary>
+    public TimeProvider WallClock { get; init; } = TimeProvider.System;
+
+    /// <summary>How recent a change time must be to prove nothing: file times come from the kernel's coarse clock (a tick
+    /// behind the real one) and are truncated to the file system's granularity (up to 2 s), so a change in the same
+    /// window as an earlier look could leave the same change time.</summary>
+    public static readonly TimeSpan RacyWindow = TimeSpan.FromSeconds(3);
+
     private readonly string? _root;
     private readonly Accounts _accounts = Files.Accounts.System;
     private readonly WalkMemory _walked = new();
@@ -98,6 +107,7 @@ public sealed class AtomicFileWriter
         // One walk to the directory serves the lstat and the read of the content (it used to be walked for each).
         FileStatus? status;
         var d = FileDifferences.None;
+        var lookedAt = WallClock.GetUtcNow().UtcDateTime;
         using (var dir = SafePath.OpenParent(request.Path, _root, null, _walked, out var name))
         {
             status = dir is null ? null : Posix.StatAt(dir.Fd, name, request.Path);
@@ -116,7 +126,39 @@ public sealed class AtomicFileWriter
         var link = LinkDifferences(request);
         d |= link;
         return new FileInspection(d, status.Permissions, status.Uid, status.Gid, directoryMode, link == FileDifferences.None ? null : LinkTargetOf(request),
-            OwnerVerified: _isRoot || (request.Owner is null && request.Group is null));
+            OwnerVerified: _isRoot || (request.Owner is null && request.Group is null))
+        {
+            Target = status,
+            LookedAt = lookedAt,
+        };
+    }
+
+    /// <summary>
+    /// True when one <c>lstat</c> proves the regular file at <paramref name="path"/> has not changed since
+    /// <paramref name="earlier"/> looked at it (so its answer still holds, content included): the same device, inode,
+    /// type, mode, owner, size, modification and change time, and a change time older than the look by more than
+    /// <see cref="RacyWindow"/>. The change time is set by the kernel at every write, truncate, chmod, chown and rename
+    /// and no caller can set it, so a change after the look leaves a later one; git's "racily clean" rule covers a
+    /// change in the same clock tick as the look: a file changed that recently is never proved unchanged (read it
+    /// again). False whenever in doubt (nothing there, not a regular file, no earlier status, a failed look). Assumes
+    /// the file system's clock is this host's (true of local file systems; a network file system's server clock far
+    /// behind this one, or attributes it caches, could make a change in the same tick as the look go unseen until the
+    /// next full inspection).
+    /// </summary>
+    public bool Unchanged(string path, FileInspection earlier)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        if (earlier.Target is not { IsRegular: true } before || !System.IO.Path.IsPathFullyQualified(path)) return false;
+        if (before.Ctime >= earlier.LookedAt - RacyWindow) return false;
+        try
+        {
+            using var dir = SafePath.OpenParent(path, _root, null, _walked, out var name);
+            return dir is not null && Posix.StatAt(dir.Fd, name, path) == before;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or KeywardException)
+        {
+            return false;
+        }
     }
 
     private int? DirectoryModeOf(FileWriteRequest request) =>

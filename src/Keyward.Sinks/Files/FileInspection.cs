@@ -31,5 +31,11 @@ public sealed record FileInspection(FileDifferences Differences, int? Mode, uint
 {
     public bool IsCurrent => Differences == FileDifferences.None;
 
+    /// <summary>The target's <c>statx</c> as this inspection took it, before reading the content (null when nothing was there).</summary>
+    public Files.FileStatus? Target { get; init; }
+
+    /// <summary>The wall-clock time (UTC) just before <see cref="Target"/> was taken.</summary>
+    public DateTime LookedAt { get; init; }
+
     public bool Has(FileDifferences d) => (Differences & d) != 0;
 }

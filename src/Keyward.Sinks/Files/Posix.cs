@@ -76,6 +76,9 @@ internal static unsafe partial class Posix
         {
             // stx_dev_major, stx_dev_minor: with the inode, the identity of the file.
             Device = ((ulong)MemoryMarshal.Read<uint>(span[136..]) << 32) | MemoryMarshal.Read<uint>(span[140..]),
+            // stx_ctime: set by the kernel at every change of content or metadata; no caller can set it.
+            CtimeSeconds = MemoryMarshal.Read<long>(span[96..]),
+            CtimeNanoseconds = MemoryMarshal.Read<uint>(span[104..]),
         };
     }
 
@@ -279,6 +282,14 @@ public sealed record FileStatus(uint Uid, uint Gid, int Mode, ulong Inode, long 
 
     /// <summary>The device the file is on (major in the high 32 bits); with <see cref="Inode"/>, its identity.</summary>
     public ulong Device { get; init; }
+
+    /// <summary>The status change time (content, mode, owner, link count, rename): the kernel sets it, no caller can.</summary>
+    public long CtimeSeconds { get; init; }
+
+    public uint CtimeNanoseconds { get; init; }
+
+    /// <summary>The change time as a UTC instant (100 ns ticks, as <see cref="DateTime"/> counts).</summary>
+    public DateTime Ctime => DateTime.UnixEpoch.AddTicks(CtimeSeconds * TimeSpan.TicksPerSecond + CtimeNanoseconds / 100);
 
     /// <summary>lstat (a final symlink is reported as itself); null when nothing is at <paramref name="path"/>.</summary>
     public static FileStatus? Lstat(string path) => Posix.LStat(path);

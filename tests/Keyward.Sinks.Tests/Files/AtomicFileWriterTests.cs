@@ -37,6 +37,58 @@ public sealed class AtomicFileWriterTests : IDisposable
         Assert.Equal("x", File.ReadAllText(_dir["a/b/one"]));
     }
 
+    /// <summary>The real clock moved ahead: files written just now look old to <see cref="AtomicFileWriter.Unchanged"/>.</summary>
+    private sealed class Ahead(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + by;
+    }
+
+    [Fact]
+    public void Unchanged_FileChangedWithinTheRacyWindow_IsNeverProvedByLstat()
+    {
+        // Written a moment ago: a change in the same clock tick as the look could keep every field of lstat, so nothing
+        // is proved even though nothing changed (the caller reads the file again).
+        var request = Request("racy", "value");
+        _writer.Write(request);
+        var look = _writer.Inspect(request);
+        Assert.True(look.IsCurrent);
+        Assert.NotNull(look.Target);
+        Assert.False(_writer.Unchanged(request.Path, look));
+    }
+
+    [Fact]
+    public void Unchanged_OldFile_IsProvedByOneLstatUntilItsModeSizeOrInodeChanges()
+    {
+        var writer = new AtomicFileWriter(TempDir.Fingerprint(), _warnings.Add) { WallClock = new Ahead(TimeSpan.FromHours(1)) };
+        var request = Request("old", "value");
+        writer.Write(request);
+        var look = writer.Inspect(request);
+        Assert.True(writer.Unchanged(request.Path, look));
+
+        File.SetUnixFileMode(request.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        Assert.False(writer.Unchanged(request.Path, look));
+        writer.Write(request);
+        look = writer.Inspect(request);
+        Assert.True(writer.Unchanged(request.Path, look));
+
+        File.AppendAllText(request.Path, "!");
+        Assert.False(writer.Unchanged(request.Path, look));
+        writer.Write(request);
+        look = writer.Inspect(request);
+        Assert.True(writer.Unchanged(request.Path, look));
+
+        // The same bytes and mode renamed over it: another inode.
+        var other = _dir["old.new"];
+        File.WriteAllText(other, "value");
+        File.SetUnixFileMode(other, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(other, request.Path, overwrite: true);
+        Assert.False(writer.Unchanged(request.Path, look));
+
+        File.Delete(request.Path);
+        Assert.False(writer.Unchanged(request.Path, look));
+        Assert.False(writer.Unchanged(request.Path, writer.Inspect(request))); // nothing there: no earlier status
+    }
+
     [Fact]
     public void Write_MissingDirectories_AreCreatedWithDirectoryMode()
     {
