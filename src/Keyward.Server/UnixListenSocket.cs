@@ -112,16 +112,19 @@ internal sealed class UnixListenSocket : IDisposable
     /// replaced it).</summary>
     public void Dispose()
     {
-        _socket.Dispose();
+        bool ours;
         try
         {
-            if (FileStatus.Lstat(_path) is { IsSocket: true } now && now.Inode == _bound.Inode && now.Device == _bound.Device)
-                File.Delete(_path);
+            ours = FileStatus.Lstat(_path) is { IsSocket: true } now && now.Inode == _bound.Inode && now.Device == _bound.Device;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException)
         {
-            // Best effort: the next serve replaces a stale socket anyway.
+            ours = false;
         }
+        // Socket.Dispose unlinks the path the socket was bound to: right while the path is ours. When it names another
+        // socket now (a newer serve replaced ours), only close the descriptor.
+        if (ours) _socket.Dispose();
+        else _socket.SafeHandle.Dispose();
     }
 }
 

@@ -55,8 +55,15 @@ public sealed class UnixSocketListenTests : IDisposable
     /// <summary>A socket file nobody listens on: what a serve killed with SIGKILL leaves.</summary>
     private static void LeaveStaleSocket(string path)
     {
-        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        s.Bind(new UnixDomainSocketEndPoint(path));
+        // .NET unlinks the path of a socket it bound when the Socket is disposed; a killed process never gets there.
+        // Bind under another name and move the socket file into place after the close.
+        var aside = path + ".binding";
+        using (var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            s.Bind(new UnixDomainSocketEndPoint(aside));
+            File.Move(aside, path);
+        }
+        Assert.True(Keyward.Sinks.Files.FileStatus.Lstat(path)?.IsSocket, "no stale socket was left");
     }
 
     [Fact]
