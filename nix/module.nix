@@ -199,7 +199,7 @@ in
       };
 
       networking.firewall.allowedTCPPorts =
-        optional (cfg.server.openFirewall && !(lib.hasPrefix "unix:" cfg.server.listen)) (lib.toInt (lib.last (lib.splitString ":" cfg.server.listen)));
+        optional (cfg.server.openFirewall && builtins.substring 0 5 cfg.server.listen != "unix:") (lib.toInt (lib.last (lib.splitString ":" cfg.server.listen)));
     })
 
     (mkIf cfg.agent.enable {
