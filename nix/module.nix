@@ -62,7 +62,8 @@ in
       listen = mkOption {
         type = types.str;
         default = "127.0.0.1:8443";
-        description = "HOST:PORT to listen on (`--listen`).";
+        example = "unix:/run/keyward/gate.sock";
+        description = "HOST:PORT, or unix:PATH for a Unix socket (e.g. nginx's auth_request on this host; /run/keyward is the service's RuntimeDirectory), to listen on (`--listen`). More addresses: `--listen` in extraArgs.";
       };
       interval = mkOption {
         type = types.str;
@@ -178,6 +179,10 @@ in
           User = "keyward";
           StateDirectory = "keyward";
           StateDirectoryMode = "0700";
+          # /run/keyward: where a `--listen unix:` socket goes (shared with the agent units, hence preserved).
+          RuntimeDirectory = "keyward";
+          RuntimeDirectoryMode = "0755";
+          RuntimeDirectoryPreserve = true;
           LoadCredential = optionals (cfg.server.tls.certFile != null) [
             "tls.crt:${cfg.server.tls.certFile}"
             "tls.key:${cfg.server.tls.keyFile}"
@@ -194,7 +199,7 @@ in
       };
 
       networking.firewall.allowedTCPPorts =
-        optional cfg.server.openFirewall (lib.toInt (lib.last (lib.splitString ":" cfg.server.listen)));
+        optional (cfg.server.openFirewall && builtins.substring 0 5 cfg.server.listen != "unix:") (lib.toInt (lib.last (lib.splitString ":" cfg.server.listen)));
     })
 
     (mkIf cfg.agent.enable {

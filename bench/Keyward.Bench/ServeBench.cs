@@ -30,7 +30,7 @@ internal static class ServeBench
             StateDirectory = Path.Combine(work, "state"),
             Root = Path.Combine(work, "root"),
             StoreConnection = store,
-            Listen = ListenAddress.Parse("127.0.0.1:0"),
+            Listen = [ListenAddress.Parse("127.0.0.1:0")],
             RunHooks = false,
             RunController = false,
         };

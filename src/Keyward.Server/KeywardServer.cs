@@ -13,7 +13,8 @@ using Microsoft.Extensions.Logging;
 namespace Keyward.Server;
 
 /// <summary>
-/// Builds the <c>keyward serve</c> host: Kestrel on one address (plain HTTP only on loopback unless told otherwise),
+/// Builds the <c>keyward serve</c> host: Kestrel on every <c>--listen</c> address (plain HTTP only on loopback and Unix
+/// sockets unless told otherwise; TLS, when configured, on the TCP ones: a Unix socket is always plain HTTP),
 /// JSON from <see cref="ServerJson"/>, and the endpoints of every server area (<see cref="Endpoints.ServerEndpoints"/>).
 /// </summary>
 public static class KeywardServer
@@ -32,14 +33,22 @@ public static class KeywardServer
         });
         builder.Logging.ClearProviders();
         if (certificate is not null) builder.WebHost.UseKestrelHttpsConfiguration();
+        var sockets = new UnixListenSockets();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Listen(options.Listen.Address, options.Listen.Port, l =>
+            var unix = 0;
+            foreach (var address in options.Listen)
             {
-                if (certificate is not null) l.UseHttps(certificate);
-            });
+                if (address.IsUnixSocket) k.ListenHandle(sockets[unix++].Handle);
+                else k.Listen(address.Address!, address.Port, l =>
+                {
+                    if (certificate is not null) l.UseHttps(certificate);
+                });
+            }
         });
+        // Made by a factory (and resolved below), so the container closes the sockets and removes their files with the host.
+        builder.Services.AddSingleton(_ => sockets);
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJson.Default));
         builder.Services.AddSingleton(options);
         var state = new ServerState(options);
@@ -51,21 +60,34 @@ public static class KeywardServer
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         ServerServices.Add(builder.Services, options);
 
+        // Bound last, so a refusal above leaves no socket behind.
+        try
+        {
+            foreach (var address in options.Listen.Where(l => l.IsUnixSocket))
+                sockets.Add(UnixListenSocket.Bind(address, options.SocketMode));
+        }
+        catch
+        {
+            sockets.Dispose();
+            throw;
+        }
         var app = builder.Build();
+        _ = app.Services.GetRequiredService<UnixListenSockets>();
         Endpoints.ServerEndpoints.Map(app);
         return app;
     }
 
     /// <summary>Runs the server until <paramref name="cancellationToken"/> fires or the host is told to stop (SIGTERM,
-    /// SIGINT), then stops it. <paramref name="started"/> hears the bound address once it listens.</summary>
-    public static async Task RunAsync(ServeOptions options, Action<Uri> started, CancellationToken cancellationToken)
+    /// SIGINT), then stops it. <paramref name="started"/> hears each address it listens on (a URL, or <c>unix:PATH</c>).</summary>
+    public static async Task RunAsync(ServeOptions options, Action<string> started, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(started);
         var app = Build(options);
         await using (app.ConfigureAwait(false))
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            started(BoundAddress(app));
+            foreach (var address in BoundTcpAddresses(app)) started(address.ToString());
+            foreach (var address in options.Listen.Where(l => l.IsUnixSocket)) started("unix:" + address.SocketPath);
             try
             {
                 await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
@@ -77,13 +99,23 @@ public static class KeywardServer
         }
     }
 
-    /// <summary>The address Kestrel actually bound (with port 0 resolved), once the app has started.</summary>
+    /// <summary>The first TCP address Kestrel actually bound (with port 0 resolved), once the app has started.</summary>
     public static Uri BoundAddress(WebApplication app)
     {
+        var tcp = BoundTcpAddresses(app);
+        return tcp.Count > 0 ? tcp[0] : throw new InvalidOperationException("the server has not started on a TCP address");
+    }
+
+    /// <summary>The TCP addresses Kestrel bound, in <c>--listen</c> order (Kestrel names a Unix socket
+    /// <c>http://unix:/PATH</c>, which is no URL a client can use: left out).</summary>
+    public static IReadOnlyList<Uri> BoundTcpAddresses(WebApplication app)
+    {
         ArgumentNullException.ThrowIfNull(app);
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
-        var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("the server has not started");
-        return new Uri(first.Replace("://[::]", "://[::1]", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal));
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        return [.. addresses
+            .Select(a => a.Replace("://[::]", "://[::1]", StringComparison.Ordinal).Replace("://0.0.0.0", "://127.0.0.1", StringComparison.Ordinal))
+            .Select(a => Uri.TryCreate(a, UriKind.Absolute, out var uri) && uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 ? uri : null)
+            .OfType<Uri>()];
     }
 
     private static X509Certificate2 LoadCertificate(string certPath, string keyPath)

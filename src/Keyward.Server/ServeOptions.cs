@@ -11,7 +11,14 @@ public sealed record ServeOptions
     /// <summary>The state directory: identity (and, on the embedded store, the store itself).</summary>
     public required string StateDirectory { get; init; }
 
-    public required ListenAddress Listen { get; init; }
+    /// <summary>Where to listen (<c>--listen</c>, repeatable): TCP addresses and Unix sockets, at least one.</summary>
+    public required IReadOnlyList<ListenAddress> Listen { get; init; }
+
+    /// <summary>The mode of every Unix socket (<c>--socket-mode</c>). connect(2) needs write permission, so 0660 lets
+    /// the service's user and group in (put nginx in that group) and no other local user.</summary>
+    public UnixFileMode SocketMode { get; init; } = DefaultSocketMode;
+
+    public const UnixFileMode DefaultSocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
 
     /// <summary>The rows in PostgreSQL (<c>--store</c>); null: the embedded SQLite store in <see cref="StateDirectory"/>.
     /// The identity that unwraps the data key stays in <see cref="StateDirectory"/> either way.</summary>
@@ -24,7 +31,7 @@ public sealed record ServeOptions
     public string? TlsCertificatePath { get; init; }
     public string? TlsKeyPath { get; init; }
 
-    /// <summary>Plain HTTP on a non-loopback address, for a TLS-terminating proxy in front.</summary>
+    /// <summary>Plain HTTP on an address that is not local (<see cref="ListenAddress.IsLocal"/>), for a TLS-terminating proxy in front.</summary>
     public bool InsecureListen { get; init; }
 
     /// <summary>Ask for an operator-token login on the dashboard even on loopback (off loopback it is always asked).</summary>
@@ -86,12 +93,20 @@ public sealed record ServeOptions
     /// <summary>Where warnings go (the CLI prints them with their code).</summary>
     public Action<KeywardError> Warn { get; init; } = _ => { };
 
-    /// <summary>Refuses plain HTTP off loopback (KW1202) and half a TLS configuration (KW1203).</summary>
+    /// <summary>True when some listener is reachable from the network (the dashboard then always asks for a login).</summary>
+    public bool ListensBeyondThisHost => Listen.Any(l => !l.IsLocal);
+
+    /// <summary>Refuses plain HTTP on an address that is not local (KW1202), half a TLS configuration (KW1203), no
+    /// listener or the same one twice (KW1201).</summary>
     public void Validate()
     {
         if ((TlsCertificatePath is null) != (TlsKeyPath is null))
             throw ErrorCodes.TlsFilesInvalid.Exception("give both --tls-cert and --tls-key, or neither");
-        if (TlsCertificatePath is null && !InsecureListen && !Listen.IsLoopback)
-            throw ErrorCodes.ListenNeedsTls.Exception($"--listen {Listen} is not a loopback address and no TLS certificate was given");
+        if (Listen.Count == 0)
+            throw ErrorCodes.ListenAddressInvalid.Exception("no --listen address");
+        if (Listen.GroupBy(l => l.SocketPath ?? l.Text, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw ErrorCodes.ListenAddressInvalid.Exception($"--listen {twice.First()} is given twice");
+        if (TlsCertificatePath is null && !InsecureListen && Listen.FirstOrDefault(l => !l.IsLocal) is { } open)
+            throw ErrorCodes.ListenNeedsTls.Exception($"--listen {open} is not a loopback address or a Unix socket and no TLS certificate was given");
     }
 }

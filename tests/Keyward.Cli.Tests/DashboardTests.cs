@@ -38,7 +38,7 @@ public sealed class DashboardTests : IAsyncLifetime
     {
         ManifestPath = Manifest,
         StateDirectory = State,
-        Listen = ListenAddress.Parse(listen),
+        Listen = [ListenAddress.Parse(listen)],
         InsecureListen = insecure,
         DashboardLogin = login,
         OperatorAuthenticator = new OneToken("kwop_correct-horse", "alice"),

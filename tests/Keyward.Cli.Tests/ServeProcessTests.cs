@@ -112,6 +112,64 @@ public sealed partial class ServeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_on_a_unix_socket_in_a_missing_directory_exits_2_with_KW1208_and_a_hint()
+    {
+        var manifest = ShortTokenManifest("1d", "1h");
+        var (code, output) = await RunAsync("serve", "-f", manifest, "--state", Path.Combine(_dir, "state"),
+            "--listen", "unix:" + Path.Combine(_dir, "missing", "gate.sock"));
+        Assert.Equal(2, code);
+        Assert.Contains("error[KW1208]", output, StringComparison.Ordinal);
+        Assert.Contains("hint: ", output, StringComparison.Ordinal);
+        var (emptyCode, emptyOutput) = await RunAsync("serve", "-f", manifest, "--state", Path.Combine(_dir, "state"), "--listen", "unix:");
+        Assert.Equal(2, emptyCode);
+        Assert.Contains("error[KW1201]", emptyOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Serve_killed_with_SIGKILL_leaves_a_stale_socket_the_next_serve_replaces_and_SIGTERM_removes()
+    {
+        var manifest = ShortTokenManifest("1d", "1h");
+        var state = Path.Combine(_dir, "state");
+        var socket = Path.Combine(_dir, "gate.sock");
+        string[] args = ["-f", manifest, "--state", state, "--root", Path.Combine(_dir, "root"), "--no-hooks",
+            "--listen", "127.0.0.1:0", "--listen", "unix:" + socket];
+        using (var first = await StartAsync(args))
+        {
+            Assert.Equal("""{"status":"ok"}""", await HealthzOverSocketAsync(socket));
+            first.Process.Kill();
+            await first.Process.WaitForExitAsync(Ct);
+        }
+        Assert.True(File.Exists(socket), "SIGKILL left no socket file: the stale case is not exercised");
+        using var second = await StartAsync(args);
+        Assert.Equal("""{"status":"ok"}""", await HealthzOverSocketAsync(socket));
+        Assert.Equal(0, await TerminateAsync(second));
+        Assert.False(File.Exists(socket), "SIGTERM left the socket file behind");
+    }
+
+    private static async Task<string> HealthzOverSocketAsync(string path)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                try
+                {
+                    await s.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path), ct);
+                    return new System.Net.Sockets.NetworkStream(s, ownsSocket: true);
+                }
+                catch
+                {
+                    s.Dispose();
+                    throw;
+                }
+            },
+        })
+        { BaseAddress = new Uri("http://localhost/"), Timeout = TimeSpan.FromSeconds(30) };
+        return await http.GetStringAsync(new Uri("/healthz", UriKind.Relative), Ct);
+    }
+
+    [Fact]
     public async Task Serve_renews_a_short_lived_token_by_itself_and_SIGTERM_exits_0_with_the_state_consistent()
     {
         var manifest = ShortTokenManifest("8s", "5s");

@@ -10,7 +10,7 @@ public sealed class ServeHostTests
     {
         ManifestPath = "/nonexistent/keyward.yaml",
         StateDirectory = "/nonexistent/state",
-        Listen = ListenAddress.Parse(listen),
+        Listen = [ListenAddress.Parse(listen)],
         InsecureListen = insecure,
     };
 

@@ -63,7 +63,7 @@ internal sealed class ServerHarness : IAsyncDisposable
         {
             ManifestPath = ManifestPath,
             StateDirectory = State,
-            Listen = ListenAddress.Parse("127.0.0.1:0"),
+            Listen = [ListenAddress.Parse("127.0.0.1:0")],
             Root = Root,
             RunHooks = false,
             Time = Time,

@@ -6,14 +6,20 @@ using Keyward.Server.RateLimiting;
 
 namespace Keyward.Cli.Commands;
 
-/// <summary><c>keyward serve -f FILE --listen HOST:PORT [--interval 5m] [--tls-cert F --tls-key F | --insecure-listen]
+/// <summary><c>keyward serve -f FILE [--listen HOST:PORT|unix:PATH]… [--socket-mode 0660] [--interval 5m] [--tls-cert F --tls-key F | --insecure-listen]
 /// [--rate-limit N/PERIOD|off] [--trusted-proxy IP]…</c>.</summary>
 internal static class ServeCommand
 {
     public static Command Build(CliContext context)
     {
         var file = CliOptions.ManifestFile();
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (plain HTTP only on loopback)", DefaultValueFactory = _ => "127.0.0.1:8420" };
+        var listen = new Option<string[]>("--listen")
+        {
+            Description = "HOST:PORT or unix:/ABSOLUTE/PATH to listen on (repeatable; plain HTTP only on loopback or a Unix socket; a Unix socket is always plain HTTP)",
+            Arity = ArgumentArity.OneOrMore,
+            DefaultValueFactory = _ => ["127.0.0.1:8420"],
+        };
+        var socketMode = new Option<string>("--socket-mode") { Description = "Octal mode of a --listen unix: socket (connecting needs write permission)", DefaultValueFactory = _ => "0660" };
         var interval = new Option<string>("--interval") { Description = "How often the controller loop runs", DefaultValueFactory = _ => "5m" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) to serve HTTPS with" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert (unencrypted)" };
@@ -27,7 +33,7 @@ internal static class ServeCommand
         var trustedProxy = new Option<string[]>("--trusted-proxy") { Description = "IP address of a proxy in front whose X-Forwarded-For names the client (repeatable)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("serve", "Run the authority as a service: controller loop, metrics, health and the API")
         {
-            file, listen, interval, tlsCert, tlsKey, insecure, root, noHooks, kubeconfig, warnBefore, dashboardLogin, rateLimit, trustedProxy,
+            file, listen, socketMode, interval, tlsCert, tlsKey, insecure, root, noHooks, kubeconfig, warnBefore, dashboardLogin, rateLimit, trustedProxy,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -36,7 +42,8 @@ internal static class ServeCommand
                 ManifestPath = context.Console.ResolvePath(parse.GetValue(file)!),
                 StateDirectory = context.StateDirectory(parse),
                 StoreConnection = context.StoreConnection(parse),
-                Listen = ListenAddress.Parse(parse.GetValue(listen)!),
+                Listen = [.. parse.GetValue(listen)!.Select(ListenAddress.Parse)],
+                SocketMode = SocketMode(parse.GetValue(socketMode)!),
                 Interval = Duration(parse.GetValue(interval)!, "--interval"),
                 TlsCertificatePath = parse.GetValue(tlsCert) is { } c ? context.Console.ResolvePath(c) : null,
                 TlsKeyPath = parse.GetValue(tlsKey) is { } k ? context.Console.ResolvePath(k) : null,
@@ -57,6 +64,12 @@ internal static class ServeCommand
         });
         return cmd;
     }
+
+    /// <summary>Three or four octal digits, permission bits only (no setuid, setgid or sticky bit: meaningless on a socket).</summary>
+    private static UnixFileMode SocketMode(string text) =>
+        text.Length is 3 or 4 && text.All(c => c is >= '0' and <= '7') && Convert.ToInt32(text, 8) is var mode and <= 0x1FF
+            ? (UnixFileMode)mode
+            : throw ErrorCodes.InvalidArgument.Exception($"--socket-mode '{text}': give octal permission bits, e.g. 0660 (owner and group) or 0600 (owner only)");
 
     private static TimeSpan Duration(string text, string option) =>
         HumanDuration.TryParse(text, out var d, out var error) && d.Value > TimeSpan.Zero ? d.Value

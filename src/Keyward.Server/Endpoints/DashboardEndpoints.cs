@@ -24,7 +24,7 @@ internal static class DashboardEndpoints
         var sessions = new DashboardSessions(app.Services.GetRequiredService<TimeProvider>());
         var state = app.Services.GetRequiredService<ServerState>();
         var options = state.Options;
-        var requireLogin = options.DashboardLogin || !options.Listen.IsLoopback;
+        var requireLogin = options.DashboardLogin || options.ListensBeyondThisHost;
         var agents = app.Services.GetRequiredService<AgentEndpoints.AgentArea>();
 
         app.MapGet("/", () => TypedResults.Redirect("/dashboard"));

@@ -37,6 +37,7 @@ internal static unsafe partial class Posix
     public const int TypeRegular = 0x8000;
     public const int TypeDirectory = 0x4000;
     public const int TypeSymlink = 0xA000;
+    public const int TypeSocket = 0xC000;
 
     /// <summary>lstat: what is at <paramref name="path"/> without following a final symlink; null when nothing is.</summary>
     public static FileStatus? LStat(string path) => StatAt(AtFdCwd, path, path);
@@ -279,6 +280,7 @@ public sealed record FileStatus(uint Uid, uint Gid, int Mode, ulong Inode, long 
     public bool IsRegular => Type == Posix.TypeRegular;
     public bool IsDirectory => Type == Posix.TypeDirectory;
     public bool IsSymlink => Type == Posix.TypeSymlink;
+    public bool IsSocket => Type == Posix.TypeSocket;
 
     /// <summary>The device the file is on (major in the high 32 bits); with <see cref="Inode"/>, its identity.</summary>
     public ulong Device { get; init; }

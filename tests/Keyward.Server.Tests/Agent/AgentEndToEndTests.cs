@@ -60,7 +60,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
             var engine = new ApplyEngine(state.Store, new EngineOptions { Root = Path.Combine(_dir, "authority"), RunHooks = false });
             await engine.ExecuteAsync(await engine.PlanAsync(manifest, Ct), Ct);
         }
-        _app = KeywardServer.Build(new ServeOptions { ManifestPath = ManifestPath, StateDirectory = StatePath, Listen = ListenAddress.Parse("127.0.0.1:0") });
+        _app = KeywardServer.Build(new ServeOptions { ManifestPath = ManifestPath, StateDirectory = StatePath, Listen = [ListenAddress.Parse("127.0.0.1:0")] });
         await _app.StartAsync(Ct);
         _server = KeywardServer.BoundAddress(_app);
     }

@@ -78,7 +78,7 @@ public sealed partial class RotationAcrossHostsTests : IAsyncLifetime
         }
         _app = KeywardServer.Build(new ServeOptions
         {
-            ManifestPath = ManifestPath, StateDirectory = StatePath, Listen = ListenAddress.Parse("127.0.0.1:0"), RunController = false,
+            ManifestPath = ManifestPath, StateDirectory = StatePath, Listen = [ListenAddress.Parse("127.0.0.1:0")], RunController = false,
         });
         await _app.StartAsync(Ct);
         _server = KeywardServer.BoundAddress(_app);

@@ -17,7 +17,7 @@ namespace Keyward.Server.Tests.Ci;
 
 /// <summary>A real Nix binary cache (tests/fixtures/nix-cache.sh) served by a real nginx whose only authentication is
 /// deploy/nginx/attic-gate.conf in front of a started <c>keyward serve</c>; curl and the real nix pull through it.</summary>
-public sealed class GateFixture : IAsyncLifetime
+public class GateFixture : IAsyncLifetime
 {
     private Process? _nginx;
 
@@ -29,6 +29,11 @@ public sealed class GateFixture : IAsyncLifetime
     internal ServedState Served { get; private set; } = null!;
     public Uri Url => new($"http://127.0.0.1:{Port}/");
 
+    /// <summary>nginx reaches serve over this Unix socket (<c>server unix:…</c>) instead of TCP loopback.</summary>
+    protected virtual bool OverUnixSocket => false;
+
+    public string SocketPath => Path.Combine(Dir, "gate.sock");
+
     public async ValueTask InitializeAsync()
     {
         Served = await ServedState.StartAsync("""
@@ -36,7 +41,7 @@ public sealed class GateFixture : IAsyncLifetime
             credentials:
               attic-jwt-secret: { kind: secret, bytes: 64, owner: o, purpose: signs Attic tokens }
               reader: { kind: attic-token, signedBy: attic-jwt-secret, subject: reader, validity: 1d, caches: { main: [pull] }, owner: o, purpose: p }
-            """);
+            """, adjust: OverUnixSocket ? o => o with { Listen = [.. o.Listen, ListenAddress.Parse("unix:" + SocketPath)] } : null);
         var psi = new ProcessStartInfo("bash", [Path.Combine(Repo.Root, "tests", "fixtures", "nix-cache.sh"), Path.Combine(Dir, "cache"), Port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         using (var p = Process.Start(psi)!)
@@ -67,7 +72,7 @@ public sealed class GateFixture : IAsyncLifetime
               scgi_temp_path {{Dir}}/scgi;
               types { text/x-nix-cache-info nix-cache-info; text/x-nix-narinfo narinfo; application/x-nix-nar nar; }
               default_type application/octet-stream;
-              upstream keyward_gate { server 127.0.0.1:{{Served.Url.Port}}; keepalive 16; }
+              upstream keyward_gate { server {{(OverUnixSocket ? "unix:" + SocketPath : "127.0.0.1:" + Served.Url.Port)}}; keepalive 16; }
               server {
                 listen 127.0.0.1:{{Port}};
                 root {{cache}}/www;
@@ -123,6 +128,7 @@ public sealed class GateFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        GC.SuppressFinalize(this);
         if (_nginx is { HasExited: false })
         {
             _nginx.Kill();
@@ -230,5 +236,38 @@ public sealed class GateNginxInteropTests(GateFixture f) : IClassFixture<GateFix
     {
         var s = b64url.Replace('-', '+').Replace('_', '/');
         return s + new string('=', (4 - s.Length % 4) % 4);
+    }
+}
+
+/// <summary>The gate fixture with nginx's upstream on serve's Unix socket (<c>--listen unix:PATH</c>), not TCP.</summary>
+public sealed class GateUnixSocketFixture : GateFixture
+{
+    protected override bool OverUnixSocket => true;
+}
+
+/// <summary>deploy/nginx/attic-gate.conf with <c>upstream keyward_gate { server unix:PATH; }</c> (the upstream names
+/// nothing else, so every auth subrequest goes over the socket): the same decisions as over TCP.</summary>
+[Trait("Category", "Interop")]
+public sealed class GateNginxUnixSocketInteropTests(GateUnixSocketFixture f) : IClassFixture<GateUnixSocketFixture>
+{
+    private async Task<HttpStatusCode> CurlAsync(string? token, string path = "main/nix-cache-info")
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(f.Url, path));
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task A_live_token_passes_through_nginx_over_the_unix_socket_and_a_revoked_one_is_refused()
+    {
+        Assert.True(File.Exists(f.SocketPath), "serve made no socket");
+        var (jwt, id) = await f.MintLedgeredAsync();
+        Assert.Equal(HttpStatusCode.OK, await CurlAsync(jwt));
+        Assert.Equal(HttpStatusCode.Forbidden, await CurlAsync(jwt, "other/nix-cache-info"));
+        await f.RevokeAsync(id);
+        Assert.Equal(HttpStatusCode.Unauthorized, await CurlAsync(jwt));
+        Assert.Equal(HttpStatusCode.Unauthorized, await CurlAsync("not-a-jwt"));
     }
 }

@@ -135,7 +135,7 @@ internal sealed class ServedState : IAsyncDisposable
             StateDirectory = stateDir,
             StoreConnection = store,
             RunController = store is null,
-            Listen = ListenAddress.Parse("127.0.0.1:0"),
+            Listen = [ListenAddress.Parse("127.0.0.1:0")],
             Oidc = oidc ?? new Services.Oidc.OidcKeyCacheOptions { FetchTimeout = TimeSpan.FromSeconds(2) },
             Time = time ?? TimeProvider.System,
         };
