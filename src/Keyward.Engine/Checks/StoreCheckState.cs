@@ -119,9 +119,8 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
         _file = null;
         if (File.Exists(FilePath))
         {
-            var bytes = await File.ReadAllBytesAsync(FilePath, cancellationToken).ConfigureAwait(false);
-            var file = History?.Lookup(bytes);
-            if (file is null && Parse(bytes) is { } parsed)
+            var file = History is null ? null : await History.LookupAsync(FilePath, cancellationToken).ConfigureAwait(false);
+            if (file is null && Parse(await File.ReadAllBytesAsync(FilePath, cancellationToken).ConfigureAwait(false)) is { } parsed)
             {
                 file = parsed;
                 History?.Keep(parsed);
