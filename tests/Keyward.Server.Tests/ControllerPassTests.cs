@@ -119,6 +119,75 @@ public sealed class ControllerPassTests
         h.Status.Snapshot.Reports.Single(r => r.Name == sink).Conditions.Single(c => c.Type == "Verified");
 
     [Fact]
+    public async Task The_passes_reuse_the_parsed_condition_history_only_while_the_file_holds_its_bytes_and_save_nothing_when_nothing_changed()
+    {
+        await using var h = await new ServerHarness().StartAsync();
+        var start = h.Time.GetUtcNow();
+        var file = Path.Combine(h.State, "conditions.json");
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        h.Fake!.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        var reused = h.Pass.History.Reused; // the second pass parsed the file the first wrote, and kept the parse
+        var bytes = File.ReadAllBytes(file);
+        var written = File.GetLastWriteTimeUtc(file);
+        async Task<string> Metadata()
+        {
+            await using var s = await h.OpenAsync();
+            return string.Join("\n", (await s.Store.ListVersionsAsync(Ct)).Select(v => $"{v.Name}/{v.Version}: " +
+                string.Join(", ", v.Metadata.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))));
+        }
+        var metadata = await Metadata();
+
+        // Nothing changed: the kept parse is taken, and neither the file nor any credential's condition memory is written.
+        h.Fake.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(reused + 1, h.Pass.History.Reused);
+        Assert.Equal(bytes, File.ReadAllBytes(file));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(file));
+        Assert.Equal(metadata, await Metadata());
+        Assert.Equal(start, Verified(h, "app-env").LastTransitionTime);
+
+        // Another replica (or a person) rewrites the file: the same length, the same second, one transition a month earlier.
+        // The next pass reads what is on disk now, not the parse it kept.
+        var earlier = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(bytes)!;
+        json["sink/app-env"]!["Verified"]!["lastTransitionTime"] = earlier.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        var edited = System.Text.Encoding.UTF8.GetBytes(json.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Assert.Equal(bytes.Length, edited.Length);
+        Assert.NotEqual(bytes, edited);
+        File.WriteAllBytes(file, edited);
+        h.Fake.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(earlier, Verified(h, "app-env").LastTransitionTime);
+        Assert.Equal(start, Verified(h, "token-file").LastTransitionTime);
+        Assert.Equal(reused + 1, h.Pass.History.Reused); // parsed afresh, not taken
+        Assert.Equal(edited, File.ReadAllBytes(file)); // nothing changed against the edited history: not rewritten either
+        h.Fake.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(reused + 2, h.Pass.History.Reused); // the edited file's parse is the one kept now
+        Assert.Equal(earlier, Verified(h, "app-env").LastTransitionTime);
+
+        // A condition changes (a directory where the file goes, which apply cannot repair): saved, and in /metrics.
+        var env = Path.Combine(h.Root, "etc/app/app.env");
+        File.Delete(env);
+        Directory.CreateDirectory(env);
+        h.Fake.Advance(TimeSpan.FromMinutes(5));
+        var failedAt = h.Time.GetUtcNow();
+        Assert.False(await h.PassAsync());
+        Assert.Equal(Engine.Checks.ConditionStatus.False, Verified(h, "app-env").Status);
+        var saved = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!["sink/app-env"]!["Verified"]!;
+        Assert.Equal("False", (string?)saved["status"]);
+        Assert.Equal(failedAt, DateTimeOffset.Parse((string)saved["lastTransitionTime"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 1", await h.MetricsAsync(), StringComparison.Ordinal);
+        Directory.Delete(env);
+        h.Fake.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(await h.PassAsync(), string.Join("\n", h.Status.Snapshot.Problems));
+        Assert.Equal(Engine.Checks.ConditionStatus.True, Verified(h, "app-env").Status);
+        Assert.Contains("\"True\"", System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!["sink/app-env"]!["Verified"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("keyward_sink_drift{sink=\"app-env\"} 0", await h.MetricsAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_pass_that_changed_nothing_checks_its_sinks_by_apply_s_look_and_still_sees_a_mode_or_content_changed_after_it()
     {
         // The file clock an hour ahead: the files the first pass wrote look old, so the checks may use apply's look at them

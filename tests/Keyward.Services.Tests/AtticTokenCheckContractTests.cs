@@ -91,6 +91,33 @@ public sealed class AtticTokenCheckContractTests : IDisposable
     }
 
     [Fact]
+    public async Task Tokens_of_one_signer_checked_at_once_share_its_key_and_each_is_judged_alone()
+    {
+        // One run verifies every token of a signer with one key (one keyed HMAC state per thread): a forged token among
+        // valid ones must still fail, an expired one still be Expired, and the valid ones pass, whatever thread took which.
+        var names = Enumerable.Range(0, 40).Select(i => $"t{i}").ToArray();
+        var manifest = M.Manifest([M.Secret("attic-jwt"), .. names.Select(n => M.Token(n, "attic-jwt", ("main", [AtticPermission.Pull])))], []);
+        var store = new MemoryStore();
+        await store.PutAsync(new Keyward.Core.Store.NewVersion("attic-jwt", "secret", Keyward.Core.Secrets.Secret.FromBytes(SigningSecret),
+            Keyward.Core.Store.VersionState.Active, Now, null, "test", new Dictionary<string, string>()), Ct);
+        var forged = new HashSet<string>(["t7", "t23"], StringComparer.Ordinal);
+        var expired = new HashSet<string>(["t11"], StringComparer.Ordinal);
+        foreach (var n in names)
+            await store.PutActive(n, Jwt(forged.Contains(n) ? RandomNumberGenerator.GetBytes(64) : SigningSecret,
+                expired.Contains(n) ? Now.AddDays(-1) : Now.AddDays(30), ("main", ["r"])));
+        var clients = new ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), new FakeTimeProvider(Now));
+        var reports = await new CheckRunner(manifest, new StoreCheckState(store, _dir.Path), clients, new CheckOptions { MaxConcurrency = 8 }).RunAsync(Ct);
+        foreach (var n in names)
+        {
+            var v = reports.Single(r => r.Name == n).Conditions.Single(c => c.Type == ConditionTypes.Verified);
+            var want = forged.Contains(n) ? (ConditionStatus.False, "SignatureMismatch")
+                : expired.Contains(n) ? (ConditionStatus.False, "Expired")
+                : (ConditionStatus.True, "Accepted");
+            Assert.Equal(want, (v.Status, v.Reason));
+        }
+    }
+
+    [Fact]
     public async Task Expired_IsReportedAsExpired()
     {
         await using var attic = Server();

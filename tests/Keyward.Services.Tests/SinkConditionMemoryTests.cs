@@ -69,6 +69,40 @@ public sealed class SinkConditionMemoryTests
     }
 
     [Fact]
+    public async Task A_kept_history_still_moves_last_true_once_it_is_an_hour_old_for_sinks_and_credentials()
+    {
+        // The save's "nothing changed" is decided on the parsed memory: a condition still True whose stored "last true"
+        // is an hour old must still be written, in conditions.json and in the credential's metadata.
+        var manifest = M.Manifest([M.Secret("x")], [], [M.FileSink("app", "/etc/app", 0x180)]);
+        var store = new MemoryStore();
+        await store.PutActive("x", "value-1");
+        using var dir = new TempDir();
+        var time = new FakeTimeProvider(Now);
+        var clients = new ServiceClients(ServiceHttp.CreateClient(), M.FastHttp(), time);
+        var history = new ConditionHistoryCache();
+        var file = Path.Combine(dir.Path, "conditions.json");
+        Task<IReadOnlyList<CheckReport>> Run() =>
+            new CheckRunner(manifest, new StoreCheckState(store, dir.Path) { History = history }, clients, new CheckOptions(), new Toggle()).RunAsync(Ct);
+        string SinkLastTrue() => (string)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!["sink/app"]!["Ready"]!["lastTrueTime"]!;
+        async Task<string> CredentialLastTrue() => (await store.GetActiveAsync("x", Ct))!.Metadata["condition.Ready.lastTrue"];
+
+        await Run();
+        var first = (SinkLastTrue(), await CredentialLastTrue());
+        for (var i = 0; i < 11; i++) // 55 minutes of passes: kept, nothing written
+        {
+            time.Advance(TimeSpan.FromMinutes(5));
+            await Run();
+            Assert.Equal(first, (SinkLastTrue(), await CredentialLastTrue()));
+        }
+        Assert.True(history.Reused >= 10);
+        time.Advance(TimeSpan.FromMinutes(6)); // 61 minutes: written again, both
+        await Run();
+        var moved = Now + TimeSpan.FromMinutes(61);
+        Assert.Equal(moved, DateTimeOffset.Parse(SinkLastTrue(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(moved, DateTimeOffset.Parse(await CredentialLastTrue(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task A_damaged_conditions_json_is_replaced_by_the_next_run()
     {
         var manifest = M.Manifest([M.Secret("x")], [], [M.FileSink("app", "/etc/app", 0x180)]);

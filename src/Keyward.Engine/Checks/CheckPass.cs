@@ -23,14 +23,16 @@ public static class CheckPass
     /// to audit (<see cref="RoutineUseFilter"/>). Null (<c>keyward check</c>): every use is audited.</param>
     /// <param name="planned">What the plan of the same controller pass found of the sinks, when the pass changed nothing
     /// (<see cref="SinkVerifier"/> proves each answer still holds before using it); null inspects every sink.</param>
+    /// <param name="history">For a loop: the parse of conditions.json kept from its last run, taken while the file holds the
+    /// same bytes (<see cref="ConditionHistoryCache"/>); null parses it.</param>
     public static async Task<CheckPassResult> RunWithActiveAsync(OpenedState state, KeywardManifest manifest, ServiceClients clients,
         CheckOptions options, EngineOptions engine, CancellationToken cancellationToken, RoutineUseFilter? routineUses = null,
-        PlannedInspections? planned = null)
+        PlannedInspections? planned = null, ConditionHistoryCache? history = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(clients);
-        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time) { Planned = planned };
+        var memory = new StoreCheckState(state.Store, state.Directory, engine.Actor, clients.Time) { Planned = planned, History = history };
         using var sinks = new SinkVerifier(state.Store, manifest, engine, memory.VersionsAsync, planned);
         var hosts = new HostVerifier(state.Store, manifest, clients.Time);
         ICheckState checkState = routineUses is null ? memory : new RoutineCheckState(memory, routineUses);

@@ -86,9 +86,16 @@ public sealed partial class CheckRunner
                     jobs.Add(new Job(SubjectKind.Host, host, async ct => [.. await _hosts.VerifyAsync(host, ct).ConfigureAwait(false)]));
 
         var results = new List<Observation>[jobs.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, jobs.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.MaxConcurrency), CancellationToken = cancellationToken },
-            async (i, ct) => results[i] = await RunOneAsync(jobs[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        try
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, jobs.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.MaxConcurrency), CancellationToken = cancellationToken },
+                async (i, ct) => results[i] = await RunOneAsync(jobs[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        finally
+        {
+            DisposeSigningKeys();
+        }
         Keyward.Core.Diagnostics.PhaseTimings.Mark("checks: run every check");
 
         // Every request made with a stored token is audited (service.use), in the order the checks finished.

@@ -52,7 +52,14 @@ public sealed record CheckReport(SubjectKind Kind, string Name, IReadOnlyList<Co
 
     public bool Failed => Conditions.Any(c => c.IsFailure);
 
-    public static string SubjectKey(SubjectKind kind, string name) => kind.ToString().ToLowerInvariant() + "/" + name;
+    public static string SubjectKey(SubjectKind kind, string name) => kind switch
+    {
+        SubjectKind.Credential => "credential/" + name,
+        SubjectKind.Cache => "cache/" + name,
+        SubjectKind.Sink => "sink/" + name,
+        SubjectKind.Host => "host/" + name,
+        _ => kind.ToString().ToLowerInvariant() + "/" + name,
+    };
 }
 
 /// <summary>What was remembered about one condition from earlier runs.</summary>

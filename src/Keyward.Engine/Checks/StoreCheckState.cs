@@ -29,9 +29,16 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
 
     private string FilePath => Path.Combine(stateDirectory, "conditions.json");
 
-    /// <summary>conditions.json as <see cref="LoadConditionsAsync"/> read it (subject, then condition type: the three
-    /// texts stored), or null when it was missing or unreadable.</summary>
-    private Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>>? _file;
+    /// <summary>conditions.json as <see cref="LoadConditionsAsync"/> read it, or null when it was missing or unreadable.</summary>
+    private ConditionFile? _file;
+
+    /// <summary>Each active credential's memory as <see cref="LoadConditionsAsync"/> read it from its metadata (only those
+    /// that had one).</summary>
+    private Dictionary<string, Dictionary<string, ConditionMemory>>? _credentialMemory;
+
+    /// <summary>What a long-running checker keeps of conditions.json between runs (the server's passes); null parses the
+    /// file at every run.</summary>
+    public ConditionHistoryCache? History { get; init; }
 
     /// <summary>Every version, read once per check run (the store's list, as <see cref="ActiveVersionsAsync"/> saw it):
     /// the sink checks compute trust lists from it instead of reading the list again.</summary>
@@ -96,47 +103,71 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
     public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, ConditionMemory>>> LoadConditionsAsync(CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, IReadOnlyDictionary<string, ConditionMemory>>(StringComparer.Ordinal);
+        var credentials = new Dictionary<string, Dictionary<string, ConditionMemory>>(StringComparer.Ordinal);
+        var reader = new MetadataReader();
         foreach (var v in (await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false)).Values)
         {
-            var memory = FromMetadata(v.Metadata);
-            if (memory.Count > 0) result[CheckReport.SubjectKey(SubjectKind.Credential, v.Name)] = memory;
+            var memory = reader.Read(v.Metadata);
+            if (memory.Count == 0) continue;
+            result[CheckReport.SubjectKey(SubjectKind.Credential, v.Name)] = memory;
+            credentials[v.Name] = memory;
         }
+        _credentialMemory = credentials;
         // Read as bytes in one go (a text reader reads a multi-megabyte file in thousands of small async reads) and kept as
-        // read: saving compares with it, and parses and writes the file only when a sink's or cache's memory changed.
+        // read: saving compares with it, and parses and writes the file only when a sink's or cache's memory changed. A
+        // server keeps the parse of the bytes it read last (History) and takes it again while the file holds those bytes.
         _file = null;
         if (File.Exists(FilePath))
         {
-            try
+            var file = History is null ? null : await History.LookupAsync(FilePath, cancellationToken).ConfigureAwait(false);
+            if (file is null && Parse(await File.ReadAllBytesAsync(FilePath, cancellationToken).ConfigureAwait(false)) is { } parsed)
             {
-                using var doc = JsonDocument.Parse(await File.ReadAllBytesAsync(FilePath, cancellationToken).ConfigureAwait(false));
-                var file = new Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>>(StringComparer.Ordinal);
-                foreach (var subject in doc.RootElement.EnumerateObject())
-                {
-                    var conditions = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
-                    var raw = new Dictionary<string, (string?, string?, string?)>(StringComparer.Ordinal);
-                    if (subject.Value.ValueKind == JsonValueKind.Object)
-                        foreach (var c in subject.Value.EnumerateObject())
-                        {
-                            if (c.Value.ValueKind == JsonValueKind.Null) continue;
-                            var status = c.Value.GetProperty("status").GetString();
-                            var transition = c.Value.GetProperty("lastTransitionTime").GetString();
-                            var lastTrue = c.Value.TryGetProperty("lastTrueTime", out var t) ? t.GetString() : null;
-                            raw[c.Name] = (status, transition, lastTrue);
-                            conditions[c.Name] = new ConditionMemory(Enum.Parse<ConditionStatus>(status!),
-                                DateTimeOffset.Parse(transition!, CultureInfo.InvariantCulture),
-                                lastTrue is null ? null : DateTimeOffset.Parse(lastTrue, CultureInfo.InvariantCulture));
-                        }
-                    result.TryAdd(subject.Name, conditions);
-                    file.TryAdd(subject.Name, raw);
-                }
-                _file = file;
+                file = parsed;
+                History?.Keep(parsed);
             }
-            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or ArgumentException or KeyNotFoundException)
+            if (file is not null)
             {
-                // A damaged history only loses "when last true"; the checks themselves still run.
+                foreach (var (subject, memory) in file.Memory) result.TryAdd(subject, memory);
+                _file = file;
             }
         }
         return result;
+    }
+
+    /// <summary>conditions.json's subjects, or null when it is damaged (a damaged history only loses "when last true"; the
+    /// checks themselves still run, and the next save replaces it).</summary>
+    private static ConditionFile? Parse(byte[] bytes)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes);
+            var memory = new Dictionary<string, IReadOnlyDictionary<string, ConditionMemory>>(StringComparer.Ordinal);
+            var raw = new Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>>(StringComparer.Ordinal);
+            foreach (var subject in doc.RootElement.EnumerateObject())
+            {
+                var conditions = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
+                var texts = new Dictionary<string, (string?, string?, string?)>(StringComparer.Ordinal);
+                if (subject.Value.ValueKind == JsonValueKind.Object)
+                    foreach (var c in subject.Value.EnumerateObject())
+                    {
+                        if (c.Value.ValueKind == JsonValueKind.Null) continue;
+                        var status = c.Value.GetProperty("status").GetString();
+                        var transition = c.Value.GetProperty("lastTransitionTime").GetString();
+                        var lastTrue = c.Value.TryGetProperty("lastTrueTime", out var t) ? t.GetString() : null;
+                        texts[c.Name] = (status, transition, lastTrue);
+                        conditions[c.Name] = new ConditionMemory(Enum.Parse<ConditionStatus>(status!),
+                            DateTimeOffset.Parse(transition!, CultureInfo.InvariantCulture),
+                            lastTrue is null ? null : DateTimeOffset.Parse(lastTrue, CultureInfo.InvariantCulture));
+                    }
+                memory.TryAdd(subject.Name, conditions);
+                raw.TryAdd(subject.Name, texts);
+            }
+            return new ConditionFile(bytes, memory, raw);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or ArgumentException or KeyNotFoundException)
+        {
+            return null;
+        }
     }
 
     public async Task RecordUsesAsync(IReadOnlyList<ServiceUse> uses, CancellationToken cancellationToken)
@@ -149,15 +180,28 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
 
     public async Task SaveConditionsAsync(IReadOnlyList<CheckReport> reports, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(reports);
+        var run = await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false);
+        var read = _file;
+        var readCredentials = _credentialMemory;
+        _file = null;
+        _credentialMemory = null;
+        // The common case (a pass in which no condition changed): decided on the memory the load parsed, without
+        // formatting a time or copying the list.
+        if (_learned.IsEmpty && read is not null && readCredentials is not null && Unchanged(reports, run, readCredentials, read))
+        {
+            Saved = [.. run.Values];
+            _active = null; // the next run reads the store again
+            _versions = null;
+            return;
+        }
         // The run's list (expiries learned during the run applied): a check that changes nothing writes nothing and
         // reads nothing more.
-        var active = new Dictionary<string, CredentialVersion>(await ActiveVersionsAsync(cancellationToken).ConfigureAwait(false), StringComparer.Ordinal);
+        var active = new Dictionary<string, CredentialVersion>(run, StringComparer.Ordinal);
         foreach (var (name, learned) in _learned)
             if (active.TryGetValue(name, out var seen) && seen.Version == learned.Version) active[name] = learned;
         _learned.Clear();
-        var read = _file;
-        _file = null;
-        var fileChanged = read is null || reports.Any(r => !(r.Kind == SubjectKind.Credential && active.ContainsKey(r.Name)) && FileRecordChanged(read, r));
+        var fileChanged = read is null || reports.Any(r => !(r.Kind == SubjectKind.Credential && active.ContainsKey(r.Name)) && FileRecordChanged(read.Raw, r));
         var file = new JsonObject();
         if (fileChanged && File.Exists(FilePath))
         {
@@ -218,10 +262,51 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
         _versions = null;
     }
 
+    /// <summary>
+    /// True when saving <paramref name="reports"/> would change nothing: every credential with an active version finds
+    /// each of its conditions in the memory its metadata held, every other subject finds exactly its set of conditions in
+    /// conditions.json, each with the same status, the same transition time, and the same "last true" or one kept (a
+    /// condition still True whose stored "last true" is younger than <see cref="LastTrueResolution"/>) — the decisions
+    /// <see cref="WouldChange"/> and <see cref="FileRecordChanged"/> make, on the parsed times instead of their texts. A
+    /// memory that could not be parsed is absent here, so it counts as changed and takes the full path.
+    /// </summary>
+    private static bool Unchanged(IReadOnlyList<CheckReport> reports, IReadOnlyDictionary<string, CredentialVersion> active,
+        Dictionary<string, Dictionary<string, ConditionMemory>> credentials, ConditionFile file)
+    {
+        foreach (var report in reports)
+        {
+            if (report.Kind == SubjectKind.Credential && active.ContainsKey(report.Name))
+            {
+                if (!credentials.TryGetValue(report.Name, out var memory) || !Same(memory, report, inFile: false)) return false;
+            }
+            else if (!file.Memory.TryGetValue(report.Key, out var memory) || memory.Count != report.Conditions.Count || !Same(memory, report, inFile: true))
+                return false;
+        }
+        return true;
+    }
+
+    private static bool Same(IReadOnlyDictionary<string, ConditionMemory> memory, CheckReport report, bool inFile)
+    {
+        foreach (var c in report.Conditions)
+        {
+            if (!memory.TryGetValue(c.Type, out var was) || was.Status != c.Status || was.LastTransitionTime != c.LastTransitionTime) return false;
+            if (was.LastTrueTime == c.LastTrueTime) continue;
+            // No "last true" now: a credential's metadata keeps the stored one; the file's record would be written without it.
+            if (c.LastTrueTime is not { } now)
+            {
+                if (inFile) return false;
+                continue;
+            }
+            var kept = c.Status == ConditionStatus.True && was.LastTrueTime is { } previous && now >= previous && now - previous < LastTrueResolution;
+            if (!kept) return false;
+        }
+        return true;
+    }
+
     /// <summary>True when the record the save would write for <paramref name="report"/> (a sink, cache or host) is not the
     /// one <paramref name="read"/> holds: another set of condition types, another status, transition time, or "last true"
     /// (kept as stored while it is younger than <see cref="LastTrueResolution"/>, as the save keeps it).</summary>
-    private static bool FileRecordChanged(Dictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>> read, CheckReport report)
+    private static bool FileRecordChanged(IReadOnlyDictionary<string, Dictionary<string, (string? Status, string? Transition, string? LastTrue)>> read, CheckReport report)
     {
         if (!read.TryGetValue(report.Key, out var before) || before.Count != report.Conditions.Count) return true;
         foreach (var c in report.Conditions)
@@ -279,18 +364,40 @@ public sealed class StoreCheckState(ICredentialStore store, string stateDirector
         return false;
     }
 
-    internal static Dictionary<string, ConditionMemory> FromMetadata(IReadOnlyDictionary<string, string> metadata)
+    private static readonly (string Type, string Status, string Transition, string LastTrue)[] MetadataKeys =
+        [.. new[] { ConditionTypes.Ready, ConditionTypes.Verified, ConditionTypes.ExpiresSoon }
+            .Select(t => (t, $"{Prefix}{t}.status", $"{Prefix}{t}.lastTransition", $"{Prefix}{t}.lastTrue"))];
+
+    /// <summary><see cref="FromMetadata"/> for every credential of one load: a pass writes one time for every condition it
+    /// changes, so 10,000 credentials carry a handful of distinct (status, transition, last true) texts; each is parsed
+    /// once, and the one <see cref="ConditionMemory"/> (immutable) shared.</summary>
+    private sealed class MetadataReader
     {
-        var result = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
-        foreach (var type in new[] { ConditionTypes.Ready, ConditionTypes.Verified, ConditionTypes.ExpiresSoon })
+        private readonly Dictionary<(string Status, string Transition, string? LastTrue), ConditionMemory?> _parsed = [];
+
+        public Dictionary<string, ConditionMemory> Read(IReadOnlyDictionary<string, string> metadata)
         {
-            if (!metadata.TryGetValue($"{Prefix}{type}.status", out var s) || !Enum.TryParse<ConditionStatus>(s, out var status)) continue;
-            if (!metadata.TryGetValue($"{Prefix}{type}.lastTransition", out var lt) ||
-                !DateTimeOffset.TryParse(lt, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var transition)) continue;
-            DateTimeOffset? lastTrue = metadata.TryGetValue($"{Prefix}{type}.lastTrue", out var tt) &&
-                DateTimeOffset.TryParse(tt, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t : null;
-            result[type] = new ConditionMemory(status, transition, lastTrue);
+            var result = new Dictionary<string, ConditionMemory>(StringComparer.Ordinal);
+            foreach (var (type, statusKey, transitionKey, lastTrueKey) in MetadataKeys)
+            {
+                if (!metadata.TryGetValue(statusKey, out var s) || !metadata.TryGetValue(transitionKey, out var lt)) continue;
+                var texts = (s, lt, metadata.GetValueOrDefault(lastTrueKey));
+                if (!_parsed.TryGetValue(texts, out var memory))
+                    _parsed[texts] = memory = Parse(texts.s, texts.lt, texts.Item3);
+                if (memory is not null) result[type] = memory;
+            }
+            return result;
         }
-        return result;
     }
+
+    private static ConditionMemory? Parse(string s, string lt, string? tt)
+    {
+        if (!Enum.TryParse<ConditionStatus>(s, out var status)) return null;
+        if (!DateTimeOffset.TryParse(lt, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var transition)) return null;
+        DateTimeOffset? lastTrue = tt is not null && DateTimeOffset.TryParse(tt, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? t : null;
+        return new ConditionMemory(status, transition, lastTrue);
+    }
+
+    internal static Dictionary<string, ConditionMemory> FromMetadata(IReadOnlyDictionary<string, string> metadata) =>
+        new MetadataReader().Read(metadata);
 }

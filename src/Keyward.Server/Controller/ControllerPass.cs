@@ -35,6 +35,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
     private readonly ControllerStatus _status;
     private readonly StepBackoff _backoff;
     private readonly RoutineUseFilter _uses;
+    private readonly ConditionHistoryCache _history = new();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Lock _waitGate = new();
     private Task? _hostWait;
@@ -52,6 +53,9 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
     }
 
     public StepBackoff Backoff => _backoff;
+
+    /// <summary>The parse of conditions.json the passes keep (taken again only while the file holds the same bytes).</summary>
+    internal ConditionHistoryCache History => _history;
 
     /// <summary>The journal whose pause for hosts is being waited for beside the passes (null when none is).</summary>
     public long? WaitingForHosts
@@ -176,7 +180,7 @@ public sealed class ControllerPass : IAsyncDisposable, IDisposable
                 // Pass after pass the checks ask the services with the same tokens: the routine filter keeps one service.use
                 // per token, request and outcome a day (a person's `keyward check` records every use).
                 var result = await CheckPass.RunWithActiveAsync(read, manifest, clients, options, Engine(read), stopping, _uses,
-                    opened is null ? null : planned).ConfigureAwait(false);
+                    opened is null ? null : planned, _history).ConfigureAwait(false);
                 (reports, active) = (result.Reports, result.Active);
                 _status.LastSinksReused = result.SinksReused;
             }
