@@ -52,4 +52,18 @@ public sealed class CliJsonWriteTests
         Assert.DoesNotContain("applied", planText, StringComparison.Ordinal);
         Assert.Contains("\"upcoming\": []", planText, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ALargeDocument_PassedOnInChunks_IsTheSerializersText()
+    {
+        // Several times the 64 KiB the writer hands on at once, with 2-, 3- and 4-byte characters at every offset, so
+        // chunk boundaries fall inside characters.
+        var sinks = Enumerable.Range(0, 3000)
+            .Select(i => new ApplySinkJson($"sink-{i}", $"/srv/{new string('x', i % 7)}/ü{i}.env", "unchanged", $"file matches €{i} 🔑"))
+            .ToArray();
+        var doc = new ApplyJson("keyward.yaml", [], sinks, [], null);
+        var expected = Serializer(doc, CliJson.Context.ApplyJson);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(expected) > 4 * 64 * 1024);
+        Assert.Equal(expected, FastPath(doc, CliJson.Context.ApplyJson));
+    }
 }

@@ -47,13 +47,43 @@ internal static class CliJson
     {
         ArgumentNullException.ThrowIfNull(o);
         ArgumentNullException.ThrowIfNull(info);
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        var text = new TextSink(o);
+        using (var writer = new Utf8JsonWriter(text, WriterOptions))
         {
             if (info.SerializeHandler is { } generated) generated(writer, value);
             else JsonSerializer.Serialize(writer, value, info);
         }
-        o.WriteLine(Encoding.UTF8.GetString(buffer.WrittenSpan));
+        text.Complete();
+        o.WriteLine();
+    }
+
+    /// <summary>Hands what the JSON writer wrote to a text writer as it goes, through one 64 KiB buffer: a 4 MB document
+    /// is never held whole (as bytes, then again as a string), which cost more in fresh pages than in writing it.</summary>
+    private sealed class TextSink(TextWriter o) : IBufferWriter<byte>
+    {
+        private byte[] _bytes = new byte[64 * 1024];
+        private char[] _chars = new char[64 * 1024 + 4];
+        private readonly Decoder _decoder = Encoding.UTF8.GetDecoder(); // keeps a character split between two chunks
+
+        public void Advance(int count) => Write(_bytes.AsSpan(0, count), flush: false);
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            if (sizeHint > _bytes.Length) _bytes = new byte[sizeHint];
+            return _bytes; // everything advanced has been written: the buffer is free again
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+        public void Complete() => Write([], flush: true);
+
+        private void Write(ReadOnlySpan<byte> bytes, bool flush)
+        {
+            var count = _decoder.GetCharCount(bytes, flush);
+            if (count > _chars.Length) _chars = new char[count];
+            var n = _decoder.GetChars(bytes, _chars, flush);
+            if (n > 0) o.Write(_chars, 0, n);
+        }
     }
 }
 
