@@ -11,20 +11,28 @@ public sealed record ResolvedCredential(Credential Spec, Secret? Value, string? 
 {
     private Func<string?>? _derivePublicKey;
     private string? _publicKey = PublicKey;
+    private Lock? _deriving;
 
     /// <summary>A public key derived on first use: planning resolves every credential, but only the sinks that
-    /// render a public key need one, and deriving it (parsing the private key) for 1,000 keys on every run is waste.</summary>
+    /// render a public key need one, and deriving it (parsing the private key) for 1,000 keys on every run is waste.
+    /// Sinks are inspected on several threads: the key is derived once, and a thread that finds it derived sees it.</summary>
     public static ResolvedCredential Deferred(Credential spec, Secret? value, Func<string?> derivePublicKey) =>
-        new(spec, value, (string?)null) { _derivePublicKey = derivePublicKey };
+        new(spec, value, (string?)null) { _derivePublicKey = derivePublicKey, _deriving = new Lock() };
 
     public string? PublicKey
     {
         get
         {
-            if (_derivePublicKey is { } derive)
+            if (Volatile.Read(ref _derivePublicKey) is not null)
             {
-                _publicKey = derive();
-                _derivePublicKey = null;
+                lock (_deriving!)
+                {
+                    if (_derivePublicKey is { } derive)
+                    {
+                        _publicKey = derive();
+                        Volatile.Write(ref _derivePublicKey, null); // after the key: whoever reads null reads the key
+                    }
+                }
             }
             return _publicKey;
         }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Engine;
 using Keyward.Engine.Apply;
@@ -308,6 +307,6 @@ internal static class PlanPrinter
                 report.CredentialsWritten,
                 report.FilesWritten,
                 [.. report.Hooks.Select(h => new ApplyHookJson(h.Sink, h.Hook, h.Success, h.Message))]));
-        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Context.ApplyJson));
+        CliJson.WriteLine(o, doc, CliJson.Context.ApplyJson);
     }
 }

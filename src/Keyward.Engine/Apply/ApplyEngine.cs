@@ -134,15 +134,27 @@ public sealed class ApplyEngine
             var resolved = SinkDelivery.ResolveAll(manifest, values);
             trust = await TrustListsAsync(manifest, versions, cancellationToken).ConfigureAwait(false);
             Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: resolve, trust lists");
-            foreach (var sink in manifest.Sinks)
+            // Sinks whose credentials change are decided by that; the rest are inspected on disk, in parallel (most of a
+            // no-op apply of many sinks), then taken in manifest order again, live Secrets asked one at a time.
+            var decided = new SinkChange?[manifest.Sinks.Count];
+            var toInspect = new List<Sink>(manifest.Sinks.Count);
+            for (var i = 0; i < manifest.Sinks.Count; i++)
             {
-                var target = _delivery.TargetPath(sink);
-                if (ApplyPlanner.FromCredentials(sink, credentials, target, File.Exists) is { } decided)
+                var sink = manifest.Sinks[i];
+                decided[i] = ApplyPlanner.FromCredentials(sink, credentials, _delivery.TargetPath(sink), File.Exists);
+                if (decided[i] is null) toInspect.Add(sink);
+            }
+            var inspections = _delivery.InspectAll(toInspect, resolved, trust);
+            var next = 0;
+            for (var i = 0; i < manifest.Sinks.Count; i++)
+            {
+                if (decided[i] is { } change)
                 {
-                    result.Add(decided);
+                    result.Add(change);
                     continue;
                 }
-                var inspection = _delivery.Inspect(sink, resolved, trust);
+                var sink = manifest.Sinks[i];
+                var inspection = inspections[next++];
                 inspected[sink] = inspection;
                 var live = inspection.State == SinkState.Current && sink.Kubernetes is { Live: true }
                     ? await _live.InspectAsync(sink, resolved, cancellationToken).ConfigureAwait(false)

@@ -79,13 +79,93 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
     /// difference names the credentials whose values differ, never the values.</summary>
     public SinkInspection Inspect(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust)
     {
+        var warnings = new List<(string Who, KeywardError Warning)>();
+        try
+        {
+            return Inspect(sink, values, trust, warnings);
+        }
+        finally
+        {
+            WarnOnce(warnings);
+        }
+    }
+
+    /// <summary>Fewer sinks than this are inspected on the calling thread: handing work to other threads costs more than
+    /// a few dozen inspections (each a render, a few system calls and a read of a small file).</summary>
+    internal const int ParallelThreshold = 64;
+
+    /// <summary>
+    /// <see cref="Inspect(Sink, IReadOnlyDictionary{string, ResolvedCredential}, IReadOnlyDictionary{string, IReadOnlyList{string}})"/>
+    /// of every sink in <paramref name="sinks"/>, on up to one thread per processor: the answers come back in the order
+    /// of <paramref name="sinks"/>, and the warnings are given after all are inspected, in that order too, so the output
+    /// is the same whatever thread inspected which sink. Inspection only reads (the writer's directory memory is locked,
+    /// owner lookups are reentrant, fingerprints are stateless, a deferred public key is derived under a lock); a
+    /// failure stops the rest and the first in sink order is thrown, as the sequential loop would have thrown it.
+    /// </summary>
+    public IReadOnlyList<SinkInspection> InspectAll(IReadOnlyList<Sink> sinks, IReadOnlyDictionary<string, ResolvedCredential> values,
+        IReadOnlyDictionary<string, IReadOnlyList<string>> trust) => InspectAll(sinks, values, trust, Environment.ProcessorCount);
+
+    internal IReadOnlyList<SinkInspection> InspectAll(IReadOnlyList<Sink> sinks, IReadOnlyDictionary<string, ResolvedCredential> values,
+        IReadOnlyDictionary<string, IReadOnlyList<string>> trust, int parallelism)
+    {
+        ArgumentNullException.ThrowIfNull(sinks);
+        var threads = Math.Max(1, parallelism);
+        var results = new SinkInspection[sinks.Count];
+        var warnings = new List<(string Who, KeywardError Warning)>?[sinks.Count];
+        var failures = new Exception?[sinks.Count];
+        _ = Writer; // made once, before any thread asks for it
+        if (threads == 1 || sinks.Count < ParallelThreshold)
+        {
+            for (var i = 0; i < sinks.Count; i++) results[i] = Inspect(sinks[i], values, trust);
+            return results;
+        }
+        // Each worker takes the next index: sinks cost about the same, and a shared counter balances the odd slow one.
+        var next = -1;
+        var failed = 0;
+        void Work()
+        {
+            int i;
+            while (Volatile.Read(ref failed) == 0 && (i = Interlocked.Increment(ref next)) < sinks.Count)
+            {
+                var list = new List<(string Who, KeywardError Warning)>();
+                try
+                {
+                    results[i] = Inspect(sinks[i], values, trust, list);
+                }
+                catch (Exception e)
+                {
+                    failures[i] = e;
+                    Volatile.Write(ref failed, 1);
+                }
+                warnings[i] = list;
+            }
+        }
+        var workers = new Thread[Math.Min(threads, sinks.Count) - 1];
+        for (var t = 0; t < workers.Length; t++)
+        {
+            workers[t] = new Thread(Work) { IsBackground = true, Name = "keyward-inspect" };
+            workers[t].Start();
+        }
+        Work();
+        foreach (var w in workers) w.Join();
+        for (var i = 0; i < sinks.Count; i++)
+        {
+            if (warnings[i] is { } list) WarnOnce(list);
+            if (failures[i] is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+        }
+        return results;
+    }
+
+    private SinkInspection Inspect(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust,
+        List<(string Who, KeywardError Warning)> warnings)
+    {
         var path = TargetPath(sink);
         if (!Renderable(sink, values, out var missing))
             return new SinkInspection(sink, path, SinkState.Pending, [new("NoValue", $"{missing} has no value")]);
         var request = Request(sink, values, trust);
         try
         {
-            var found = WithOwnerFallback(request, Writer.Inspect);
+            var found = WithOwnerFallback(request, Writer.Inspect, warnings);
             if (found.IsCurrent) return new SinkInspection(sink, path, SinkState.Current, []) { File = found };
             var state = found.Has(FileDifferences.Missing) ? SinkState.Missing : SinkState.Differs;
             return new SinkInspection(sink, path, state, Findings(sink, request, found, values, trust));
@@ -238,8 +318,24 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
     private static string Octal(int mode) => Convert.ToString(mode, 8).PadLeft(4, '0').ToString(CultureInfo.InvariantCulture);
 
     private readonly HashSet<string> _warnedOwners = new(StringComparer.Ordinal);
+    private readonly Lock _warnedLock = new();
 
     private T WithOwnerFallback<T>(FileWriteRequest request, Func<FileWriteRequest, T> action)
+    {
+        var warnings = new List<(string Who, KeywardError Warning)>(0);
+        try
+        {
+            return WithOwnerFallback(request, action, warnings);
+        }
+        finally
+        {
+            WarnOnce(warnings);
+        }
+    }
+
+    /// <param name="warnings">Receives the unknown-owner warning (with the owner:group it is about) instead of it being
+    /// given here: <see cref="WarnOnce"/> gives it, once per owner:group, when the caller's order says.</param>
+    private T WithOwnerFallback<T>(FileWriteRequest request, Func<FileWriteRequest, T> action, List<(string Who, KeywardError Warning)> warnings)
     {
         try
         {
@@ -247,9 +343,8 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         }
         catch (Core.Errors.KeywardException ex) when (options.Root is not null && ex.First.Code == Core.Errors.ErrorCodes.SinkUnknownOwner)
         {
-            var who = $"{request.Owner}:{request.Group}";
-            if (_warnedOwners.Add(who))
-                options.Warn(ex.First with { Message = ex.First.Message + $" (under --root the file keeps this host's ownership; {request.Owner ?? "-"}:{request.Group ?? "-"} applies on the target system)" });
+            warnings.Add(($"{request.Owner}:{request.Group}",
+                ex.First with { Message = ex.First.Message + $" (under --root the file keeps this host's ownership; {request.Owner ?? "-"}:{request.Group ?? "-"} applies on the target system)" }));
             return action(request with { Owner = null, Group = null });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -257,6 +352,17 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
             // The writer translates failures of the write itself; a failed look at the target or its parents (statx:
             // "File name too long" under a long --root, EACCES) is the same failure to the user, not an internal error.
             throw new Core.Errors.KeywardException(Core.Errors.ErrorCodes.SinkWriteFailed.With($"cannot write '{request.Path}': {Core.Errors.IoErrorText.Describe(ex)}"), ex);
+        }
+    }
+
+    /// <summary>Gives each warning whose owner:group has not been warned about yet by this delivery.</summary>
+    private void WarnOnce(List<(string Who, KeywardError Warning)> warnings)
+    {
+        foreach (var (who, warning) in warnings)
+        {
+            bool first;
+            lock (_warnedLock) first = _warnedOwners.Add(who);
+            if (first) options.Warn(warning);
         }
     }
 

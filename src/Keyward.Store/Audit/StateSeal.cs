@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
@@ -19,15 +18,20 @@ namespace Keyward.Store.Audit;
 /// id order, both by byte order. Columns are sealed as stored, not parsed (docs/store.md, "State seal").
 /// </para>
 /// </summary>
-internal sealed class StateSeal
+internal sealed class StateSeal : IDisposable
 {
     public const string Label = "keyward/store/v1 state-seal";
     public const string Prefix = "v1:";
 
-    private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
+    // The MAC is computed as the rows are read, through a buffer of 64 KiB: the sealed text of 10,000 versions and their
+    // tokens is several MB, which a growing buffer allocated (and the kernel zeroed) twice over on every store open.
+    private readonly IncrementalHash _mac;
+    private readonly byte[] _chunk = new byte[64 * 1024];
+    private int _used;
 
-    public StateSeal(string? auditHead)
+    public StateSeal(byte[] auditKey, string? auditHead)
     {
+        _mac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, auditKey);
         Append(Encoding.UTF8.GetBytes(Label));
         Append([0]);
         Field(auditHead);
@@ -81,9 +85,36 @@ internal sealed class StateSeal
         return columns;
     }
 
-    public string Finish(byte[] auditKey) => Prefix + Convert.ToHexStringLower(HMACSHA256.HashData(auditKey, _buffer.WrittenSpan));
+    /// <summary>The seal of everything added (once: the MAC is spent).</summary>
+    public string Finish()
+    {
+        Flush();
+        return Prefix + Convert.ToHexStringLower(_mac.GetHashAndReset());
+    }
 
-    private void Append(ReadOnlySpan<byte> bytes) => _buffer.Write(bytes);
+    public void Dispose()
+    {
+        _mac.Dispose();
+        CryptographicOperations.ZeroMemory(_chunk);
+    }
+
+    private void Flush()
+    {
+        _mac.AppendData(_chunk, 0, _used);
+        _used = 0;
+    }
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > _chunk.Length - _used) Flush();
+        if (bytes.Length > _chunk.Length)
+        {
+            _mac.AppendData(bytes);
+            return;
+        }
+        bytes.CopyTo(_chunk.AsSpan(_used));
+        _used += bytes.Length;
+    }
 
     private void Field(string? value)
     {
@@ -93,11 +124,22 @@ internal sealed class StateSeal
             return;
         }
         var length = Encoding.UTF8.GetByteCount(value);
-        var span = _buffer.GetSpan(5 + length);
+        if (5 + length > _chunk.Length - _used) Flush();
+        if (5 + length > _chunk.Length)
+        {
+            // Longer than the buffer (never expected of a row's column): encoded on its own.
+            var bytes = new byte[5 + length];
+            bytes[0] = 1;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(1), (uint)length);
+            Encoding.UTF8.GetBytes(value, bytes.AsSpan(5));
+            _mac.AppendData(bytes);
+            return;
+        }
+        var span = _chunk.AsSpan(_used);
         span[0] = 1;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span[1..], (uint)length);
         Encoding.UTF8.GetBytes(value, span[5..]);
-        _buffer.Advance(5 + length);
+        _used += 5 + length;
     }
 
     /// <summary>Throws KW0310 unless <paramref name="stored"/> equals <paramref name="computed"/>, the seal of the rows as
@@ -114,7 +156,7 @@ internal sealed class StateSeal
                 $"the state seal of {location} was deleted: the store holds credentials and its audit head says it was sealed",
                 "restore the state from a backup and investigate who could write the database");
         }
-        if (!AuditChain.HashEquals(computed.Finish(auditKey), stored))
+        if (!AuditChain.HashEquals(computed.Finish(), stored))
         {
             throw ErrorCodes.StoreTampered.Exception(
                 $"the credential state in {location} was altered outside Keyward: which versions are active, their expiry or metadata, a token's revocation, or the audit head no longer match the store's seal",

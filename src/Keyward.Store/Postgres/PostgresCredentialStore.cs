@@ -584,14 +584,22 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
     /// <summary>The seal of the rows as this transaction sees them.</summary>
     private async Task<StateSeal> ComputeSealAsync(NpgsqlTransaction? tx, CancellationToken ct)
     {
-        var seal = new StateSeal(await ReadMetaTextAsync(tx, StoreMetaKeys.AuditHead, ct).ConfigureAwait(false));
-        foreach (var sql in new[] { StateSeal.PostgresVersionRows, StateSeal.PostgresLedgerRows })
+        var seal = new StateSeal(_keys.AuditKey, await ReadMetaTextAsync(tx, StoreMetaKeys.AuditHead, ct).ConfigureAwait(false));
+        try
         {
-            await using var command = Command(sql, tx);
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await seal.AddRowsAsync(reader, ct).ConfigureAwait(false);
+            foreach (var sql in new[] { StateSeal.PostgresVersionRows, StateSeal.PostgresLedgerRows })
+            {
+                await using var command = Command(sql, tx);
+                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await seal.AddRowsAsync(reader, ct).ConfigureAwait(false);
+            }
+            return seal;
         }
-        return seal;
+        catch
+        {
+            seal.Dispose();
+            throw;
+        }
     }
 
     /// <summary>At the end of a write transaction (under the write lock) that changed versions, tokens or the audit log:
@@ -599,7 +607,8 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
     private async Task SealIfDirtyAsync(NpgsqlTransaction tx, CancellationToken ct)
     {
         if (!_sealDirty) return;
-        var seal = (await ComputeSealAsync(tx, ct).ConfigureAwait(false)).Finish(_keys.AuditKey);
+        string seal;
+        using (var computed = await ComputeSealAsync(tx, ct).ConfigureAwait(false)) seal = computed.Finish();
         await WriteMetaAsync(tx, StoreMetaKeys.StateSeal, Encoding.UTF8.GetBytes(seal), ct).ConfigureAwait(false);
         _sealDirty = false;
     }
@@ -609,7 +618,7 @@ internal sealed class PostgresCredentialStore : IKeyedStore, Copy.IJournalHistor
         var check = await ReadAsync(async tx =>
         {
             var stored = await ReadMetaTextAsync(tx, StoreMetaKeys.StateSeal, cancellationToken).ConfigureAwait(false);
-            var seal = await ComputeSealAsync(tx, cancellationToken).ConfigureAwait(false);
+            using var seal = await ComputeSealAsync(tx, cancellationToken).ConfigureAwait(false);
             return StateSeal.Check(_keys.AuditKey, stored, seal, await ReadMetaTextAsync(tx, StoreMetaKeys.AuditHead, cancellationToken).ConfigureAwait(false), Location);
         }, cancellationToken, snapshot: true).ConfigureAwait(false);
         if (check != SealCheck.Unsealed) return;

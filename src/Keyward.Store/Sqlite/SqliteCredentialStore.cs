@@ -667,10 +667,18 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     /// <summary>The seal of the rows as this transaction sees them; the version rows go to <paramref name="versionRows"/> too when given.</summary>
     private StateSeal ComputeSeal(List<string?[]>? versionRows = null)
     {
-        var seal = new StateSeal(ReadMetaText(StoreMetaKeys.AuditHead));
-        using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader, versionRows);
-        using (var reader = Command(StateSeal.SqliteLedgerRows).ExecuteReader()) seal.AddRows(reader);
-        return seal;
+        var seal = new StateSeal(_keys.AuditKey, ReadMetaText(StoreMetaKeys.AuditHead));
+        try
+        {
+            using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader, versionRows);
+            using (var reader = Command(StateSeal.SqliteLedgerRows).ExecuteReader()) seal.AddRows(reader);
+            return seal;
+        }
+        catch
+        {
+            seal.Dispose();
+            throw;
+        }
     }
 
     /// <summary>At the end of a write transaction that changed versions, tokens or the audit log: the seal of the rows as
@@ -678,7 +686,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private void SealIfDirty()
     {
         if (!_sealDirty) return;
-        WriteMeta(StoreMetaKeys.StateSeal, ComputeSeal().Finish(_keys.AuditKey));
+        using (var seal = ComputeSeal()) WriteMeta(StoreMetaKeys.StateSeal, seal.Finish());
         _sealDirty = false;
     }
 
@@ -695,7 +703,8 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
                 var head = ReadMetaText(StoreMetaKeys.AuditHead);
                 StateAnchor.Check(Path.GetDirectoryName(Path.GetFullPath(_path))!, head, _path);
                 var rows = new List<string?[]>();
-                var result = StateSeal.Check(_keys.AuditKey, stored, ComputeSeal(rows), head, _path);
+                using var seal = ComputeSeal(rows);
+                var result = StateSeal.Check(_keys.AuditKey, stored, seal, head, _path);
                 // Only rows the seal vouched for are kept (an unsealed legacy store is sealed next, by a write).
                 if (result == SealCheck.Intact) (_sealedVersionRows, _sealedRowsSeal) = (rows, stored);
                 return result;
