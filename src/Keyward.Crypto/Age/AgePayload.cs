@@ -6,8 +6,9 @@ namespace Keyward.Crypto.Age;
 
 /// <summary>The STREAM payload: ChaCha20-Poly1305 over 64 KiB chunks, nonce = 11-byte big-endian
 /// counter ‖ last-chunk flag. Chunks are processed in batches of <see cref="BatchChunks"/>, and a
-/// second thread writes one batch while the next is sealed or opened (see <see cref="ChunkWriter"/>);
-/// the buffers are fixed, whatever the size of the data.</summary>
+/// second thread writes one batch while the next is sealed or opened (see <see cref="ChunkWriter"/>).
+/// In a file larger than one batch, each batch's chunks are sealed or opened half on a third thread
+/// (<see cref="SecondCore"/>). The buffers are fixed, whatever the size of the data.</summary>
 internal static class AgePayload
 {
     public const int NonceSize = 16;
