@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Keyward.Core.Diagnostics;
 using Keyward.Core.Errors;
 using Keyward.Crypto.Age;
 using Keyward.Sinks.Files;
@@ -41,7 +42,13 @@ internal static class AgeCommands
             if (outFile is null && !armored && context.Console.OutIsTerminal)
                 throw ErrorCodes.Usage.Exception("refusing to write binary ciphertext to a terminal", "pass -a for armored text, -o FILE, or redirect stdout");
             using var source = OpenInput(context, parse.GetValue(input));
-            WriteOutput(context, outFile, target => AgeFile.Encrypt(source, target, list, armored));
+            PhaseTimings.Mark("encrypt: recipients, input");
+            WriteOutput(context, outFile, target =>
+            {
+                AgeFile.Encrypt(source, target, list, armored);
+                PhaseTimings.Mark("encrypt: written");
+            });
+            PhaseTimings.Mark(outFile is null || outFile == "-" ? "encrypt: flushed" : "encrypt: fsync, rename");
             return 0;
         });
         return cmd;
@@ -71,7 +78,14 @@ internal static class AgeCommands
                 }
             }
             using var source = OpenInput(context, parse.GetValue(input));
-            WriteOutput(context, parse.GetValue(output), target => AgeFile.Decrypt(source, target, list));
+            PhaseTimings.Mark("decrypt: identities, input");
+            var outFile = parse.GetValue(output);
+            WriteOutput(context, outFile, target =>
+            {
+                AgeFile.Decrypt(source, target, list);
+                PhaseTimings.Mark("decrypt: written");
+            });
+            PhaseTimings.Mark(outFile is null || outFile == "-" ? "decrypt: flushed" : "decrypt: fsync, rename");
             return 0;
         });
         return cmd;

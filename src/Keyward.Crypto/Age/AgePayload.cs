@@ -6,8 +6,9 @@ namespace Keyward.Crypto.Age;
 
 /// <summary>The STREAM payload: ChaCha20-Poly1305 over 64 KiB chunks, nonce = 11-byte big-endian
 /// counter ‖ last-chunk flag. Chunks are processed in batches of <see cref="BatchChunks"/>, and a
-/// second thread writes one batch while the next is sealed or opened (see <see cref="ChunkWriter"/>);
-/// the buffers are fixed, whatever the size of the data.</summary>
+/// second thread writes one batch while the next is sealed or opened (see <see cref="ChunkWriter"/>).
+/// In a file larger than one batch, each batch's chunks are sealed or opened half on a third thread
+/// (<see cref="SecondCore"/>). The buffers are fixed, whatever the size of the data.</summary>
 internal static class AgePayload
 {
     public const int NonceSize = 16;
@@ -29,17 +30,22 @@ internal static class AgePayload
         var key = FileKeyWrap.Hkdf(fileKey, streamNonce, "payload");
         // One spare byte tells whether a full batch ends the file without a second read-ahead buffer.
         var plain = new byte[PlainBatchSize + 1];
+        ChaCha20Poly1305? secondAead = null;
         try
         {
             using var aead = new ChaCha20Poly1305(key);
             using var writer = new ChunkWriter(output, SealedBatchSize);
+            using var second = new SecondCore();
             var filled = ReadFull(plaintext, plain);
             ulong counter = 0;
             while (true)
             {
                 var last = filled <= PlainBatchSize;
                 var slot = writer.Acquire();
-                writer.Publish(SealBatch(aead, plain.AsSpan(0, last ? filled : PlainBatchSize), last, ref counter, slot));
+                // A file of one batch (up to 1 MiB) is sealed on this thread alone.
+                var split = (last && counter == 0) ? null : second;
+                if (split is not null) secondAead ??= new ChaCha20Poly1305(key);
+                writer.Publish(SealBatch(aead, secondAead, split, plain, last ? filled : PlainBatchSize, last, ref counter, slot));
                 if (last) break;
                 plain[0] = plain[PlainBatchSize];
                 filled = 1 + ReadFull(plaintext, plain.AsSpan(1));
@@ -48,15 +54,46 @@ internal static class AgePayload
         }
         finally
         {
+            secondAead?.Dispose();
             CryptographicOperations.ZeroMemory(key);
             CryptographicOperations.ZeroMemory(plain);
         }
     }
 
     /// <summary>Seals a batch of full chunks, or, when <paramref name="last"/>, the file's remaining
-    /// chunks, the final one flagged (an empty file has one empty final chunk).</summary>
-    private static int SealBatch(ChaCha20Poly1305 aead, ReadOnlySpan<byte> plain, bool last, ref ulong counter, Span<byte> sealedBatch)
+    /// chunks, the final one flagged (an empty file has one empty final chunk). With <paramref name="second"/>,
+    /// the second half of the chunks is sealed there, with <paramref name="secondAead"/>, while this thread
+    /// seals the first half: every chunk's nonce is its own counter, so the halves are independent.</summary>
+    private static int SealBatch(ChaCha20Poly1305 aead, ChaCha20Poly1305? secondAead, SecondCore? second, byte[] plain, int length, bool last, ref ulong counter, byte[] sealedBatch)
     {
+        var chunks = last ? Math.Max(1, (length + ChunkSize - 1) / ChunkSize) : length / ChunkSize;
+        var start = counter;
+        counter += last ? (ulong)(chunks - 1) : (ulong)chunks;
+        if (second is null || chunks < 2)
+            return SealChunks(aead, plain, 0, length, last, start, sealedBatch, 0);
+        // The first half holds only full, non-final chunks; the second half ends the file when last.
+        var half = chunks / 2;
+        var secondLength = 0;
+        second.Begin(() => secondLength = SealChunks(secondAead!, plain, half * ChunkSize, length - half * ChunkSize, last, start + (ulong)half, sealedBatch, half * EncryptedChunkSize));
+        int firstLength;
+        try
+        {
+            firstLength = SealChunks(aead, plain, 0, half * ChunkSize, false, start, sealedBatch, 0);
+        }
+        finally
+        {
+            second.End();
+        }
+        return firstLength + secondLength;
+    }
+
+    /// <summary>Seals <paramref name="length"/> bytes of plaintext from <paramref name="plainOffset"/> as consecutive
+    /// chunks numbered from <paramref name="counter"/>, the last of them flagged final when <paramref name="last"/>;
+    /// returns the sealed length.</summary>
+    private static int SealChunks(ChaCha20Poly1305 aead, byte[] plainBuffer, int plainOffset, int length, bool last, ulong counter, byte[] sealedBuffer, int sealedOffset)
+    {
+        var plain = plainBuffer.AsSpan(plainOffset, length);
+        var sealedBatch = sealedBuffer.AsSpan(sealedOffset);
         var chunks = last ? Math.Max(1, (plain.Length + ChunkSize - 1) / ChunkSize) : plain.Length / ChunkSize;
         Span<byte> nonce = stackalloc byte[12];
         nonce.Clear();
@@ -64,10 +101,9 @@ internal static class AgePayload
         for (var i = 0; i < chunks; i++)
         {
             var chunk = plain.Slice(i * ChunkSize, Math.Min(ChunkSize, plain.Length - i * ChunkSize));
-            SetNonce(nonce, counter, last && i == chunks - 1);
+            SetNonce(nonce, counter + (ulong)i, last && i == chunks - 1);
             aead.Encrypt(nonce, chunk, sealedBatch.Slice(written, chunk.Length), sealedBatch.Slice(written + chunk.Length, TagSize));
             written += chunk.Length + TagSize;
-            if (!(last && i == chunks - 1)) counter++;
         }
         return written;
     }
@@ -81,16 +117,21 @@ internal static class AgePayload
             throw ErrorCodes.AgeHeaderInvalid.Exception("the payload nonce is missing or short");
         var key = FileKeyWrap.Hkdf(fileKey, streamNonce, "payload");
         var sealedBatch = new byte[SealedBatchSize];
+        ChaCha20Poly1305? secondAead = null;
         try
         {
             using var aead = new ChaCha20Poly1305(key);
             using var writer = new ChunkWriter(output, PlainBatchSize);
+            using var second = new SecondCore();
             ulong counter = 0;
             while (true)
             {
                 var n = input.ReadFull(sealedBatch);
                 var slot = writer.Acquire();
-                var written = OpenBatch(aead, sealedBatch.AsSpan(0, n), ref counter, slot, out var final, out var failure);
+                // A file of one batch (a short first read) is opened on this thread alone.
+                var split = (n < SealedBatchSize && counter == 0) ? null : second;
+                if (split is not null) secondAead ??= new ChaCha20Poly1305(key);
+                var written = OpenBatch(aead, secondAead, split, sealedBatch, n, ref counter, slot, out var final, out var failure);
                 writer.Publish(written);
                 if (failure is null && final && !input.AtEof()) failure = "data after the final chunk";
                 if (failure is not null)
@@ -104,15 +145,56 @@ internal static class AgePayload
         }
         finally
         {
+            secondAead?.Dispose();
             CryptographicOperations.ZeroMemory(key);
         }
     }
 
-    /// <summary>Opens the chunks of one batch in order into <paramref name="plain"/> and returns the
+    /// <summary>Opens the first <paramref name="length"/> bytes of <paramref name="batch"/> into
+    /// <paramref name="plain"/> and returns the plaintext length of the chunks that authenticated, in order, up
+    /// to the first that did not. With <paramref name="second"/>, the chunks of the second half are opened there
+    /// meanwhile, into their own place in <paramref name="plain"/>; their plaintext counts only if every chunk
+    /// of the first half authenticated and none of them was final. What is past the returned length is never
+    /// released (the writer writes exactly that many bytes).</summary>
+    private static int OpenBatch(ChaCha20Poly1305 aead, ChaCha20Poly1305? secondAead, SecondCore? second, byte[] batch, int length, ref ulong counter, byte[] plain, out bool final, out string? failure)
+    {
+        var chunks = (length + EncryptedChunkSize - 1) / EncryptedChunkSize;
+        if (second is null || chunks < 2)
+            return OpenChunks(aead, batch.AsSpan(0, length), ref counter, plain, out final, out failure);
+        var half = chunks / 2;
+        var secondCounter = counter + (ulong)half;
+        var secondWritten = 0;
+        var secondFinal = false;
+        string? secondFailure = null;
+        second.Begin(() => secondWritten = OpenChunks(secondAead!, batch.AsSpan(half * EncryptedChunkSize, length - half * EncryptedChunkSize),
+            ref secondCounter, plain.AsSpan(half * ChunkSize), out secondFinal, out secondFailure));
+        int written;
+        try
+        {
+            written = OpenChunks(aead, batch.AsSpan(0, half * EncryptedChunkSize), ref counter, plain, out final, out failure);
+        }
+        finally
+        {
+            second.End();
+        }
+        if (failure is not null) return written;
+        if (final)
+        {
+            // A full-size final chunk in the first half, with chunks after it.
+            failure = "data after the final chunk";
+            return written;
+        }
+        counter = secondCounter;
+        final = secondFinal;
+        failure = secondFailure;
+        return written + secondWritten;
+    }
+
+    /// <summary>Opens consecutive chunks in order into <paramref name="plain"/> and returns the
     /// plaintext length of those that authenticated. A batch shorter than its buffer ends at EOF. Each
     /// chunk gets the same checks as if read alone: a short chunk is the final one, and a full-size
     /// chunk that fails as a non-final chunk is retried as the final one.</summary>
-    private static int OpenBatch(ChaCha20Poly1305 aead, ReadOnlySpan<byte> batch, ref ulong counter, Span<byte> plain, out bool final, out string? failure)
+    private static int OpenChunks(ChaCha20Poly1305 aead, ReadOnlySpan<byte> batch, ref ulong counter, Span<byte> plain, out bool final, out string? failure)
     {
         final = false;
         failure = null;

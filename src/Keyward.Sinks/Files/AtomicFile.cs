@@ -86,7 +86,7 @@ public static class AtomicFile
                     Posix.FChown(fd, uid ?? uint.MaxValue, gid ?? uint.MaxValue, dir.Child(temp));
                 // Exactly the declared mode whatever the umask (and after chown, which clears set-id bits).
                 Posix.FChmod(fd, mode, dir.Child(temp));
-                using var stream = new FileStream(handle, FileAccess.Write, bufferSize: 0);
+                using var stream = new WritebackStream(new FileStream(handle, FileAccess.Write, bufferSize: 0), fd);
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }

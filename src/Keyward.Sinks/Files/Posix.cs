@@ -170,6 +170,11 @@ internal static unsafe partial class Posix
 
     public static void Close(int fd) => _ = close(fd);
 
+    /// <summary><c>sync_file_range(SYNC_FILE_RANGE_WRITE)</c>: starts writeback of the dirty pages in the range and returns
+    /// without waiting for it. Only a head start for a later <see cref="Fsync"/>, which is what makes the data durable, so a
+    /// failure (a file system without it) is ignored.</summary>
+    public static void StartWriteback(int fd, long offset, long length) => _ = sync_file_range(fd, offset, length, 2);
+
     /// <summary>pread(2); retried on EINTR; 0 at end of file.</summary>
     public static int PRead(int fd, Span<byte> buffer, long offset, string display)
     {
@@ -263,6 +268,9 @@ internal static unsafe partial class Posix
 
     [LibraryImport(Libc)]
     private static partial int close(int fd);
+
+    [LibraryImport(Libc)]
+    private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
     [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int getpwnam_r(string name, void* pwd, byte* buffer, nuint size, void** result);

@@ -16,7 +16,9 @@ public sealed class AgeInteropTests : IDisposable
     public static TheoryData<int, bool, string> Cases()
     {
         var data = new TheoryData<int, bool, string>();
-        foreach (var size in new[] { 0, 1, 65535, 65536, 65537, 10 * 1024 * 1024 })
+        // Around a chunk, around a batch of 16 chunks (1 MiB: a larger file's batches are sealed and opened
+        // half on a second thread), and several batches plus a batch of 3 chunks (split 1 + 2) ending in 1 byte.
+        foreach (var size in new[] { 0, 1, 65535, 65536, 65537, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 2 * 65536 + 1, 10 * 1024 * 1024 })
             foreach (var armor in new[] { false, true })
                 foreach (var kind in new[] { "x25519", "ssh-ed25519" })
                     data.Add(size, armor, kind);

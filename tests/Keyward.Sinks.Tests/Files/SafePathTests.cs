@@ -244,6 +244,31 @@ public sealed class SafePathTests : IDisposable
     }
 
     [Fact]
+    public void AtomicFile_Write_LargeStreamInUnevenPieces_ArrivesWhole()
+    {
+        // Past WritebackStream.Threshold the stream asks for early writeback of what it has written; the bytes, their
+        // order and the file's length must be exactly what was written, through both Write overloads.
+        var path = _dir["big.bin"];
+        var data = new byte[3 * WritebackStream.Threshold + 12345];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(data);
+        AtomicFile.Write(path, s =>
+        {
+            var offset = 0;
+            var piece = 1;
+            while (offset < data.Length)
+            {
+                var n = Math.Min(piece, data.Length - offset);
+                if (piece % 2 == 0) s.Write(data, offset, n);
+                else s.Write(data.AsSpan(offset, n));
+                offset += n;
+                piece = piece * 3 + 1; // 1, 4, 13, … up to pieces larger than the threshold
+            }
+        }, 0x180);
+        Assert.Equal(data, File.ReadAllBytes(path));
+        Assert.Equal(0x180, Posix.LStat(path)!.Permissions);
+    }
+
+    [Fact]
     public void AtomicFile_Write_StreamThatFails_LeavesTheOldFileAndNoTemporary()
     {
         var path = _dir["f"];
