@@ -66,4 +66,48 @@ public sealed class CliJsonWriteTests
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(expected) > 4 * 64 * 1024);
         Assert.Equal(expected, FastPath(doc, CliJson.Context.ApplyJson));
     }
+
+    /// <summary>Every other --json document goes through the same writer: each is compared with the serializer's text, with
+    /// its optional fields both set and left out, so a type whose generated code differs cannot slip in.</summary>
+    [Fact]
+    public void EveryOtherDocument_IsTheSerializersText()
+    {
+        var at = new DateTimeOffset(2026, 12, 3, 8, 15, 0, TimeSpan.Zero);
+        const string odd = "a <b> & 'c' \"d\" — ünï 🔑\t\u0002";
+        var compared = 0;
+        void Same<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info)
+        {
+            Assert.NotNull(info.SerializeHandler);
+            Assert.Equal(Serializer(value, info), FastPath(value, info));
+            compared++;
+        }
+
+        Same(new CheckJson(1, [new CheckReportJson("sink", odd, true,
+            [new CheckConditionJson("Ready", "False", "ContentDiffers", odd, at, null), new CheckConditionJson("Verified", "True", "Ok", "", at, at)])]),
+            CliJson.Context.CheckJson);
+        Same([new ListRowJson(odd, "AtticToken", 2, "active", at, null, "fp", "minted", []),
+            new ListRowJson("b", "NixSigningKey", 1, "retired", at, at.AddDays(30), "fp2", "imported", ["s1", odd])], CliJson.Context.ListRowJsonArray);
+        Same([new TaxonomyRowJson(odd, "Secret", "ops", "p", "secret", ["x"], "30d", "Policy", "d", null),
+            new TaxonomyRowJson("t", "Secret", "ops", "p", "secret", [], "never", "Manual", "d", "3")], CliJson.Context.TaxonomyRowJsonArray);
+        Same([new AuditRowJson(1, at, "cli", "credential.create", odd, null, null, null, "h1"),
+            new AuditRowJson(2, at, "serve", "service.use", "c", 4, "fp", odd, "h2")], CliJson.Context.AuditRowJsonArray);
+        Same([new TokenJson("jti", odd, 1, "ci", "push:main", at, at.AddHours(1), null, "active", "attic-jwt", 2, "fp"),
+            new TokenJson("j2", "c", 1, "ci", "", at, at, at, "revoked", "attic-jwt", 1, "fp")], CliJson.Context.TokenJsonArray);
+        Same(new RevokeJson("jti", odd, 1, "ci", null, true), CliJson.Context.RevokeJson);
+        Same(new RevokeJson("jti", "c", 1, "ci", at, false), CliJson.Context.RevokeJson);
+        Same(new RotationPlanJson(at, odd, null, true, [new RotationJson("k", "NixSigningKey", "TwoPhase", odd, ["d"])],
+            [new RotationStepJson(1, "1", "stage", "key", "k", odd)], [], ["n"], [new RotationHostJson("h", ["s"])]), CliJson.Context.RotationPlanJson);
+        Same(new RotationPlanJson(at, "r", ["leaked"], false, [], [], ["u"], [], []), CliJson.Context.RotationPlanJson);
+        Same(new RotateJson(7, "Completed", [odd, "b"]), CliJson.Context.RotateJson);
+        Same([new ReconcileJson("attic", "main", "update", [new DriftJson("isPublic", "true", odd)], [odd])], CliJson.Context.ReconcileJsonArray);
+        Same(new StoreRecipientsJson(odd, [new StoreRecipientJson("age1x", "host")]), CliJson.Context.StoreRecipientsJson);
+        Same(new AgenixExportJson(odd, "secrets.nix", true, [new AgenixExportFileJson("c", "c.age", 1, "fp", ["age1"], false)],
+            [new SkippedJson("d", odd)]), CliJson.Context.AgenixExportJson);
+        Same(new AgenixImportJson(odd, [new AgenixImportFileJson("f.age", "c", "skip", null, null, null, odd),
+            new AgenixImportFileJson("g.age", "d", "import", "Secret", 2, "fp", "")]), CliJson.Context.AgenixImportJson);
+        Same(new SopsExportJson(odd, false, ["age1"], [new SopsExportKeyJson("c", "K", 1, "fp")], [odd]), CliJson.Context.SopsExportJson);
+        Same(new SopsImportJson(odd, [], [new SopsImportKeyJson("K", null, "skip", null, null, null, odd),
+            new SopsImportKeyJson("L", "c", "import", "Secret", 3, "fp", "")]), CliJson.Context.SopsImportJson);
+        Assert.Equal(16, compared);
+    }
 }

@@ -30,12 +30,12 @@ internal static class AgenixCommands
             var report = await exporter.ExportAsync(manifest, context.Console.ResolvePath(parse.GetValue(dir)!), parse.GetValue(armor), ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new AgenixExportJson(
+                CliJson.WriteLine(context.Console.Out, new AgenixExportJson(
                     report.Directory,
                     report.SecretsNixPath,
                     report.SecretsNixWritten,
                     [.. report.Files.Select(f => new AgenixExportFileJson(f.Credential, f.Path, f.Version, f.Fingerprint, f.Recipients, f.Written))],
-                    [.. report.Skipped.Select(s => new SkippedJson(s.Credential, s.Reason))]), CliJson.Context.AgenixExportJson)).ConfigureAwait(false);
+                    [.. report.Skipped.Select(s => new SkippedJson(s.Credential, s.Reason))]), CliJson.Context.AgenixExportJson);
                 return 0;
             }
             var o = context.Console.Out;
@@ -77,11 +77,11 @@ internal static class AgenixCommands
             var report = await importer.ImportAsync(context.Console.ResolvePath(parse.GetValue(dir)!), ids, manifest, parse.GetValue(skipForeign), ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new AgenixImportJson(
+                CliJson.WriteLine(context.Console.Out, new AgenixImportJson(
                     report.Directory,
                     [.. report.Files.Select(f => new AgenixImportFileJson(
                         f.File, f.Credential, f.Action.ToString().ToLowerInvariant(), f.Kind,
-                        f.Version, f.Fingerprint, f.Reason))]), CliJson.Context.AgenixImportJson)).ConfigureAwait(false);
+                        f.Version, f.Fingerprint, f.Reason))]), CliJson.Context.AgenixImportJson);
                 return 0;
             }
             foreach (var f in report.Files)

@@ -22,9 +22,9 @@ internal static class AuditCommand
             var o = context.Console.Out;
             if (parse.GetValue(json))
             {
-                o.WriteLine(JsonSerializer.Serialize(rows.Select(r => new AuditRowJson(
+                CliJson.WriteLine(o, rows.Select(r => new AuditRowJson(
                     r.Sequence, r.Event.At, r.Event.Actor, r.Event.Action, r.Event.Credential,
-                    r.Event.Version, r.Event.Fingerprint, r.Event.Detail, r.Hash)).ToArray(), CliJson.Context.AuditRowJsonArray));
+                    r.Event.Version, r.Event.Fingerprint, r.Event.Detail, r.Hash)).ToArray(), CliJson.Context.AuditRowJsonArray);
                 return 0;
             }
             foreach (var r in rows)

@@ -91,6 +91,6 @@ internal static class CheckCommand
                 r.Name,
                 r.Failed,
                 [.. r.Conditions.Select(c => new CheckConditionJson(c.Type, c.Status.ToString(), c.Reason, c.Message, c.LastTransitionTime, c.LastTrueTime))]))]);
-        o.WriteLine(JsonSerializer.Serialize(doc, CliJson.Context.CheckJson));
+        CliJson.WriteLine(o, doc, CliJson.Context.CheckJson);
     }
 }

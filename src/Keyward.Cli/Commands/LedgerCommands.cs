@@ -21,9 +21,9 @@ internal static class LedgerCommands
             var now = context.Time.GetUtcNow();
             if (parse.GetValue(json))
             {
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(tokens.Select(t => new TokenJson(
+                CliJson.WriteLine(context.Console.Out, tokens.Select(t => new TokenJson(
                     t.TokenId, t.Credential, t.Version, t.Subject, t.PermissionsSummary, t.IssuedAt, t.ExpiresAt, t.RevokedAt,
-                    Status(t, now), t.SignedBy, t.SignedByVersion, t.Fingerprint)).ToArray(), CliJson.Context.TokenJsonArray));
+                    Status(t, now), t.SignedBy, t.SignedByVersion, t.Fingerprint)).ToArray(), CliJson.Context.TokenJsonArray);
                 return 0;
             }
             var o = context.Console.Out;
@@ -56,8 +56,8 @@ internal static class LedgerCommands
             var t = r.Token;
             if (parse.GetValue(json))
             {
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(
-                    new RevokeJson(t.TokenId, t.Credential, t.Version, t.Subject, t.RevokedAt, r.AlreadyRevoked), CliJson.Context.RevokeJson));
+                CliJson.WriteLine(context.Console.Out, 
+                    new RevokeJson(t.TokenId, t.Credential, t.Version, t.Subject, t.RevokedAt, r.AlreadyRevoked), CliJson.Context.RevokeJson);
                 return 0;
             }
             context.Console.Out.WriteLine(r.AlreadyRevoked

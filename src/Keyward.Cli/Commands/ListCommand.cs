@@ -29,7 +29,7 @@ internal static class ListCommand
             {
                 var doc = rows.Select(v => new ListRowJson(v.Name, v.Kind, v.Version, v.State.ToString().ToLowerInvariant(), v.CreatedAt, v.ExpiresAt,
                     v.Fingerprint, v.Origin, sinks.GetValueOrDefault(v.Name) ?? [])).ToArray();
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(doc, CliJson.Context.ListRowJsonArray));
+                CliJson.WriteLine(context.Console.Out, doc, CliJson.Context.ListRowJsonArray);
                 return 0;
             }
             var now = context.Time.GetUtcNow();

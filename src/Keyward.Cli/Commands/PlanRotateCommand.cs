@@ -66,7 +66,7 @@ internal static class PlanRotateCommand
         var hosts = HostsReached(plan, manifest);
         if (json)
         {
-            o.WriteLine(JsonSerializer.Serialize(new RotationPlanJson(
+            CliJson.WriteLine(o, new RotationPlanJson(
                 plan.At,
                 plan.Intent.Reason.Name(),
                 plan.Intent.Exposed,
@@ -75,7 +75,7 @@ internal static class PlanRotateCommand
                 [.. plan.Steps.Select(s => new RotationStepJson(s.Order, s.Phase.Name(), s.Action.Name(), s.TargetKind.Name(), s.Target, s.Detail))],
                 plan.Unchanged,
                 plan.Notes,
-                [.. hosts.Select(h => new RotationHostJson(h.Host, h.Sinks))]), CliJson.Context.RotationPlanJson));
+                [.. hosts.Select(h => new RotationHostJson(h.Host, h.Sinks))]), CliJson.Context.RotationPlanJson);
             return;
         }
         foreach (var r in plan.Rotations)

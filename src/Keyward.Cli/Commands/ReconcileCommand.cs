@@ -39,12 +39,12 @@ internal static class ReconcileCommand
             foreach (var service in services)
                 results.AddRange(await reconciliation.ServiceAsync(service, parse.GetValue(dryRun), parse.GetValue(json) ? null : r => Print(o, r), ct).ConfigureAwait(false));
             if (parse.GetValue(json))
-                o.WriteLine(JsonSerializer.Serialize(results.Select(r => new ReconcileJson(
+                CliJson.WriteLine(o, results.Select(r => new ReconcileJson(
                     r.Service,
                     r.Cache,
                     r.Action.ToString(),
                     [.. r.Drift.Select(d => new DriftJson(d.Field, d.Live, d.Declared))],
-                    r.Notes)).ToArray(), CliJson.Context.ReconcileJsonArray));
+                    r.Notes)).ToArray(), CliJson.Context.ReconcileJsonArray);
             return 0;
         });
         return cmd;

@@ -81,7 +81,7 @@ internal static class RotateCommand
                     Note = asJson ? null : context.Console.Out.WriteLine,
                 }).RunAsync(outcome, firstUntil: null, ct).ConfigureAwait(false);
             if (asJson)
-                context.Console.Out.WriteLine(JsonSerializer.Serialize(new RotateJson(outcome.JournalId, outcome.State.ToString(), outcome.Log), CliJson.Context.RotateJson));
+                CliJson.WriteLine(context.Console.Out, new RotateJson(outcome.JournalId, outcome.State.ToString(), outcome.Log), CliJson.Context.RotateJson);
             else if (outcome.State == RotationState.AwaitingContinue)
                 context.Console.Out.WriteLine("run `keyward rotate --continue` after every consumer has the new public key");
             return 0;

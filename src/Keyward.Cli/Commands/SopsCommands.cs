@@ -38,12 +38,12 @@ internal static class SopsCommands
             progress.Done();
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new SopsImportJson(
+                CliJson.WriteLine(context.Console.Out, new SopsImportJson(
                     report.File,
                     report.Recipients,
                     [.. report.Keys.Select(k => new SopsImportKeyJson(
                         k.Key, k.Credential, k.Action.ToString().ToLowerInvariant(), k.Kind,
-                        k.Version, k.Fingerprint, k.Reason))]), CliJson.Context.SopsImportJson)).ConfigureAwait(false);
+                        k.Version, k.Fingerprint, k.Reason))]), CliJson.Context.SopsImportJson);
                 return 0;
             }
             foreach (var k in report.Keys)
@@ -91,12 +91,12 @@ internal static class SopsCommands
                 HostIdentities(context, state, required: false), fmt is null ? null : fmt == "json", ct).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
-                await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new SopsExportJson(
+                CliJson.WriteLine(context.Console.Out, new SopsExportJson(
                     report.File,
                     report.Written,
                     report.Recipients,
                     [.. report.Keys.Select(k => new SopsExportKeyJson(k.Credential, k.Key, k.Version, k.Fingerprint))],
-                    report.Skipped), CliJson.Context.SopsExportJson)).ConfigureAwait(false);
+                    report.Skipped), CliJson.Context.SopsExportJson);
                 return 0;
             }
             var o = context.Console.Out;

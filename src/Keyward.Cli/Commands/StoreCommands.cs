@@ -170,9 +170,9 @@ internal static class StoreCommands
     {
         if (json)
         {
-            await context.Console.Out.WriteLineAsync(JsonSerializer.Serialize(new StoreRecipientsJson(
+            CliJson.WriteLine(context.Console.Out, new StoreRecipientsJson(
                 state.IdentityPath,
-                [.. state.Recipients.Select((r, i) => new StoreRecipientJson(r, i == 0 ? "host" : "operator"))]), CliJson.Context.StoreRecipientsJson)).ConfigureAwait(false);
+                [.. state.Recipients.Select((r, i) => new StoreRecipientJson(r, i == 0 ? "host" : "operator"))]), CliJson.Context.StoreRecipientsJson);
             return;
         }
         for (var i = 0; i < state.Recipients.Count; i++)

@@ -22,9 +22,9 @@ internal static class Taxonomy
         var o = context.Console.Out;
         if (json)
         {
-            o.WriteLine(JsonSerializer.Serialize(rows.Select(r => new TaxonomyRowJson(
+            CliJson.WriteLine(o, rows.Select(r => new TaxonomyRowJson(
                 r.Name, r.Kind, r.Owner, r.Purpose, r.Secret, r.Consumers,
-                r.Rotation, r.Rule.ToString(), r.Rule.Description(), r.Version)).ToArray(), CliJson.Context.TaxonomyRowJsonArray));
+                r.Rotation, r.Rule.ToString(), r.Rule.Description(), r.Version)).ToArray(), CliJson.Context.TaxonomyRowJsonArray);
             return 0;
         }
         string[] head = ["NAME", "KIND", "OWNER", "PURPOSE", "SECRET", "CONSUMERS", "ROTATION", "VERSION"];

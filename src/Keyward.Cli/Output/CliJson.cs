@@ -8,9 +8,10 @@ using System.Text.Json.Serialization.Metadata;
 namespace Keyward.Cli;
 
 /// <summary>
-/// Every <c>--json</c> output is serialized through <see cref="Context"/>: source-generated, so the NativeAOT binary
-/// writes the same text as a JIT build (the reflection serializer printed <c>{}</c> once trimmed, and it is an
-/// analyzer error in src/). Indented, nulls left out, camelCase names of the records in Output/JsonOutput.cs.
+/// Every <c>--json</c> output is written by <see cref="WriteLine{T}"/> with a type of <see cref="Context"/>:
+/// source-generated, so the NativeAOT binary writes the same text as a JIT build (the reflection serializer printed
+/// <c>{}</c> once trimmed, and it is an analyzer error in src/). Indented, nulls left out, camelCase names of the
+/// records in Output/JsonOutput.cs.
 /// </summary>
 internal static class CliJson
 {
