@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Time;
 

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Keyward.Engine;
 using Keyward.Engine.Ledger;
 using Keyward.Core.Store;

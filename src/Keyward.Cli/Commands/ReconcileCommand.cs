@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Manifest;
 using Keyward.Engine.Checks;

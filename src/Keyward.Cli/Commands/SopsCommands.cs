@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Crypto.Age;
 using Keyward.Engine;

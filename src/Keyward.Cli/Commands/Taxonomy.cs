@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Keyward.Core.Graph;
 using Keyward.Core.Manifest;
 using Keyward.Core.Rotation;
