@@ -36,6 +36,10 @@ buildDotnetModule {
   dotnetFlags = [ "-p:PublishAot=true" ];
   nativeBuildInputs = [ clang installShellFiles ];
   buildInputs = [ zlib ];
+  # The image is linked at a fixed address (-no-pie) and not dehydrated, for a ~14 ms start instead of ~53 ms
+  # (docs/design.md, "Start-up: a position-dependent image"): keep the cc-wrapper from adding -pie back. For a
+  # randomised (PIE) image instead, override: dotnetFlags = [ "-p:PublishAot=true" "-p:KeywardPie=true" ] and drop this.
+  hardeningDisable = [ "pie" ];
   # The AOT binary dlopens libssl.so.3 once it does TLS or RSA: put OpenSSL on its library path.
   runtimeDeps = [ openssl ];
   executables = [ "keyward" ];
