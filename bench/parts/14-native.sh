@@ -12,16 +12,17 @@ command -v age >/dev/null || { echo "_(native part skipped: the age CLI is not i
 bindir="$(dirname "$KW_CLI")"
 if [[ -f "$bindir/keyward.dll" ]]; then build="ReadyToRun (no C toolchain here: not the native binary)"; else build="NativeAOT"; fi
 
-# median_ms CMD...: RUNS runs after one warm-up, median wall time in ms.
-median_ms() {
-  "$@" >/dev/null 2>&1
-  local samples=()
+# pair_ms A B: RUNS runs of each of the two command lines (eval'd, so they may redirect), alternating A and B so that a
+# change of load hits both alike, after one warm-up each; prints "MEDIAN_A MEDIAN_B" (wall ms, from $EPOCHREALTIME:
+# no process is started to read the clock).
+pair_ms() {
+  local a=() b=() t0
+  eval "$1" >/dev/null 2>&1; eval "$2" >/dev/null 2>&1
   for _ in $(seq "$RUNS"); do
-    local t0 t1
-    t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
-    samples+=($(( (t1 - t0) / 1000 )))
+    t0=$EPOCHREALTIME; eval "$1" >/dev/null 2>&1; a+=("$(awk -v s="$t0" -v e="$EPOCHREALTIME" 'BEGIN {printf "%.1f", (e - s) * 1000}')")
+    t0=$EPOCHREALTIME; eval "$2" >/dev/null 2>&1; b+=("$(awk -v s="$t0" -v e="$EPOCHREALTIME" 'BEGIN {printf "%.1f", (e - s) * 1000}')")
   done
-  printf '%s\n' "${samples[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+  echo "$(printf '%s\n' "${a[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p") $(printf '%s\n' "${b[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
@@ -30,9 +31,14 @@ head -c $((64 * 1024 * 1024)) /dev/urandom > "$dir/plain"
 age-keygen -o "$dir/id.txt" 2>/dev/null
 rcpt="$(age-keygen -y "$dir/id.txt")"
 age -e -r "$rcpt" -o "$dir/ref.age" "$dir/plain"
-age_ver=$(median_ms age --version); kw_ver=$(median_ms "$KW_CLI" --version)
-age_enc=$(median_ms age -e -r "$rcpt" -o "$dir/a.age" "$dir/plain"); kw_enc=$(median_ms "$KW_CLI" encrypt -r "$rcpt" -o "$dir/k.age" "$dir/plain")
-age_dec=$(median_ms age -d -i "$dir/id.txt" -o "$dir/a.out" "$dir/ref.age"); kw_dec=$(median_ms "$KW_CLI" decrypt -i "$dir/id.txt" -o "$dir/k.out" "$dir/ref.age")
+read -r age_ver kw_ver < <(pair_ms 'age --version' '"$KW_CLI" --version')
+read -r age_enc kw_enc < <(pair_ms 'age -e -r "$rcpt" -o "$dir/a.age" "$dir/plain"' '"$KW_CLI" encrypt -r "$rcpt" -o "$dir/k.age" "$dir/plain"')
+read -r age_dec kw_dec < <(pair_ms 'age -d -i "$dir/id.txt" -o "$dir/a.out" "$dir/ref.age"' '"$KW_CLI" decrypt -i "$dir/id.txt" -o "$dir/k.out" "$dir/ref.age"')
+cmp -s "$dir/plain" "$dir/k.out" || { echo "_(native part: keyward decrypt produced different output)_"; exit 1; }
+# The same through stdout into a file: neither program fsyncs then (keyward's -o is durable: fsync before the rename).
+read -r age_enc1 kw_enc1 < <(pair_ms 'age -e -r "$rcpt" "$dir/plain" > "$dir/a1.age"' '"$KW_CLI" encrypt -r "$rcpt" "$dir/plain" > "$dir/k1.age"')
+read -r age_dec1 kw_dec1 < <(pair_ms 'age -d -i "$dir/id.txt" "$dir/ref.age" > "$dir/a1.out"' '"$KW_CLI" decrypt -i "$dir/id.txt" "$dir/ref.age" > "$dir/k1.out"')
+cmp -s "$dir/plain" "$dir/k1.out" || { echo "_(native part: keyward decrypt to stdout produced different output)_"; exit 1; }
 cmp -s "$dir/plain" "$dir/k.out" || { echo "_(native part: keyward decrypt produced different output)_"; exit 1; }
 rm -f "$dir/plain" "$dir"/*.age "$dir"/*.out
 
@@ -82,12 +88,14 @@ cat <<MD
 ### Native binary vs age, no-op apply, size, first build (issue 14)
 
 \`bench/parts/14-native.sh\`, one run. Build measured: **$build** (\`${KW_CLI#"$KW_ROOT"/}\`, as \`./keyward\` builds it). $(age --version 2>/dev/null | head -1 | sed 's/^/age /').
-Median of $RUNS runs after a warm-up, wall time; the no-op apply median of 5.
+Median of $RUNS runs after a warm-up, age and keyward alternating, wall time; the no-op apply median of 5.
 
 \`\`\`
 age --version                      vs  keyward --version
 age -e -r \$R -o a.age plain        vs  keyward encrypt -r \$R -o k.age plain        (64 MiB)
 age -d -i id.txt -o a.out ref.age  vs  keyward decrypt -i id.txt -o k.out ref.age
+age -e -r \$R plain > a1.age         vs  keyward encrypt -r \$R plain > k1.age          (stdout: no fsync by either)
+age -d -i id.txt ref.age > a1.out   vs  keyward decrypt -i id.txt ref.age > k1.out
 keyward apply -f keyward.yaml --root ROOT --state STATE --json   (bench/gen/manifest.py $n DIR, applied once before)
 \`\`\`
 
@@ -96,10 +104,15 @@ keyward apply -f keyward.yaml --root ROOT --state STATE --json   (bench/gen/mani
 | start-up (\`--version\`) | $age_ver ms | $kw_ver ms | $(ratio "$kw_ver" "$age_ver")× age's time | ≤ 1.5× |
 | encrypt 64 MiB | $age_enc ms | $kw_enc ms | $(ratio "$age_enc" "$kw_enc")× speed-up | ≥ 1.0× |
 | decrypt 64 MiB | $age_dec ms | $kw_dec ms | $(ratio "$age_dec" "$kw_dec")× speed-up | ≥ 1.0× |
+| encrypt 64 MiB to stdout | $age_enc1 ms | $kw_enc1 ms | $(ratio "$age_enc1" "$kw_enc1")× speed-up | |
+| decrypt 64 MiB to stdout | $age_dec1 ms | $kw_dec1 ms | $(ratio "$age_dec1" "$kw_dec1")× speed-up | |
 | no-op apply, $n credentials + sinks | | $noop_med s (runs: ${noop[*]}) | | ≤ 0.5 s |
 
 - No-op apply writes: $changed files under the root changed inode, mtime or size across the five runs (\`find -printf '%i %T@ %s'\`
   before and after); one more run under \`strace -f -e trace=openat,rename*,unlink*,mkdir*,chmod,chown\`: $writes.
+- With \`-o\`, keyward writes a temporary file, fsyncs it, renames it over the output and fsyncs the directory (no
+  half-written or lost output after a crash or power cut); age writes the output in place and does not fsync. The
+  stdout rows compare the two without that difference.
 - Size: \`keyward\` $((size_bin / 1024 / 1024)) MiB ($size_bin bytes); with the native libraries beside it ($files) $((size_dir / 1024 / 1024)) MiB.
 - First build of \`./keyward\` on a fresh clone (\`git clone\`, then \`./keyward --version\`, NuGet cache warm): $first.
 MD
