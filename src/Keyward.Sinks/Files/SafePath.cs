@@ -59,6 +59,90 @@ internal sealed class WalkMemory
     }
 }
 
+/// <summary>
+/// The directories of one batch of read-only inspections (<see cref="AtomicFileWriter.Inspect(FileWriteRequest, InspectionBatch?)"/>),
+/// each reached by <see cref="SafePath"/> once, at its first file, and kept open until the batch is disposed: 10,000 sinks
+/// in four directories are four walks, not 10,000 (each an <c>openat2</c>, a <c>statx</c> and a <c>close</c>). Every file is
+/// then looked at relative to its directory's descriptor, exactly as a walk of its own would have left it. The checks of the
+/// walk (no link below <c>--root</c>, no other user's link, no world-writable directory) are made when a directory is first
+/// reached; a directory changed afterwards (renamed away, made world-writable) is seen by the next batch, as a change made
+/// just after an inspection would be. A directory whose walk fails is not kept: each file in it fails as before. A
+/// missing directory is remembered as missing for the batch (its files are missing). Thread-safe; dispose it only after
+/// every inspection that uses it has returned.
+/// </summary>
+public sealed class InspectionBatch : IDisposable
+{
+    private readonly string? _root;
+    private readonly WalkMemory _walked;
+    private readonly Dictionary<string, DirectoryHandle?> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DirectoryHandle?>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Lock _lock = new();
+    private bool _disposed;
+
+    internal InspectionBatch(string? root, WalkMemory walked)
+    {
+        _root = root;
+        _walked = walked;
+        _lookup = _open.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>The open directory holding <paramref name="path"/> (a normalised absolute path), null when it is missing;
+    /// owned by the batch (never disposed by the caller). <paramref name="name"/> is the last component.</summary>
+    internal DirectoryHandle? Parent(string path, out string name)
+    {
+        var slash = path.LastIndexOf('/');
+        var keyed = slash >= 0 && slash < path.Length - 1;
+        var directory = keyed ? path.AsSpan(0, slash) : default;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (keyed && _lookup.TryGetValue(directory, out var known))
+            {
+                name = path[(slash + 1)..];
+                return known;
+            }
+        }
+        // First file of this directory: the full walk (outside the lock; another thread may walk it at the same time).
+        var handle = SafePath.OpenParent(path, _root, null, _walked, out name);
+        if (!keyed) return Owned(handle);
+        lock (_lock)
+        {
+            if (!_disposed && _lookup.TryAdd(directory, handle)) return handle;
+            if (!_disposed && _lookup.TryGetValue(directory, out var other))
+            {
+                handle?.Dispose();
+                return other;
+            }
+        }
+        handle?.Dispose();
+        throw new ObjectDisposedException(nameof(InspectionBatch));
+    }
+
+    // A path with no last component after its last '/' (never after validation): its handle is kept only to be closed
+    // with the batch, under a key no directory has.
+    private DirectoryHandle? Owned(DirectoryHandle? handle)
+    {
+        if (handle is null) return null;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _open.Add("\0" + _open.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), handle);
+        }
+        return handle;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var handle in _open.Values) handle?.Dispose();
+            _open.Clear();
+        }
+    }
+}
+
 /// <summary>How the walk makes missing directories: exactly <paramref name="Mode"/> (fchmod, whatever the umask) and,
 /// when given, owned by <paramref name="Uid"/>/<paramref name="Gid"/>.</summary>
 internal sealed record DirectoryCreation(int Mode, uint? Uid, uint? Gid);
