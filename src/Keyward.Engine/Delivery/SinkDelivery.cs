@@ -416,7 +416,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
 
     public static IReadOnlyDictionary<string, ResolvedCredential> ResolveAll(KeywardManifest manifest, IReadOnlyDictionary<string, Secret> values)
     {
-        var result = new Dictionary<string, ResolvedCredential>(StringComparer.Ordinal);
+        var result = new Dictionary<string, ResolvedCredential>(manifest.Credentials.Count, StringComparer.Ordinal); // sized once, not grown
         foreach (var c in manifest.Credentials)
             result[c.Name] = CredentialValues.Resolve(c, values.GetValueOrDefault(c.Name));
         return result;
