@@ -142,10 +142,12 @@ public sealed class ApplyEngine
             // no-op apply of many sinks), then taken in manifest order again, live Secrets asked one at a time.
             var decided = new SinkChange?[manifest.Sinks.Count];
             var toInspect = new List<Sink>(manifest.Sinks.Count);
+            Func<Sink, string> targetPath = _delivery.TargetPath;
+            Func<string, bool> exists = File.Exists;
             for (var i = 0; i < manifest.Sinks.Count; i++)
             {
                 var sink = manifest.Sinks[i];
-                decided[i] = ApplyPlanner.FromCredentials(sink, credentials, _delivery.TargetPath(sink), File.Exists);
+                decided[i] = ApplyPlanner.FromCredentials(sink, credentials, targetPath, exists);
                 if (decided[i] is null) toInspect.Add(sink);
             }
             var inspections = _delivery.InspectAll(toInspect, resolved, trust);

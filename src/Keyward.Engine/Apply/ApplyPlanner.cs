@@ -117,6 +117,15 @@ public static class ApplyPlanner
     /// thousands of sinks costs no extra file lookup here.</summary>
     public static SinkChange? FromCredentials(Sink sink, IReadOnlyDictionary<string, CredentialChange> credentials, string targetPath, Func<string, bool> fileExists)
     {
+        ArgumentNullException.ThrowIfNull(targetPath);
+        return FromCredentials(sink, credentials, _ => targetPath, fileExists);
+    }
+
+    /// <summary><see cref="FromCredentials(Sink, IReadOnlyDictionary{string, CredentialChange}, string, Func{string, bool})"/>
+    /// with the target path made only when the sink changes (a no-op plan of thousands of sinks makes none here).</summary>
+    internal static SinkChange? FromCredentials(Sink sink, IReadOnlyDictionary<string, CredentialChange> credentials, Func<Sink, string> targetPathOf,
+        Func<string, bool> fileExists)
+    {
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentNullException.ThrowIfNull(credentials);
         ArgumentNullException.ThrowIfNull(fileExists);
@@ -138,8 +147,9 @@ public static class ApplyPlanner
             }
         }
         if (pending is not null)
-            return new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", targetPath);
+            return new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", targetPathOf(sink));
         if (moving is null) return null;
+        var targetPath = targetPathOf(sink);
         return new SinkChange(sink, fileExists(targetPath) ? ChangeAction.Update : ChangeAction.Create,
             $"{string.Join(", ", moving)} {(moving.Count == 1 ? "changes" : "change")}", targetPath);
     }
