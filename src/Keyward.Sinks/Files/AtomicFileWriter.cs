@@ -107,6 +107,9 @@ public sealed class AtomicFileWriter
     /// walk per directory instead of one per file); dispose it after the last of them.</summary>
     public InspectionBatch BeginInspections() => new(_root, _walked);
 
+    /// <summary><see cref="BeginInspections()"/> holding at most <paramref name="capacity"/> directories open (tests).</summary>
+    internal InspectionBatch BeginInspections(int capacity) => new(_root, _walked, capacity);
+
     /// <summary><see cref="Inspect(FileWriteRequest)"/> with the file's directory taken from <paramref name="batch"/>
     /// (walked once for the whole batch) when one is given.</summary>
     public FileInspection Inspect(FileWriteRequest request, InspectionBatch? batch)
@@ -117,7 +120,8 @@ public sealed class AtomicFileWriter
         var d = FileDifferences.None;
         var lookedAt = WallClock.GetUtcNow().UtcDateTime;
         string name;
-        var dir = batch is null ? SafePath.OpenParent(request.Path, _root, null, _walked, out name) : batch.Parent(request.Path, out name);
+        var owned = true;
+        var dir = batch is null ? SafePath.OpenParent(request.Path, _root, null, _walked, out name) : batch.Parent(request.Path, out name, out owned);
         try
         {
             status = dir is null ? null : Posix.StatAt(dir.Fd, name, request.Path);
@@ -129,7 +133,7 @@ public sealed class AtomicFileWriter
         }
         finally
         {
-            if (batch is null) dir?.Dispose(); // the batch's own are closed with the batch
+            if (owned) dir?.Dispose(); // the batch's own are closed with the batch
         }
         var (uid, gid) = ResolveOwner(request, warn: false);
         if (status.Permissions != request.Mode) d |= FileDifferences.Mode;

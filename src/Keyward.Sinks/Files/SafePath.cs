@@ -67,28 +67,46 @@ internal sealed class WalkMemory
 /// walk (no link below <c>--root</c>, no other user's link, no world-writable directory) are made when a directory is first
 /// reached; a directory changed afterwards (renamed away, made world-writable) is seen by the next batch, as a change made
 /// just after an inspection would be. A directory whose walk fails is not kept: each file in it fails as before. A
-/// missing directory is remembered as missing for the batch (its files are missing). Thread-safe; dispose it only after
-/// every inspection that uses it has returned.
+/// missing directory is remembered as missing for the batch (its files are missing). At most
+/// <see cref="DefaultCapacity"/> directories are held open; the files of any further directory are walked to one by one,
+/// as without a batch. Thread-safe; dispose it only after every inspection that uses it has returned.
 /// </summary>
 public sealed class InspectionBatch : IDisposable
 {
+    /// <summary>Directories kept open at most (a descriptor each): beyond that, a file's directory is walked for it
+    /// alone as without a batch, so a manifest spread over thousands of directories never runs out of descriptors.</summary>
+    internal const int DefaultCapacity = 256;
+
     private readonly string? _root;
     private readonly WalkMemory _walked;
+    private readonly int _capacity;
     private readonly Dictionary<string, DirectoryHandle?> _open = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DirectoryHandle?>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly Lock _lock = new();
     private bool _disposed;
 
-    internal InspectionBatch(string? root, WalkMemory walked)
+    internal InspectionBatch(string? root, WalkMemory walked, int capacity = DefaultCapacity)
     {
         _root = root;
         _walked = walked;
+        _capacity = capacity;
         _lookup = _open.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
-    /// <summary>The open directory holding <paramref name="path"/> (a normalised absolute path), null when it is missing;
-    /// owned by the batch (never disposed by the caller). <paramref name="name"/> is the last component.</summary>
-    internal DirectoryHandle? Parent(string path, out string name)
+    /// <summary>How many directories the batch holds open now.</summary>
+    internal int OpenCount
+    {
+        get
+        {
+            lock (_lock) return _open.Values.Count(h => h is not null);
+        }
+    }
+
+    /// <summary>The open directory holding <paramref name="path"/> (a normalised absolute path), null when it is missing.
+    /// <paramref name="name"/> is the last component. When <paramref name="owned"/> is false the handle belongs to the
+    /// batch (the caller must not dispose it); when true it was walked for this call alone (the batch is full) and the
+    /// caller disposes it.</summary>
+    internal DirectoryHandle? Parent(string path, out string name, out bool owned)
     {
         var slash = path.LastIndexOf('/');
         var keyed = slash >= 0 && slash < path.Length - 1;
@@ -99,35 +117,27 @@ public sealed class InspectionBatch : IDisposable
             if (keyed && _lookup.TryGetValue(directory, out var known))
             {
                 name = path[(slash + 1)..];
+                owned = false;
                 return known;
             }
         }
         // First file of this directory: the full walk (outside the lock; another thread may walk it at the same time).
         var handle = SafePath.OpenParent(path, _root, null, _walked, out name);
-        if (!keyed) return Owned(handle);
         lock (_lock)
         {
-            if (!_disposed && _lookup.TryAdd(directory, handle)) return handle;
-            if (!_disposed && _lookup.TryGetValue(directory, out var other))
+            if (!_disposed && keyed && _open.Count < _capacity && _lookup.TryAdd(directory, handle))
+            {
+                owned = false;
+                return handle;
+            }
+            if (!_disposed && keyed && _lookup.TryGetValue(directory, out var other))
             {
                 handle?.Dispose();
+                owned = false;
                 return other;
             }
         }
-        handle?.Dispose();
-        throw new ObjectDisposedException(nameof(InspectionBatch));
-    }
-
-    // A path with no last component after its last '/' (never after validation): its handle is kept only to be closed
-    // with the batch, under a key no directory has.
-    private DirectoryHandle? Owned(DirectoryHandle? handle)
-    {
-        if (handle is null) return null;
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _open.Add("\0" + _open.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), handle);
-        }
+        owned = true; // full, or a path with nothing after its last '/' (never after validation): this call's alone
         return handle;
     }
 

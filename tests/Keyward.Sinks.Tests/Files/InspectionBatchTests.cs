@@ -106,6 +106,39 @@ public sealed class InspectionBatchTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => writer.Inspect(Request(At("srv/here/a"), "x"), batch));
     }
 
+    [Fact]
+    public void MoreDirectoriesThanItHolds_AreWalkedPerFile_WithTheSameAnswers()
+    {
+        var writer = Writer();
+        var requests = new List<FileWriteRequest>();
+        for (var d = 0; d < 6; d++)
+        {
+            for (var f = 0; f < 3; f++)
+            {
+                var request = Request(At($"srv/d{d}/f{f}"), $"value-{d}-{f}");
+                writer.Write(request);
+                requests.Add(request);
+            }
+        }
+        File.WriteAllText(At("srv/d5/f1"), "value-5-X");
+        File.Delete(At("srv/d4/f2"));
+        using var batch = writer.BeginInspections(capacity: 2);
+        var found = requests.Select(r => writer.Inspect(r, batch).Differences).ToArray();
+        Assert.Equal(2, batch.OpenCount);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var expected = requests[i].Path.EndsWith("d5/f1", StringComparison.Ordinal) ? FileDifferences.Content
+                : requests[i].Path.EndsWith("d4/f2", StringComparison.Ordinal) ? FileDifferences.Missing
+                : FileDifferences.None;
+            Assert.Equal(expected, found[i]);
+        }
+        // A directory beyond the two held is still checked at every file: made a link, each of its files is refused.
+        Directory.Move(At("srv/d3"), _dir["moved"]);
+        File.CreateSymbolicLink(At("srv/d3"), _dir["moved"]);
+        Assert.Equal(ErrorCodes.SinkParentIsSymlink,
+            Assert.Throws<KeywardException>(() => writer.Inspect(Request(At("srv/d3/f0"), "value-3-0"), batch)).First.Code);
+    }
+
     [Theory]
     [InlineData("/a/b", true)]
     [InlineData("/a", true)]
