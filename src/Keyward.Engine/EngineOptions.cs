@@ -55,5 +55,5 @@ public sealed class EngineOptions
     public static string DefaultActor() => $"{Environment.UserName}@{Environment.MachineName}";
 
     public string Rooted(string absolutePath) =>
-        Root is null ? absolutePath : Path.Join(Root, absolutePath.TrimStart('/'));
+        Root is null ? absolutePath : Path.Join(Root.AsSpan(), absolutePath.AsSpan().TrimStart('/')); // one string, not two
 }

@@ -67,6 +67,36 @@ public sealed class CliJsonWriteTests
         Assert.Equal(expected, FastPath(doc, CliJson.Context.ApplyJson));
     }
 
+    /// <summary>Counts the writes a <see cref="TextWriter"/> is given (what reaches stdout's buffer, and past 64 KiB a
+    /// system call each).</summary>
+    private sealed class CountingWriter : StringWriter
+    {
+        public int Writes { get; private set; }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            Writes++;
+            base.Write(buffer, index, count);
+        }
+    }
+
+    [Fact]
+    public void CredentialsWithVersions_AreHandedOnIn64KiBChunks_NotOneWritePerCredential()
+    {
+        // A credential's version (int?) is written by the serializer's converter path, which flushes the JSON writer
+        // after the value: before, each flush went on to stdout as a write of its own (10,043 writes for 10,000).
+        var credentials = Enumerable.Range(0, 5000)
+            .Select(i => new ApplyCredentialJson($"tok-ü{i}", "AtticToken", "unchanged", $"version {i} is current €", i % 3 == 0 ? null : i))
+            .ToArray();
+        var doc = new ApplyJson("keyward.yaml", credentials, [], [], null);
+        var expected = Serializer(doc, CliJson.Context.ApplyJson);
+        var o = new CountingWriter();
+        CliJson.WriteLine(o, doc, CliJson.Context.ApplyJson);
+        Assert.Equal(expected, o.ToString());
+        var chunks = (System.Text.Encoding.UTF8.GetByteCount(expected) / (64 * 1024)) + 1;
+        Assert.InRange(o.Writes, chunks, chunks + 2); // the chunks, the last one at Complete, the newline
+    }
+
     /// <summary>Every other --json document goes through the same writer: each is compared with the serializer's text, with
     /// its optional fields both set and left out, so a type whose generated code differs cannot slip in.</summary>
     [Fact]

@@ -59,27 +59,41 @@ internal static class CliJson
     }
 
     /// <summary>Hands what the JSON writer wrote to a text writer as it goes, through one 64 KiB buffer: a 4 MB document
-    /// is never held whole (as bytes, then again as a string), which cost more in fresh pages than in writing it.</summary>
+    /// is never held whole (as bytes, then again as a string), which cost more in fresh pages than in writing it. What the
+    /// writer advances is kept until the buffer is full: the serializer flushes its writer after every value it writes
+    /// through a converter (each credential's <c>currentVersion</c>), and passing each flush on made one write to stdout
+    /// per credential.</summary>
     private sealed class TextSink(TextWriter o) : IBufferWriter<byte>
     {
-        private byte[] _bytes = new byte[64 * 1024];
-        private char[] _chars = new char[64 * 1024 + 4];
+        private const int Size = 64 * 1024;
+        private byte[] _bytes = new byte[Size];
+        private int _used;
+        private char[] _chars = new char[Size + 4];
         private readonly Decoder _decoder = Encoding.UTF8.GetDecoder(); // keeps a character split between two chunks
 
-        public void Advance(int count) => Write(_bytes.AsSpan(0, count), flush: false);
+        public void Advance(int count)
+        {
+            if (count < 0 || count > _bytes.Length - _used) throw new ArgumentOutOfRangeException(nameof(count));
+            _used += count;
+        }
 
         public Memory<byte> GetMemory(int sizeHint = 0)
         {
-            if (sizeHint > _bytes.Length) _bytes = new byte[sizeHint];
-            return _bytes; // everything advanced has been written: the buffer is free again
+            var wanted = Math.Max(sizeHint, 1);
+            if (_bytes.Length - _used >= wanted) return _bytes.AsMemory(_used);
+            Write(flush: false);
+            if (wanted > _bytes.Length) _bytes = new byte[wanted];
+            return _bytes;
         }
 
         public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
 
-        public void Complete() => Write([], flush: true);
+        public void Complete() => Write(flush: true);
 
-        private void Write(ReadOnlySpan<byte> bytes, bool flush)
+        private void Write(bool flush)
         {
+            var bytes = _bytes.AsSpan(0, _used);
+            _used = 0;
             var count = _decoder.GetCharCount(bytes, flush);
             if (count > _chars.Length) _chars = new char[count];
             var n = _decoder.GetChars(bytes, _chars, flush);

@@ -70,7 +70,10 @@ public static partial class InputFile
             return InputFileProblem.TooLarge;
         }
         // The size can change between statx and the reads (a file being written): read at most one byte past the limit.
-        var buffer = new byte[(int)Math.Min(maxBytes + 1, Math.Max(size, 0) + 1)];
+        // The buffer is the size statx gave, so an unchanged file is read straight into the array handed back (no copy
+        // of a large manifest, no second array to clear); one byte more, read at its end, says whether it grew.
+        var buffer = new byte[(int)Math.Max(size, 0)];
+        Span<byte> one = stackalloc byte[1];
         var total = 0;
         try
         {
@@ -79,7 +82,11 @@ public static partial class InputFile
                 if (total == buffer.Length)
                 {
                     if (buffer.Length > maxBytes) break;
-                    Array.Resize(ref buffer, (int)Math.Min(maxBytes + 1, (long)buffer.Length * 2));
+                    if (RandomAccess.Read(handle, one, total) == 0) break;
+                    Array.Resize(ref buffer, (int)Math.Min(maxBytes + 1, Math.Max((long)buffer.Length * 2, 4096)));
+                    buffer[total++] = one[0];
+                    one.Clear();
+                    continue;
                 }
                 var n = RandomAccess.Read(handle, buffer.AsSpan(total), total);
                 if (n == 0) break;

@@ -122,10 +122,14 @@ public sealed class ApplyEngine
         var inspected = new Dictionary<Sink, SinkInspection>(manifest.Sinks.Count, ReferenceEqualityComparer.Instance);
         IReadOnlyDictionary<string, IReadOnlyList<string>> trust;
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
-        var stable = manifest.Sinks
-            .SelectMany(s => s.CredentialNames)
-            .Where(n => credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
-            .Distinct(StringComparer.Ordinal).ToArray();
+        // In the order of the sinks' names, each once (loops, not a query of a distinct list per sink: 10,000 sinks).
+        var stableSet = new HashSet<string>(StringComparer.Ordinal);
+        var stableList = new List<string>();
+        foreach (var sink in manifest.Sinks)
+            foreach (var n in new SinkCredentialNames(sink))
+                if (credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null && stableSet.Add(n))
+                    stableList.Add(n);
+        var stable = stableList.ToArray();
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: sinks' credentials");
         var values = await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: reveal active values");
@@ -138,10 +142,12 @@ public sealed class ApplyEngine
             // no-op apply of many sinks), then taken in manifest order again, live Secrets asked one at a time.
             var decided = new SinkChange?[manifest.Sinks.Count];
             var toInspect = new List<Sink>(manifest.Sinks.Count);
+            Func<Sink, string> targetPath = _delivery.TargetPath;
+            Func<string, bool> exists = File.Exists;
             for (var i = 0; i < manifest.Sinks.Count; i++)
             {
                 var sink = manifest.Sinks[i];
-                decided[i] = ApplyPlanner.FromCredentials(sink, credentials, _delivery.TargetPath(sink), File.Exists);
+                decided[i] = ApplyPlanner.FromCredentials(sink, credentials, targetPath, exists);
                 if (decided[i] is null) toInspect.Add(sink);
             }
             var inspections = _delivery.InspectAll(toInspect, resolved, trust);

@@ -117,16 +117,41 @@ public static class ApplyPlanner
     /// thousands of sinks costs no extra file lookup here.</summary>
     public static SinkChange? FromCredentials(Sink sink, IReadOnlyDictionary<string, CredentialChange> credentials, string targetPath, Func<string, bool> fileExists)
     {
+        ArgumentNullException.ThrowIfNull(targetPath);
+        return FromCredentials(sink, credentials, _ => targetPath, fileExists);
+    }
+
+    /// <summary><see cref="FromCredentials(Sink, IReadOnlyDictionary{string, CredentialChange}, string, Func{string, bool})"/>
+    /// with the target path made only when the sink changes (a no-op plan of thousands of sinks makes none here).</summary>
+    internal static SinkChange? FromCredentials(Sink sink, IReadOnlyDictionary<string, CredentialChange> credentials, Func<Sink, string> targetPathOf,
+        Func<string, bool> fileExists)
+    {
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentNullException.ThrowIfNull(credentials);
         ArgumentNullException.ThrowIfNull(fileExists);
-        var changing = sink.CredentialNames.Select(n => credentials.GetValueOrDefault(n)).OfType<CredentialChange>().ToArray();
-        if (changing.FirstOrDefault(c => c.Action == ChangeAction.Pending) is { } pending)
-            return new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", targetPath);
-        var moving = changing.Where(c => c.Action is ChangeAction.Create or ChangeAction.Update).Select(c => c.Credential.Name).ToArray();
-        if (moving.Length == 0) return null;
+        // The sink's credentials in order, each once (the first pending one decides; else those that move, in order).
+        // Loops rather than a query: a no-op plan asks this of every sink and none of them is pending or moving.
+        CredentialChange? pending = null;
+        List<string>? moving = null;
+        foreach (var name in new SinkCredentialNames(sink))
+        {
+            if (!credentials.TryGetValue(name, out var change) || change is null) continue;
+            if (change.Action == ChangeAction.Pending)
+            {
+                pending ??= change;
+            }
+            else if (change.Action is ChangeAction.Create or ChangeAction.Update)
+            {
+                moving ??= [];
+                if (!moving.Contains(change.Credential.Name, StringComparer.Ordinal)) moving.Add(change.Credential.Name);
+            }
+        }
+        if (pending is not null)
+            return new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", targetPathOf(sink));
+        if (moving is null) return null;
+        var targetPath = targetPathOf(sink);
         return new SinkChange(sink, fileExists(targetPath) ? ChangeAction.Update : ChangeAction.Create,
-            $"{string.Join(", ", moving)} {(moving.Length == 1 ? "changes" : "change")}", targetPath);
+            $"{string.Join(", ", moving)} {(moving.Count == 1 ? "changes" : "change")}", targetPath);
     }
 
     /// <summary>A sink whose credentials do not change: the shared inspection of its file says whether it is right, and

@@ -30,8 +30,10 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         Request(sink, Render(sink, values, trust));
 
     /// <summary>The file write for <paramref name="sink"/> with bytes rendered elsewhere (an agent writing what the server rendered).</summary>
-    public FileWriteRequest Request(Sink sink, byte[] content) =>
-        new(TargetPath(sink), content, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, LinkPath(sink))
+    public FileWriteRequest Request(Sink sink, byte[] content) => Request(sink, TargetPath(sink), content);
+
+    private FileWriteRequest Request(Sink sink, string targetPath, byte[] content) =>
+        new(targetPath, content, sink.Mode, sink.DirectoryMode, sink.Owner, sink.Group, LinkPath(sink))
         {
             EnforceDirectoryMode = sink.PersistRoot is not null,
         };
@@ -82,7 +84,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         var warnings = new List<(string Who, KeywardError Warning)>();
         try
         {
-            return Inspect(sink, values, trust, warnings);
+            return Inspect(sink, values, trust, warnings, null);
         }
         finally
         {
@@ -113,10 +115,22 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         var results = new SinkInspection[sinks.Count];
         var warnings = new List<(string Who, KeywardError Warning)>?[sinks.Count];
         var failures = new Exception?[sinks.Count];
-        _ = Writer; // made once, before any thread asks for it
+        // Each sink directory is walked once for all the sinks in it (not once per sink); its checks still come first.
+        using var batch = Writer.BeginInspections();
         if (threads == 1 || sinks.Count < ParallelThreshold)
         {
-            for (var i = 0; i < sinks.Count; i++) results[i] = Inspect(sinks[i], values, trust);
+            for (var i = 0; i < sinks.Count; i++)
+            {
+                var list = new List<(string Who, KeywardError Warning)>();
+                try
+                {
+                    results[i] = Inspect(sinks[i], values, trust, list, batch);
+                }
+                finally
+                {
+                    WarnOnce(list);
+                }
+            }
             return results;
         }
         // Each worker takes the next index: sinks cost about the same, and a shared counter balances the odd slow one.
@@ -130,7 +144,7 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
                 var list = new List<(string Who, KeywardError Warning)>();
                 try
                 {
-                    results[i] = Inspect(sinks[i], values, trust, list);
+                    results[i] = Inspect(sinks[i], values, trust, list, batch);
                 }
                 catch (Exception e)
                 {
@@ -157,15 +171,16 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
     }
 
     private SinkInspection Inspect(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, IReadOnlyDictionary<string, IReadOnlyList<string>> trust,
-        List<(string Who, KeywardError Warning)> warnings)
+        List<(string Who, KeywardError Warning)> warnings, Keyward.Sinks.Files.InspectionBatch? batch)
     {
         var path = TargetPath(sink);
         if (!Renderable(sink, values, out var missing))
             return new SinkInspection(sink, path, SinkState.Pending, [new("NoValue", $"{missing} has no value")]);
-        var request = Request(sink, values, trust);
+        var request = Request(sink, path, Render(sink, values, trust));
         try
         {
-            var found = WithOwnerFallback(request, Writer.Inspect, warnings);
+            var writer = Writer;
+            var found = WithOwnerFallback(request, r => writer.Inspect(r, batch), warnings);
             if (found.IsCurrent) return new SinkInspection(sink, path, SinkState.Current, []) { File = found };
             var state = found.Has(FileDifferences.Missing) ? SinkState.Missing : SinkState.Differs;
             return new SinkInspection(sink, path, state, Findings(sink, request, found, values, trust));
@@ -369,13 +384,21 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
     /// <summary>True when the sink can be rendered now (every credential it needs has a value).</summary>
     public static bool Renderable(Sink sink, IReadOnlyDictionary<string, ResolvedCredential> values, out string? missing)
     {
-        foreach (var name in sink.CredentialNames)
+        // sink.CredentialNames in its order (entries' credentials, then trusted keys), without building the distinct
+        // list: the first name without a value is the same whether or not repeats are skipped.
+        foreach (var e in sink.Entries)
         {
-            if (!values.TryGetValue(name, out var v) || v.Value is null)
+            if (e.IsLiteral || HasValue(values, e.Credential)) continue;
+            // An entry's credential is only exempt when the same name is also a literal trusted key (as before).
+            if (IsLiteralTrustedKey(sink, e.Credential)) continue;
+            missing = e.Credential;
+            return false;
+        }
+        if (sink.NixConf is { } nix)
+        {
+            foreach (var name in nix.TrustedPublicKeys)
             {
-                // Literal trusted keys ("name:base64") are not credential references.
-                if (sink.NixConf is not null && sink.NixConf.TrustedPublicKeys.Contains(name) && name.Contains(':', StringComparison.Ordinal))
-                    continue;
+                if (HasValue(values, name) || name.Contains(':', StringComparison.Ordinal)) continue;
                 missing = name;
                 return false;
             }
@@ -384,9 +407,16 @@ public sealed class SinkDelivery(EngineOptions options, Func<ReadOnlySpan<byte>,
         return true;
     }
 
+    private static bool HasValue(IReadOnlyDictionary<string, ResolvedCredential> values, string name) =>
+        values.TryGetValue(name, out var v) && v.Value is not null;
+
+    // Literal trusted keys ("name:base64") are not credential references.
+    private static bool IsLiteralTrustedKey(Sink sink, string name) =>
+        sink.NixConf is not null && sink.NixConf.TrustedPublicKeys.Contains(name) && name.Contains(':', StringComparison.Ordinal);
+
     public static IReadOnlyDictionary<string, ResolvedCredential> ResolveAll(KeywardManifest manifest, IReadOnlyDictionary<string, Secret> values)
     {
-        var result = new Dictionary<string, ResolvedCredential>(StringComparer.Ordinal);
+        var result = new Dictionary<string, ResolvedCredential>(manifest.Credentials.Count, StringComparer.Ordinal); // sized once, not grown
         foreach (var c in manifest.Credentials)
             result[c.Name] = CredentialValues.Resolve(c, values.GetValueOrDefault(c.Name));
         return result;

@@ -51,8 +51,17 @@ public static class TrustLists
     {
         var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         // Same per-name order as GetVersionsAsync (by version): the list is ordered by name, then version.
-        var byName = known?.GroupBy(v => v.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        foreach (var name in TrustedKeyNames(manifest))
+        var names = TrustedKeyNames(manifest).ToList();
+        // Only the trusted keys' versions are gathered (not a list per credential of the store).
+        Dictionary<string, List<CredentialVersion>>? byName = null;
+        if (known is not null)
+        {
+            byName = new Dictionary<string, List<CredentialVersion>>(names.Count, StringComparer.Ordinal);
+            foreach (var name in names) byName[name] = [];
+            foreach (var v in known)
+                if (byName.TryGetValue(v.Name, out var list)) list.Add(v);
+        }
+        foreach (var name in names)
         {
             var versions = byName is not null
                 ? (IReadOnlyList<CredentialVersion>)(byName.GetValueOrDefault(name) ?? [])

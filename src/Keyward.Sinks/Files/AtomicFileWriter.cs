@@ -101,21 +101,39 @@ public sealed class AtomicFileWriter
     /// <summary>Every way the file (and, for a persisted sink, its directory and runtime link) differs from what
     /// <see cref="Write"/> would leave behind: the one answer plan, apply and check share. Reads the content only when
     /// it is a regular file of the right length.</summary>
-    public FileInspection Inspect(FileWriteRequest request)
+    public FileInspection Inspect(FileWriteRequest request) => Inspect(request, null);
+
+    /// <summary>Directories kept open for a batch of <see cref="Inspect(FileWriteRequest, InspectionBatch?)"/> calls (one
+    /// walk per directory instead of one per file); dispose it after the last of them.</summary>
+    public InspectionBatch BeginInspections() => new(_root, _walked);
+
+    /// <summary><see cref="BeginInspections()"/> holding at most <paramref name="capacity"/> directories open (tests).</summary>
+    internal InspectionBatch BeginInspections(int capacity) => new(_root, _walked, capacity);
+
+    /// <summary><see cref="Inspect(FileWriteRequest)"/> with the file's directory taken from <paramref name="batch"/>
+    /// (walked once for the whole batch) when one is given.</summary>
+    public FileInspection Inspect(FileWriteRequest request, InspectionBatch? batch)
     {
         Validate(request);
         // One walk to the directory serves the lstat and the read of the content (it used to be walked for each).
         FileStatus? status;
         var d = FileDifferences.None;
         var lookedAt = WallClock.GetUtcNow().UtcDateTime;
-        using (var dir = SafePath.OpenParent(request.Path, _root, null, _walked, out var name))
+        string name;
+        var owned = true;
+        var dir = batch is null ? SafePath.OpenParent(request.Path, _root, null, _walked, out name) : batch.Parent(request.Path, out name, out owned);
+        try
         {
             status = dir is null ? null : Posix.StatAt(dir.Fd, name, request.Path);
             if (status is null)
                 return new FileInspection(FileDifferences.Missing | LinkDifferences(request), null, null, null,
                     request.EnforceDirectoryMode ? DirectoryModeOf(request) : null, LinkTargetOf(request), OwnerVerified: false);
             if (status.Type != Posix.TypeRegular) d |= FileDifferences.NotRegularFile;
-            else if (!SameContent(request, status, dir!, name)) d |= FileDifferences.Content;
+            else if (!SameContentAt(request, status, dir!, name)) d |= FileDifferences.Content;
+        }
+        finally
+        {
+            if (owned) dir?.Dispose(); // the batch's own are closed with the batch
         }
         var (uid, gid) = ResolveOwner(request, warn: false);
         if (status.Permissions != request.Mode) d |= FileDifferences.Mode;
@@ -187,8 +205,25 @@ public sealed class AtomicFileWriter
         if (request.Mode is < 0 or > 0xFFF || request.DirectoryMode is < 0 or > 0xFFF)
             throw new ArgumentOutOfRangeException(nameof(request), "modes are 12-bit permission values (0 to 07777)");
         foreach (var p in request.SymlinkFrom is null ? [request.Path] : new[] { request.Path, request.SymlinkFrom })
-            if (p.Contains('\0', StringComparison.Ordinal) || p.Split('/').Skip(1).Any(c => c is "" or "." or ".."))
+            if (!Normalised(p))
                 throw new ArgumentException($"path '{p}' is not normalised (empty, '.' or '..' component, trailing '/' or NUL)", nameof(request));
+    }
+
+    /// <summary>No NUL, and no component after the first '/' that is empty, "." or "..".</summary>
+    internal static bool Normalised(string p)
+    {
+        if (p.Contains('\0', StringComparison.Ordinal)) return false;
+        var first = p.IndexOf('/', StringComparison.Ordinal);
+        if (first < 0) return true;
+        var rest = p.AsSpan(first + 1);
+        while (true)
+        {
+            var end = rest.IndexOf('/');
+            var component = end < 0 ? rest : rest[..end];
+            if (component.IsEmpty || component is "." || component is "..") return false;
+            if (end < 0) return true;
+            rest = rest[(end + 1)..];
+        }
     }
 
     private FileStatus? TargetStatus(string path)
@@ -203,6 +238,48 @@ public sealed class AtomicFileWriter
     }
 
     private bool SameContent(FileWriteRequest request, FileStatus status) => SameContent(request, status, null, null);
+
+    /// <summary>Files up to this size are read into a stack buffer (zeroed after the comparison, as the heap one is).</summary>
+    private const int StackReadLimit = 2048;
+
+    /// <summary><see cref="SameContent(FileWriteRequest, FileStatus, DirectoryHandle?, string?)"/> for an inspection, in the
+    /// directory already open: the same opening (<c>O_NOFOLLOW | O_NONBLOCK</c>, then <c>fstat</c>: a regular file of the
+    /// expected length, else "differs") and constant-time comparison, with no handle object and, for a small file, no
+    /// buffer on the heap.</summary>
+    private static bool SameContentAt(FileWriteRequest request, FileStatus status, DirectoryHandle dir, string name)
+    {
+        var length = request.Content.Length;
+        if (status.Size != length) return false;
+        // Gone, a link, or not readable (mode 0200 and the like, not root: its content cannot be read, so it differs, as
+        // the writer's own read of it finds).
+        var fd = Posix.TryOpenAt(dir.Fd, name, Posix.ORdOnly | Posix.ONoFollow | Posix.ONonBlock, 0, out _);
+        if (fd < 0) return false;
+        Span<byte> buffer = length <= StackReadLimit ? stackalloc byte[StackReadLimit] : new byte[length];
+        buffer = buffer[..length];
+        try
+        {
+            if (!Posix.TryFStatRegular(fd, out var size) || size != length) return false; // not a regular file now, or changed since the lstat
+            var read = 0;
+            while (read < length)
+            {
+                var n = Posix.PRead(fd, buffer[read..], read, request.Path);
+                if (n == 0) return false; // shrank meanwhile
+                read += n;
+            }
+            // Same length (checked above), so a constant-time comparison of the bytes themselves says what comparing
+            // keyed fingerprints of both would, without two HMACs per file.
+            return CryptographicOperations.FixedTimeEquals(buffer, request.Content);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // unreadable: rewrite it
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(buffer);
+            Posix.Close(fd);
+        }
+    }
 
     /// <param name="dir">The directory already walked to, holding the file as <paramref name="name"/> (null: walk again).</param>
     private bool SameContent(FileWriteRequest request, FileStatus status, DirectoryHandle? dir, string? name)

@@ -63,6 +63,18 @@ internal static unsafe partial class Posix
         return Parse(buffer);
     }
 
+    /// <summary>fstat of an open descriptor that only answers "a regular file, of this size?" (no status object): false
+    /// when it is not a regular file or the call fails.</summary>
+    public static bool TryFStatRegular(int fd, out long size)
+    {
+        var buffer = stackalloc byte[256];
+        size = 0;
+        if (statx(fd, "", AtEmptyPath | AtSymlinkNoFollow, StatxBasicStats, buffer) != 0) return false;
+        var span = new ReadOnlySpan<byte>(buffer, 256);
+        size = MemoryMarshal.Read<long>(span[40..]);
+        return (MemoryMarshal.Read<ushort>(span[28..]) & TypeMask) == TypeRegular;
+    }
+
     private static FileStatus Parse(byte* buffer)
     {
         var span = new ReadOnlySpan<byte>(buffer, 256);

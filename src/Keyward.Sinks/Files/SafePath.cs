@@ -59,6 +59,100 @@ internal sealed class WalkMemory
     }
 }
 
+/// <summary>
+/// The directories of one batch of read-only inspections (<see cref="AtomicFileWriter.Inspect(FileWriteRequest, InspectionBatch?)"/>),
+/// each reached by <see cref="SafePath"/> once, at its first file, and kept open until the batch is disposed: 10,000 sinks
+/// in four directories are four walks, not 10,000 (each an <c>openat2</c>, a <c>statx</c> and a <c>close</c>). Every file is
+/// then looked at relative to its directory's descriptor, exactly as a walk of its own would have left it. The checks of the
+/// walk (no link below <c>--root</c>, no other user's link, no world-writable directory) are made when a directory is first
+/// reached; a directory changed afterwards (renamed away, made world-writable) is seen by the next batch, as a change made
+/// just after an inspection would be. A directory whose walk fails is not kept: each file in it fails as before. A
+/// missing directory is remembered as missing for the batch (its files are missing). At most
+/// <see cref="DefaultCapacity"/> directories are held open; the files of any further directory are walked to one by one,
+/// as without a batch. Thread-safe; dispose it only after every inspection that uses it has returned.
+/// </summary>
+public sealed class InspectionBatch : IDisposable
+{
+    /// <summary>Directories kept open at most (a descriptor each): beyond that, a file's directory is walked for it
+    /// alone as without a batch, so a manifest spread over thousands of directories never runs out of descriptors.</summary>
+    internal const int DefaultCapacity = 256;
+
+    private readonly string? _root;
+    private readonly WalkMemory _walked;
+    private readonly int _capacity;
+    private readonly Dictionary<string, DirectoryHandle?> _open = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DirectoryHandle?>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Lock _lock = new();
+    private bool _disposed;
+
+    internal InspectionBatch(string? root, WalkMemory walked, int capacity = DefaultCapacity)
+    {
+        _root = root;
+        _walked = walked;
+        _capacity = capacity;
+        _lookup = _open.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>How many directories the batch holds open now.</summary>
+    internal int OpenCount
+    {
+        get
+        {
+            lock (_lock) return _open.Values.Count(h => h is not null);
+        }
+    }
+
+    /// <summary>The open directory holding <paramref name="path"/> (a normalised absolute path), null when it is missing.
+    /// <paramref name="name"/> is the last component. When <paramref name="owned"/> is false the handle belongs to the
+    /// batch (the caller must not dispose it); when true it was walked for this call alone (the batch is full) and the
+    /// caller disposes it.</summary>
+    internal DirectoryHandle? Parent(string path, out string name, out bool owned)
+    {
+        var slash = path.LastIndexOf('/');
+        var keyed = slash >= 0 && slash < path.Length - 1;
+        var directory = keyed ? path.AsSpan(0, slash) : default;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (keyed && _lookup.TryGetValue(directory, out var known))
+            {
+                name = path[(slash + 1)..];
+                owned = false;
+                return known;
+            }
+        }
+        // First file of this directory: the full walk (outside the lock; another thread may walk it at the same time).
+        var handle = SafePath.OpenParent(path, _root, null, _walked, out name);
+        lock (_lock)
+        {
+            if (!_disposed && keyed && _open.Count < _capacity && _lookup.TryAdd(directory, handle))
+            {
+                owned = false;
+                return handle;
+            }
+            if (!_disposed && keyed && _lookup.TryGetValue(directory, out var other))
+            {
+                handle?.Dispose();
+                owned = false;
+                return other;
+            }
+        }
+        owned = true; // full, or a path with nothing after its last '/' (never after validation): this call's alone
+        return handle;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var handle in _open.Values) handle?.Dispose();
+            _open.Clear();
+        }
+    }
+}
+
 /// <summary>How the walk makes missing directories: exactly <paramref name="Mode"/> (fchmod, whatever the umask) and,
 /// when given, owned by <paramref name="Uid"/>/<paramref name="Gid"/>.</summary>
 internal sealed record DirectoryCreation(int Mode, uint? Uid, uint? Gid);

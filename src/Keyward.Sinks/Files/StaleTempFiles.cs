@@ -24,14 +24,28 @@ public static partial class StaleTempFiles
     /// <summary>Removes the stale temporary files of every path in <paramref name="targetPaths"/>; returns how many. Each
     /// directory is listed once, however many sinks live in it (10,000 sinks in one directory are one listing, not
     /// 10,000).</summary>
-    public static int Sweep(IEnumerable<string> targetPaths)
+    public static int Sweep(IEnumerable<string> targetPaths) => Sweep(targetPaths, null);
+
+    /// <summary><see cref="Sweep(IEnumerable{string})"/> of the paths as <paramref name="onDisk"/> maps them (the
+    /// <c>--root</c> prefix), mapped once per directory rather than once per path: the map must keep a path's file name
+    /// and send paths of one directory to one directory, as prefixing a root does.</summary>
+    public static int Sweep(IEnumerable<string> targetPaths, Func<string, string>? onDisk)
     {
-        var removed = 0;
-        foreach (var group in targetPaths.GroupBy(p => Path.GetDirectoryName(p) ?? "", StringComparer.Ordinal))
+        ArgumentNullException.ThrowIfNull(targetPaths);
+        // Grouped by the text up to the last '/', which alone decides the directory: no string is made per path.
+        var groups = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var byPrefix = groups.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var path in targetPaths)
         {
-            var directory = group.Key;
+            var prefix = path.AsSpan(0, path.LastIndexOf('/') + 1);
+            if (!byPrefix.TryGetValue(prefix, out var list)) byPrefix[prefix] = list = [];
+            list.Add(path);
+        }
+        var removed = 0;
+        foreach (var group in groups.Values)
+        {
+            var directory = Path.GetDirectoryName(onDisk is null ? group[0] : onDisk(group[0])) ?? "";
             if (directory.Length == 0 || !Directory.Exists(directory)) continue;
-            var names = group.Select(Path.GetFileName).Where(n => !string.IsNullOrEmpty(n)).ToHashSet(StringComparer.Ordinal);
             List<string> candidates;
             try
             {
@@ -41,6 +55,8 @@ public static partial class StaleTempFiles
             {
                 continue;
             }
+            if (candidates.Count == 0) continue;
+            var names = group.Select(Path.GetFileName).Where(n => !string.IsNullOrEmpty(n)).ToHashSet(StringComparer.Ordinal);
             foreach (var path in candidates)
             {
                 var match = TempName.Match(Path.GetFileName(path));

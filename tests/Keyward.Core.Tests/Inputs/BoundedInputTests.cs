@@ -23,6 +23,24 @@ public sealed class BoundedInputTests : IDisposable
     }
 
     [Fact]
+    public void TryRead_FileLongerThanItsStatxSize_IsReadWhole_AndStillBounded()
+    {
+        // procfs files are regular files of size 0 whose content appears on reading: the read runs past the size statx
+        // gave (as for a file that grows meanwhile), to the end or to one byte past the limit.
+        var expected = File.ReadAllBytes("/proc/self/cmdline");
+        Assert.True(expected.Length > 1);
+        Assert.Equal(InputFileProblem.None, InputFile.TryRead("/proc/self/cmdline", 1 << 20, out var bytes, out _));
+        Assert.Equal(expected, bytes);
+        Assert.Equal(InputFileProblem.None, InputFile.TryRead("/proc/self/cmdline", expected.Length, out bytes, out _));
+        Assert.Equal(expected, bytes);
+        Assert.Equal(InputFileProblem.TooLarge, InputFile.TryRead("/proc/self/cmdline", expected.Length - 1, out _, out _));
+        var empty = Path.Combine(_dir, "empty");
+        File.WriteAllBytes(empty, []);
+        Assert.Equal(InputFileProblem.None, InputFile.TryRead(empty, 10, out bytes, out _));
+        Assert.Empty(bytes);
+    }
+
+    [Fact]
     public void TryRead_DevicesDirectoriesAndMissingFiles_AreNamed()
     {
         Assert.Equal(InputFileProblem.NotRegular, InputFile.TryRead("/dev/zero", 10, out _, out var device));

@@ -53,10 +53,12 @@ public static class ManifestModelCache
             if (bytes.Length < header || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return null;
             if (!bytes.AsSpan(Magic.Length, HashLength).SequenceEqual(key)) return null;
             var body = bytes.AsSpan(header);
-            if (!SHA256.HashData(body).AsSpan().SequenceEqual(bytes.AsSpan(Magic.Length + HashLength, HashLength))) return null;
-            using var reader = new BinaryReader(new MemoryStream(bytes, header, bytes.Length - header, writable: false), Encoding.UTF8);
-            var manifest = new Reader(reader, file).Manifest();
-            return reader.BaseStream.Position == reader.BaseStream.Length ? manifest : null;
+            Span<byte> sum = stackalloc byte[HashLength];
+            SHA256.HashData(body, sum);
+            if (!sum.SequenceEqual(bytes.AsSpan(Magic.Length + HashLength, HashLength))) return null;
+            var reader = new Reader(bytes, header, file);
+            var manifest = reader.Manifest();
+            return reader.AtEnd ? manifest : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or EndOfStreamException or InvalidDataException
                                       or FormatException or ArgumentException or UriFormatException or OverflowException)
@@ -427,14 +429,27 @@ public static class ManifestModelCache
         }
     }
 
-    private sealed class Reader(BinaryReader r, string file)
+    /// <summary>Reads what <see cref="Writer"/> wrote (the layout of <see cref="BinaryWriter"/>: little-endian numbers,
+    /// 7-bit encoded counts and indexes, UTF-8 strings with a 7-bit length) straight from the file's bytes. Lists come
+    /// back as arrays (an empty one shared), and a cache pattern once per distinct text: the model is most of what a
+    /// cached load allocates, and every object saved is memory that need not be touched and collected.</summary>
+    private sealed class Reader(byte[] data, int start, string file)
     {
+        private int _at = start;
         private string[] _strings = [];
+        private CacheNamePattern?[] _patterns = [];
+
+        public bool AtEnd => _at == data.Length;
 
         public KeywardManifest Manifest()
         {
             _strings = new string[Count()];
-            for (var i = 0; i < _strings.Length; i++) _strings[i] = r.ReadString();
+            for (var i = 0; i < _strings.Length; i++)
+            {
+                var length = Count();
+                _strings[i] = Encoding.UTF8.GetString(Take(length));
+            }
+            _patterns = new CacheNamePattern?[_strings.Length];
             var recipients = Strings();
             var defaults = new Dictionary<CredentialKind, RotationPolicy>();
             for (int i = 0, n = Count(); i < n; i++) defaults[Enum<CredentialKind>()] = Rotation();
@@ -444,7 +459,7 @@ public static class ManifestModelCache
             var hosts = List(Host);
             var hostSinks = List(Sink);
             var publishers = List(Publisher);
-            var gate = new AtticGateSettings(Enum<ForeignTokens>(), r.ReadBoolean(), r.ReadBoolean());
+            var gate = new AtticGateSettings(Enum<ForeignTokens>(), Bool(), Bool());
             return new KeywardManifest(file, recipients, defaults, credentials, sinks, services)
             {
                 Hosts = hosts,
@@ -456,19 +471,19 @@ public static class ManifestModelCache
 
         private Credential Credential()
         {
-            var tag = r.ReadByte();
+            var tag = Byte();
             var name = String();
             var owner = String();
             var purpose = String();
-            var rotation = r.ReadBoolean() ? Rotation() : null;
+            var rotation = Bool() ? Rotation() : null;
             var recipients = Strings();
             var location = Location();
             switch (tag)
             {
                 case SecretTag:
-                    return new SecretCredential(name, owner, purpose, rotation, recipients, location, r.ReadInt32(), Enum<ValueEncoding>());
+                    return new SecretCredential(name, owner, purpose, rotation, recipients, location, Int32(), Enum<ValueEncoding>());
                 case RsaTag:
-                    return new RsaKeyCredential(name, owner, purpose, rotation, recipients, location, r.ReadInt32(), Enum<RsaKeyFormat>());
+                    return new RsaKeyCredential(name, owner, purpose, rotation, recipients, location, Int32(), Enum<RsaKeyFormat>());
                 case NixTag:
                     return new NixSigningKeyCredential(name, owner, purpose, rotation, recipients, location, String());
                 case AtticTag:
@@ -487,7 +502,7 @@ public static class ManifestModelCache
                     var provider = Enum<ExternalProvider>();
                     var host = OptionalString();
                     var username = OptionalString();
-                    ExternalSource? source = r.ReadByte() switch
+                    ExternalSource? source = Byte() switch
                     {
                         0 => null,
                         FileSourceTag => new FileSource(String(), Location()),
@@ -497,10 +512,10 @@ public static class ManifestModelCache
                         _ => throw new InvalidDataException("unknown source"),
                     };
                     DateTimeOffset? expires = null;
-                    if (r.ReadBoolean())
+                    if (Bool())
                     {
-                        var ticks = r.ReadInt64();
-                        var offset = TimeSpan.FromMinutes(r.ReadInt16());
+                        var ticks = Int64();
+                        var offset = TimeSpan.FromMinutes(Int16());
                         expires = new DateTimeOffset(ticks + offset.Ticks, offset);
                     }
                     return new ExternalCredential(name, owner, purpose, rotation, recipients, location, provider, host, username, source, expires);
@@ -512,10 +527,17 @@ public static class ManifestModelCache
 
         private CacheGrant Grant()
         {
-            var pattern = CacheNamePattern.TryParse(String(), out var p) ? p : throw new InvalidDataException("bad cache pattern");
+            var pattern = Pattern();
             var permissions = new AtticPermission[Count()];
             for (var i = 0; i < permissions.Length; i++) permissions[i] = Enum<AtticPermission>();
             return new CacheGrant(pattern, permissions, Location());
+        }
+
+        // One pattern per distinct text (immutable: sharing it is as good as parsing it again), still checked once.
+        private CacheNamePattern Pattern()
+        {
+            var index = Index();
+            return _patterns[index] ??= CacheNamePattern.TryParse(_strings[index], out var p) ? p : throw new InvalidDataException("bad cache pattern");
         }
 
         private Sink Sink()
@@ -525,24 +547,24 @@ public static class ManifestModelCache
             var format = Enum<SinkFormat>();
             var owner = OptionalString();
             var group = OptionalString();
-            var mode = r.ReadInt32();
-            var directoryMode = r.ReadInt32();
+            var mode = Int32();
+            var directoryMode = Int32();
             var persistRoot = OptionalString();
             var entries = List(Entry);
             var hooks = List(Hook);
             NixConfOptions? nixConf = null;
-            if (r.ReadBoolean()) nixConf = new NixConfOptions(Strings(), Strings(), OptionalString(), Strings());
+            if (Bool()) nixConf = new NixConfOptions(Strings(), Strings(), OptionalString(), Strings());
             KubernetesSecretOptions? kubernetes = null;
-            if (r.ReadBoolean())
+            if (Bool())
             {
                 var kname = String();
                 var ns = String();
                 var type = String();
                 var labels = new Dictionary<string, string>(StringComparer.Ordinal);
                 for (int i = 0, n = Count(); i < n; i++) labels.Add(String(), String());
-                kubernetes = new KubernetesSecretOptions(kname, ns, type, labels, r.ReadBoolean());
+                kubernetes = new KubernetesSecretOptions(kname, ns, type, labels, Bool());
             }
-            AtticConfigOptions? attic = r.ReadBoolean() ? new AtticConfigOptions(OptionalString()) : null;
+            AtticConfigOptions? attic = Bool() ? new AtticConfigOptions(OptionalString()) : null;
             var location = Location();
             return new Sink(name, path, format, owner, group, mode, directoryMode, persistRoot, entries, hooks, nixConf, kubernetes, attic, location)
             {
@@ -565,7 +587,7 @@ public static class ManifestModelCache
 
         private Hook Hook()
         {
-            var tag = r.ReadByte();
+            var tag = Byte();
             Hook hook = tag switch
             {
                 RestartTag => new RestartUnitHook(String(), Location()),
@@ -591,9 +613,9 @@ public static class ManifestModelCache
         private AtticCacheSpec Cache()
         {
             var name = String();
-            var isPublic = r.ReadBoolean();
+            var isPublic = Bool();
             var storeDir = String();
-            var priority = r.ReadInt32();
+            var priority = Int32();
             var upstream = Strings();
             var signingKey = OptionalString();
             var retention = OptionalDuration();
@@ -604,10 +626,10 @@ public static class ManifestModelCache
         {
             var name = String();
             HostKey? key = null;
-            if (r.ReadBoolean())
+            if (Bool())
             {
                 var length = Count();
-                key = HostKey.FromWire(r.ReadBytes(length)) ?? throw new InvalidDataException("bad host key");
+                key = HostKey.FromWire(Take(length).ToArray()) ?? throw new InvalidDataException("bad host key");
             }
             return new HostSpec(name, key, OptionalString(), Location());
         }
@@ -628,61 +650,99 @@ public static class ManifestModelCache
             var maxAge = OptionalDuration();
             var renewBefore = OptionalDuration();
             var overlap = OptionalDuration();
-            bool? autoContinue = r.ReadByte() switch
+            bool? autoContinue = Byte() switch
             {
                 0 => null,
                 1 => false,
                 2 => true,
                 _ => throw new InvalidDataException("bad flag"),
             };
-            var location = r.ReadBoolean() ? Location() : null;
+            var location = Bool() ? Location() : null;
             return new RotationPolicy(maxAge, renewBefore, overlap, autoContinue, location, OptionalDuration());
         }
 
-        private HumanDuration Duration() => new(new TimeSpan(r.ReadInt64()), String());
+        private HumanDuration Duration() => new(new TimeSpan(Int64()), String());
 
-        private HumanDuration? OptionalDuration() => r.ReadBoolean() ? Duration() : null;
+        private HumanDuration? OptionalDuration() => Bool() ? Duration() : null;
 
         private SourceLocation Location()
         {
-            return new SourceLocation(file, r.Read7BitEncodedInt(), r.Read7BitEncodedInt());
+            var line = Int7();
+            return new SourceLocation(file, line, Int7());
         }
 
         private T Enum<T>() where T : struct, Enum
         {
-            var value = r.Read7BitEncodedInt();
+            var value = Int7();
             var e = System.Runtime.CompilerServices.Unsafe.As<int, T>(ref value);
             return System.Enum.IsDefined(e) ? e : throw new InvalidDataException($"bad {typeof(T).Name}");
         }
 
-        private string String()
+        private string String() => _strings[Index()];
+
+        private int Index()
         {
-            var index = r.Read7BitEncodedInt();
-            return (uint)index < (uint)_strings.Length ? _strings[index] : throw new InvalidDataException("bad string index");
+            var index = Int7();
+            return (uint)index < (uint)_strings.Length ? index : throw new InvalidDataException("bad string index");
         }
 
-        private string? OptionalString() => r.ReadBoolean() ? String() : null;
+        private string? OptionalString() => Bool() ? String() : null;
 
         private string[] Strings()
         {
-            var list = new string[Count()];
+            var n = Count();
+            if (n == 0) return [];
+            var list = new string[n];
             for (var i = 0; i < list.Length; i++) list[i] = String();
             return list;
         }
 
-        private List<T> List<T>(Func<T> item)
+        private T[] List<T>(Func<T> item)
         {
             var n = Count();
-            var list = new List<T>(n);
-            for (var i = 0; i < n; i++) list.Add(item());
+            if (n == 0) return [];
+            var list = new T[n];
+            for (var i = 0; i < n; i++) list[i] = item();
             return list;
         }
 
         private int Count()
         {
-            var count = r.Read7BitEncodedInt();
+            var count = Int7();
             // Every item takes at least one byte: a count beyond what is left is damage, not a list to allocate.
-            return count < 0 || count > r.BaseStream.Length - r.BaseStream.Position ? throw new InvalidDataException("bad count") : count;
+            return count < 0 || count > data.Length - _at ? throw new InvalidDataException("bad count") : count;
+        }
+
+        private ReadOnlySpan<byte> Take(int length)
+        {
+            if (length < 0 || length > data.Length - _at) throw new EndOfStreamException();
+            var span = data.AsSpan(_at, length);
+            _at += length;
+            return span;
+        }
+
+        private byte Byte() => _at < data.Length ? data[_at++] : throw new EndOfStreamException();
+
+        private bool Bool() => Byte() != 0;
+
+        private short Int16() => System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(Take(2));
+
+        private int Int32() => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+
+        private long Int64() => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+
+        /// <summary>As <see cref="BinaryReader.Read7BitEncodedInt"/>: at most five bytes, the fifth with at most four bits.</summary>
+        private int Int7()
+        {
+            uint result = 0;
+            for (var shift = 0; shift < 35; shift += 7)
+            {
+                var b = Byte();
+                if (shift == 28 && b > 0b1111) throw new InvalidDataException("bad 7-bit number");
+                result |= (uint)(b & 0x7F) << shift;
+                if (b < 0x80) return (int)result;
+            }
+            throw new InvalidDataException("bad 7-bit number");
         }
     }
 }
