@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
@@ -31,12 +32,12 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private AuditHead? _headMoved;
     private bool _disposed;
 
-    /// <summary>The version rows the seal check at open read and found sealed, kept for the first
-    /// <see cref="ListVersionsAsync"/> (apply, check and every serve pass list all versions right after opening, and
+    /// <summary>The version rows the seal check at open read and found sealed, parsed as they were sealed, kept for the
+    /// first <see cref="ListVersionsAsync"/> (apply, check and every serve pass list all versions right after opening, and
     /// reading and sealing 10,000 rows, then reading them again, was two of a no-op apply's slowest steps). Dropped by
     /// that first use and by every write, so it never outlives the snapshot it was read in by more than the open's
     /// own reads: what it returns is exactly what the seal verified.</summary>
-    private List<string?[]>? _sealedVersionRows;
+    private SealedVersions? _sealedVersionRows;
 
     /// <summary>The stored seal those rows were verified against.</summary>
     private string? _sealedRowsSeal;
@@ -260,7 +261,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             if (_sealedVersionRows is { } sealedRows && (seal is null || seal == _sealedRowsSeal))
             {
                 _sealedVersionRows = null;
-                versions = FromSealedRows(sealedRows);
+                versions = sealedRows.Take();
             }
             else
                 versions = ReadVersions(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;"));
@@ -270,24 +271,75 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         }, cancellationToken);
 
     /// <summary>The rows of <see cref="StateSeal.SqliteVersionRows"/> (the columns and order of <see cref="VersionColumns"/>),
-    /// as the seal read them: integers as their decimal text, nulls as null.</summary>
-    private static IReadOnlyList<CredentialVersion> FromSealedRows(List<string?[]> rows)
+    /// parsed from the text the seal read (integers as their decimal text, nulls as null) as the seal reads it, with no
+    /// string per column in between. A row that does not parse is remembered, not thrown: the seal is read to its end
+    /// first (a broken seal is the error to report), and <see cref="ListVersionsAsync"/> throws what the row gave, as
+    /// parsing it there used to.</summary>
+    private sealed class SealedVersions
     {
-        var list = new List<CredentialVersion>(rows.Count);
-        foreach (var r in rows)
+        private readonly List<CredentialVersion> _versions = new(1024);
+        private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
+        // Kinds and origins are a handful of words repeated on every row: each is kept as one string.
+        private readonly List<(byte[] Utf8, string Text)> _words = [];
+
+        public void Add(RawRow row)
         {
-            list.Add(new CredentialVersion(
-                r[0]!,
-                int.Parse(r[1]!, NumberStyles.None, CultureInfo.InvariantCulture),
-                r[2]!,
-                ParseState(r[3]!),
-                StoreTime.Parse(r[4]!),
-                r[5] is null ? null : StoreTime.Parse(r[5]!),
-                r[8]!,
-                r[6]!,
-                ParseMetadata(r[7]!)));
+            if (_error is not null) return;
+            try
+            {
+                _versions.Add(new CredentialVersion(
+                    Text(row, 0),
+                    ParseVersion(Required(row, 1)),
+                    Word(Required(row, 2)),
+                    ParseState(Required(row, 3)),
+                    StoreTime.Parse(Required(row, 4)),
+                    row.IsNull(5) ? null : StoreTime.Parse(row.Text(5)),
+                    Text(row, 8),
+                    Word(Required(row, 6)),
+                    ParseMetadata(Required(row, 7))));
+            }
+            catch (Exception e)
+            {
+                _error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
         }
-        return list;
+
+        public IReadOnlyList<CredentialVersion> Take()
+        {
+            _error?.Throw();
+            return _versions;
+        }
+
+        // The sealed columns are NOT NULL in the schema; a null there was written outside Keyward (and breaks the seal).
+        private static ReadOnlySpan<byte> Required(RawRow row, int column) =>
+            row.IsNull(column) ? throw new FormatException("a required column of a version row is null") : row.Text(column);
+
+        private static string Text(RawRow row, int column) => Encoding.UTF8.GetString(Required(row, column));
+
+        private string Word(ReadOnlySpan<byte> utf8)
+        {
+            foreach (var (bytes, text) in _words)
+                if (utf8.SequenceEqual(bytes)) return text;
+            var word = Encoding.UTF8.GetString(utf8);
+            if (_words.Count < 32) _words.Add((utf8.ToArray(), word));
+            return word;
+        }
+
+        private static int ParseVersion(ReadOnlySpan<byte> utf8) =>
+            int.TryParse(utf8, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
+                ? v
+                : int.Parse(Encoding.UTF8.GetString(utf8), NumberStyles.None, CultureInfo.InvariantCulture);
+
+        private static VersionState ParseState(ReadOnlySpan<byte> utf8) =>
+            utf8.SequenceEqual("active"u8) ? VersionState.Active
+            : utf8.SequenceEqual("previous"u8) ? VersionState.Previous
+            : utf8.SequenceEqual("retired"u8) ? VersionState.Retired
+            : utf8.SequenceEqual("staged"u8) ? VersionState.Staged
+            : SqliteCredentialStore.ParseState(Encoding.UTF8.GetString(utf8));
+
+        // Invalid UTF-8 goes through the string, as it did: its replacement characters are what the parser saw.
+        private static IReadOnlyDictionary<string, string> ParseMetadata(ReadOnlySpan<byte> utf8) =>
+            System.Text.Unicode.Utf8.IsValid(utf8) ? StoredMetadata.Parse(utf8) : StoredMetadata.Parse(Encoding.UTF8.GetString(utf8));
     }
 
     public Task<IReadOnlyList<CredentialVersion>> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
@@ -665,19 +717,73 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private string? ReadMetaText(string key) => Command("SELECT value FROM meta WHERE key = $k;", ("$k", key)).ExecuteScalar() as string;
 
     /// <summary>The seal of the rows as this transaction sees them; the version rows go to <paramref name="versionRows"/> too when given.</summary>
-    private StateSeal ComputeSeal(List<string?[]>? versionRows = null)
+    private StateSeal ComputeSeal(SealedVersions? versionRows = null)
     {
         var seal = new StateSeal(_keys.AuditKey, ReadMetaText(StoreMetaKeys.AuditHead));
         try
         {
-            using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader, versionRows);
-            using (var reader = Command(StateSeal.SqliteLedgerRows).ExecuteReader()) seal.AddRows(reader);
+            SealRows(seal, StateSeal.SqliteVersionRows, versionRows is null ? null : versionRows.Add);
+            SealRows(seal, StateSeal.SqliteLedgerRows, null);
             return seal;
         }
         catch
         {
             seal.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>One row of a raw statement: each column's UTF-8 text as SQLite gives it (sqlite3_column_text, what
+    /// <see cref="SqliteDataReader.GetString"/> decodes), valid until the next step.</summary>
+    private readonly ref struct RawRow(SQLitePCL.sqlite3_stmt statement)
+    {
+        public bool IsNull(int column) => SQLitePCL.raw.sqlite3_column_type(statement, column) == SQLitePCL.raw.SQLITE_NULL;
+
+        public ReadOnlySpan<byte> Text(int column) => ColumnText(statement, column, out var text) ? text : [];
+    }
+
+    /// <summary>sqlite3_column_text without its terminator (false for the null pointer SQLite returns when out of memory):
+    /// the bytes <c>utf8z.utf8_to_string</c> decodes, then sqlite3_column_bytes, as SQLite's documentation orders them.</summary>
+    private static bool ColumnText(SQLitePCL.sqlite3_stmt statement, int column, out ReadOnlySpan<byte> text)
+    {
+        var z = SQLitePCL.raw.sqlite3_column_text(statement, column);
+        ref readonly var first = ref z.GetPinnableReference();
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(in first))
+        {
+            text = default;
+            return false;
+        }
+        var length = SQLitePCL.raw.sqlite3_column_bytes(statement, column);
+        text = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(in first, length);
+        return true;
+    }
+
+    private delegate void RawRowHandler(RawRow row);
+
+    /// <summary>Seals every row of <paramref name="sql"/> (one of <see cref="StateSeal"/>'s queries) straight from SQLite's
+    /// text, on this connection and so inside its open transaction, and hands each row to <paramref name="onRow"/>.</summary>
+    private void SealRows(StateSeal seal, string sql, RawRowHandler? onRow)
+    {
+        var db = _connection.Handle!;
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(db, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        using (statement)
+        {
+            var columns = SQLitePCL.raw.sqlite3_column_count(statement);
+            var row = new RawRow(statement);
+            while ((rc = SQLitePCL.raw.sqlite3_step(statement)) == SQLitePCL.raw.SQLITE_ROW)
+            {
+                seal.BeginRow();
+                for (var i = 0; i < columns; i++)
+                {
+                    // As IsDBNull then GetString: the type first, then the text (a null pointer, out of memory, seals as null).
+                    if (!row.IsNull(i) && ColumnText(statement, i, out var text)) seal.Field(text);
+                    else seal.NullField();
+                }
+                onRow?.Invoke(row);
+            }
+            if (rc != SQLitePCL.raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+            seal.EndRows();
         }
     }
 
@@ -702,7 +808,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
                 var stored = ReadMetaText(StoreMetaKeys.StateSeal);
                 var head = ReadMetaText(StoreMetaKeys.AuditHead);
                 StateAnchor.Check(Path.GetDirectoryName(Path.GetFullPath(_path))!, head, _path);
-                var rows = new List<string?[]>();
+                var rows = new SealedVersions();
                 using var seal = ComputeSeal(rows);
                 var result = StateSeal.Check(_keys.AuditKey, stored, seal, head, _path);
                 // Only rows the seal vouched for are kept (an unsealed legacy store is sealed next, by a write).

@@ -88,6 +88,64 @@ public sealed class StateSealTests : IDisposable
         await ThrowsKwAsync("KW0310", () => TestStates.OpenAsync(dir, Ct));
     }
 
+    /// <summary>The seal check reads SQLite's UTF-8 text without making strings; its seal must be the seal of the decoded
+    /// strings (what the PostgreSQL store and every older Keyward seal), whatever the database holds: odd storage classes,
+    /// an embedded NUL, bytes that are not UTF-8. The reference is computed here the old way, through
+    /// <see cref="Microsoft.Data.Sqlite.SqliteDataReader.GetString"/>, and stored as the seal: the open only passes if the
+    /// two agree row for row. Then a revocation undone beside them must still fail it.</summary>
+    [Fact]
+    public async Task SealOfTheRawText_EqualsTheSealOfTheDecodedStrings_ForOddAndInvalidText()
+    {
+        var dir = await RotatedStateAsync();
+        byte[] auditKey;
+        await using (var state = await TestStates.OpenAsync(dir, Ct))
+        {
+            auditKey = (byte[])((Keyward.Store.Sqlite.SqliteCredentialStore)state.Store).Keys.AuditKey.Clone();
+        }
+        Raw(dir, """
+            INSERT INTO versions (name, version, kind, state, created, expires, origin, metadata, nonce, ciphertext, fingerprint)
+            VALUES ('a' || char(0) || 'b', 2.5, 'secret', 'retired', '2025-01-01T00:00:00.0000000Z', X'3432', 'generated',
+                    X'7B22C328223A2278FF227D', X'00', X'00', 'kw1:' || char(233) || char(0));
+            INSERT INTO ledger (token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked)
+            VALUES ('tok-odd', 'push', '7', 'ci', X'80', '2025-03-01', 1.25, 'kw1:x', 'jwt', 3, X'EDA080');
+            """);
+
+        string Reference()
+        {
+            using var raw = TestStates.Raw(dir);
+            var head = TestStates.Scalar(raw, "SELECT value FROM meta WHERE key = 'audit_head';") as string;
+            using var seal = new StateSeal(auditKey, head);
+            foreach (var sql in new[] { StateSeal.SqliteVersionRows, StateSeal.SqliteLedgerRows })
+            {
+                using var command = raw.CreateCommand();
+                command.CommandText = sql;
+                using var reader = command.ExecuteReader();
+                seal.AddRows(reader);
+            }
+            return seal.Finish();
+        }
+
+        void StoreSeal(string seal)
+        {
+            using var raw = TestStates.Raw(dir);
+            TestStates.Exec(raw, "UPDATE meta SET value = $v WHERE key = 'state_seal';", ("$v", seal));
+        }
+
+        StoreSeal(Reference());
+        await using (var state = await TestStates.OpenAsync(dir, Ct))
+        {
+            // The odd rows were sealed as they are; they still fail to parse where the versions are listed.
+            await Assert.ThrowsAsync<KeywardException>(() => state.Store.ListVersionsAsync(Ct));
+        }
+
+        Raw(dir, "UPDATE ledger SET revoked = NULL WHERE token_id = 'tok-odd';");
+        await ThrowsKwAsync("KW0310", () => TestStates.OpenAsync(dir, Ct));
+        StoreSeal(Reference());
+        await using (await TestStates.OpenAsync(dir, Ct))
+        {
+        }
+    }
+
     [Fact]
     public async Task DeletedSeal_IsKW0310_NotAStoreMadeBeforeTheSeal()
     {
