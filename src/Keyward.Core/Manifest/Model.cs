@@ -383,10 +383,36 @@ public sealed record Sink(
     /// <summary>Where the bytes are written (under the persistence root when there is one).</summary>
     public string StoragePath => PersistRoot is null ? Path : PersistRoot.TrimEnd('/') + Path;
 
-    public IEnumerable<string> CredentialNames =>
-        Entries.Where(e => !e.IsLiteral).Select(e => e.Credential)
-            .Concat(NixConf?.TrustedPublicKeys ?? [])
-            .Distinct(StringComparer.Ordinal);
+    /// <summary>The credentials the sink carries (its entries', then its trusted public keys'), each once, in first-seen
+    /// order. A loop, not a query: apply asks this of every sink several times, and most sinks carry one credential.</summary>
+    public IEnumerable<string> CredentialNames
+    {
+        get
+        {
+            var trusted = NixConf?.TrustedPublicKeys ?? [];
+            var names = new List<string>(Entries.Count + trusted.Count);
+            HashSet<string>? seen = null;
+            void Add(string name)
+            {
+                if (names.Count < 8)
+                {
+                    foreach (var n in names)
+                        if (string.Equals(n, name, StringComparison.Ordinal)) return;
+                }
+                else
+                {
+                    seen ??= new HashSet<string>(names, StringComparer.Ordinal);
+                    if (!seen.Add(name)) return;
+                }
+                names.Add(name);
+                seen?.Add(name);
+            }
+            foreach (var e in Entries)
+                if (!e.IsLiteral) Add(e.Credential);
+            foreach (var k in trusted) Add(k);
+            return names;
+        }
+    }
 
     /// <summary>The hosts whose agents receive this sink (<c>host:</c>/<c>hosts:</c>); empty: the authority writes it itself.</summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];

@@ -49,7 +49,9 @@ public sealed class ApplyEngine
         var openRotation = journals.Count > 0 ? journals[0] : null;
         // One read of the version list serves the policy facts, the active versions and the trust lists.
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
-        var facts = await StoreFacts.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
+        // The due policy and the planner ask the facts for versions only: the ledger (a row per token ever minted) is not
+        // read, and a future reader of it here fails loudly instead of seeing an empty ledger.
+        var facts = new StoreFacts(versions, LedgerNotRead.Instance);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: journals, versions, facts");
         var due = DuePolicy.Evaluate(manifest, facts, now);
         foreach (var d in due.Due.Where(d => !d.Rotatable))
@@ -122,10 +124,11 @@ public sealed class ApplyEngine
         var inspected = new Dictionary<Sink, SinkInspection>(manifest.Sinks.Count, ReferenceEqualityComparer.Instance);
         IReadOnlyDictionary<string, IReadOnlyList<string>> trust;
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
-        var stable = manifest.Sinks
-            .SelectMany(s => s.CredentialNames)
-            .Where(n => credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
-            .Distinct(StringComparer.Ordinal).ToArray();
+        var stable = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var sink in manifest.Sinks)
+            foreach (var n in sink.CredentialNames)
+                if (credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
+                    stable.Add(n);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: sinks' credentials");
         var values = await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: reveal active values");
@@ -331,6 +334,22 @@ public sealed class ApplyEngine
     private Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, IReadOnlyList<CredentialVersion>? known,
         CancellationToken cancellationToken) =>
         TrustLists.ForManifestAsync(_store, manifest, known, _options.Time.GetUtcNow(), cancellationToken);
+
+    /// <summary>The ledger of facts read for planning, which planning does not read.</summary>
+    private sealed class LedgerNotRead : IReadOnlyList<LedgerEntry>
+    {
+        public static readonly LedgerNotRead Instance = new();
+
+        private static InvalidOperationException NotRead() => new("apply's plan does not read the token ledger; read it with StoreFacts.ReadAsync where it is needed");
+
+        public LedgerEntry this[int index] => throw NotRead();
+
+        public int Count => throw NotRead();
+
+        public IEnumerator<LedgerEntry> GetEnumerator() => throw NotRead();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 
     public static string HookText(Hook hook) => hook switch
     {

@@ -338,8 +338,10 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             : SqliteCredentialStore.ParseState(Encoding.UTF8.GetString(utf8));
 
         // Invalid UTF-8 goes through the string, as it did: its replacement characters are what the parser saw.
-        private static IReadOnlyDictionary<string, string> ParseMetadata(ReadOnlySpan<byte> utf8) =>
-            System.Text.Unicode.Utf8.IsValid(utf8) ? StoredMetadata.Parse(utf8) : StoredMetadata.Parse(Encoding.UTF8.GetString(utf8));
+        private IReadOnlyDictionary<string, string> ParseMetadata(ReadOnlySpan<byte> utf8) =>
+            System.Text.Unicode.Utf8.IsValid(utf8) ? StoredMetadata.Parse(utf8, _values) : StoredMetadata.Parse(Encoding.UTF8.GetString(utf8));
+
+        private readonly StoredMetadata.Interner _values = new();
     }
 
     public Task<IReadOnlyList<CredentialVersion>> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
@@ -382,7 +384,9 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 
     public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IEnumerable<string> names, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.Serialize(names.Distinct(StringComparer.Ordinal).ToArray(), StoreJsonContext.Default.StringArray);
+        var wanted = new HashSet<string>(names, StringComparer.Ordinal);
+        if (wanted.Count > ScanActiveAbove) return ReadAsync<IReadOnlyDictionary<string, Secret>>(() => RevealActiveScan(wanted), cancellationToken);
+        var json = JsonSerializer.Serialize(wanted.ToArray(), StoreJsonContext.Default.StringArray);
         return ReadAsync<IReadOnlyDictionary<string, Secret>>(() =>
         {
             var result = new Dictionary<string, Secret>(StringComparer.Ordinal);
@@ -398,7 +402,63 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         }, cancellationToken);
     }
 
-    private Secret Decrypt(string name, int version, byte[] nonce, byte[] ciphertext) =>
+    /// <summary>Above this many names every active row is read and the wanted ones picked out (a no-op apply wants all
+    /// 10,000): no JSON list of names to write and parse, no string per skipped name, no copy of each nonce and ciphertext.</summary>
+    private const int ScanActiveAbove = 64;
+
+    private Dictionary<string, Secret> RevealActiveScan(HashSet<string> wanted)
+    {
+        var result = new Dictionary<string, Secret>(wanted.Count, StringComparer.Ordinal);
+        var lookup = wanted.GetAlternateLookup<ReadOnlySpan<char>>();
+        var db = _connection.Handle!;
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(db, "SELECT name, version, nonce, ciphertext FROM versions WHERE state = 'active';", out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        using (statement)
+        {
+            Span<char> buffer = stackalloc char[256];
+            try
+            {
+                while ((rc = SQLitePCL.raw.sqlite3_step(statement)) == SQLitePCL.raw.SQLITE_ROW)
+                {
+                    // The checks of GetString, GetInt32 and a cast of GetValue to byte[], as the query above reads the row.
+                    var nameColumn = ReadColumn(statement, 0);
+                    if (nameColumn.IsNull) throw new InvalidOperationException("a version row has no name");
+                    var utf8 = nameColumn.Text;
+                    string? name;
+                    if (utf8.Length <= buffer.Length && Encoding.UTF8.GetMaxCharCount(utf8.Length) <= buffer.Length)
+                    {
+                        var chars = buffer[..Encoding.UTF8.GetChars(utf8, buffer)];
+                        if (!lookup.TryGetValue(chars, out name)) continue;
+                    }
+                    else
+                    {
+                        name = Encoding.UTF8.GetString(utf8);
+                        if (!wanted.TryGetValue(name, out name)) continue;
+                    }
+                    if (SQLitePCL.raw.sqlite3_column_type(statement, 1) == SQLitePCL.raw.SQLITE_NULL)
+                        throw new InvalidOperationException("a version row has no version number");
+                    var version = checked((int)SQLitePCL.raw.sqlite3_column_int64(statement, 1));
+                    result[name] = Decrypt(name, version, Blob(statement, 2), Blob(statement, 3));
+                }
+                if (rc != SQLitePCL.raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+            }
+            catch
+            {
+                foreach (var value in result.Values) value.Dispose();
+                throw;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A BLOB column's bytes; any other storage class is a value of the wrong type (a ciphertext stored as TEXT),
+    /// the InvalidCastException the cast of <see cref="SqliteDataReader.GetValue"/> gave.</summary>
+    private static ReadOnlySpan<byte> Blob(SQLitePCL.sqlite3_stmt statement, int column) =>
+        SQLitePCL.raw.sqlite3_column_type(statement, column) == SQLitePCL.raw.SQLITE_BLOB
+            ? SQLitePCL.raw.sqlite3_column_blob(statement, column)
+            : throw new InvalidCastException("a version's nonce or ciphertext is not a BLOB");
+
+    private Secret Decrypt(string name, int version, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext) =>
         _keys.Decrypt(name, version, nonce, ciphertext)
         ?? throw ErrorCodes.StoreTampered.Exception($"version {version} of '{name}' does not authenticate under this store's key (altered, or copied from another row or store)");
 
@@ -733,35 +793,43 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         }
     }
 
-    /// <summary>One row of a raw statement: each column's UTF-8 text as SQLite gives it (sqlite3_column_text, what
-    /// <see cref="SqliteDataReader.GetString"/> decodes), valid until the next step.</summary>
-    private readonly ref struct RawRow(SQLitePCL.sqlite3_stmt statement)
+    /// <summary>One column's text as SQLite holds it; a null pointer for NULL.</summary>
+    private readonly unsafe struct RawColumn(byte* text, int length)
     {
-        public bool IsNull(int column) => SQLitePCL.raw.sqlite3_column_type(statement, column) == SQLitePCL.raw.SQLITE_NULL;
+        public bool IsNull => text == null;
 
-        public ReadOnlySpan<byte> Text(int column) => ColumnText(statement, column, out var text) ? text : [];
+        public ReadOnlySpan<byte> Text => new(text, length);
     }
 
-    /// <summary>sqlite3_column_text without its terminator (false for the null pointer SQLite returns when out of memory):
-    /// the bytes <c>utf8z.utf8_to_string</c> decodes, then sqlite3_column_bytes, as SQLite's documentation orders them.</summary>
-    private static bool ColumnText(SQLitePCL.sqlite3_stmt statement, int column, out ReadOnlySpan<byte> text)
+    /// <summary>One row of a raw statement: each column's UTF-8 text as SQLite gives it (sqlite3_column_text, what
+    /// <see cref="SqliteDataReader.GetString"/> decodes), read once per column and valid until the next step.</summary>
+    private readonly ref struct RawRow(ReadOnlySpan<RawColumn> columns)
     {
-        var z = SQLitePCL.raw.sqlite3_column_text(statement, column);
-        ref readonly var first = ref z.GetPinnableReference();
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(in first))
-        {
-            text = default;
-            return false;
-        }
-        var length = SQLitePCL.raw.sqlite3_column_bytes(statement, column);
-        text = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(in first, length);
-        return true;
+        private readonly ReadOnlySpan<RawColumn> _columns = columns;
+
+        public bool IsNull(int column) => _columns[column].IsNull;
+
+        public ReadOnlySpan<byte> Text(int column) => _columns[column].Text;
     }
 
     private delegate void RawRowHandler(RawRow row);
 
+    /// <summary>sqlite3_column_text without its terminator, then sqlite3_column_bytes, as SQLite's documentation orders
+    /// them; the null pointer for NULL (and for out of memory, which <c>utf8_to_string</c> also read as null).</summary>
+    private static unsafe RawColumn ReadColumn(SQLitePCL.sqlite3_stmt statement, int column)
+    {
+        var z = SQLitePCL.raw.sqlite3_column_text(statement, column);
+        fixed (byte* text = z)
+        {
+            // The pointer is SQLite's own (the span wraps it), valid until the next step: fixed pins nothing here.
+            return text == null ? default : new RawColumn(text, SQLitePCL.raw.sqlite3_column_bytes(statement, column));
+        }
+    }
+
     /// <summary>Seals every row of <paramref name="sql"/> (one of <see cref="StateSeal"/>'s queries) straight from SQLite's
-    /// text, on this connection and so inside its open transaction, and hands each row to <paramref name="onRow"/>.</summary>
+    /// text, on this connection and so inside its open transaction, and hands each row to <paramref name="onRow"/>.
+    /// Each column is one sqlite3_column_text and one sqlite3_column_bytes: a NULL gives the null pointer, exactly the
+    /// null that IsDBNull (or a text that came back null) made the seal write before.</summary>
     private void SealRows(StateSeal seal, string sql, RawRowHandler? onRow)
     {
         var db = _connection.Handle!;
@@ -769,18 +837,18 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         SqliteException.ThrowExceptionForRC(rc, db);
         using (statement)
         {
-            var columns = SQLitePCL.raw.sqlite3_column_count(statement);
-            var row = new RawRow(statement);
+            var count = SQLitePCL.raw.sqlite3_column_count(statement);
+            Span<RawColumn> columns = count <= 16 ? stackalloc RawColumn[count] : new RawColumn[count];
             while ((rc = SQLitePCL.raw.sqlite3_step(statement)) == SQLitePCL.raw.SQLITE_ROW)
             {
                 seal.BeginRow();
-                for (var i = 0; i < columns; i++)
+                for (var i = 0; i < count; i++)
                 {
-                    // As IsDBNull then GetString: the type first, then the text (a null pointer, out of memory, seals as null).
-                    if (!row.IsNull(i) && ColumnText(statement, i, out var text)) seal.Field(text);
-                    else seal.NullField();
+                    var column = columns[i] = ReadColumn(statement, i);
+                    if (column.IsNull) seal.NullField();
+                    else seal.Field(column.Text);
                 }
-                onRow?.Invoke(row);
+                onRow?.Invoke(new RawRow(columns));
             }
             if (rc != SQLitePCL.raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
             seal.EndRows();

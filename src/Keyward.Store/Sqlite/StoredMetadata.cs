@@ -35,8 +35,13 @@ internal sealed class StoredMetadata : IReadOnlyDictionary<string, string>
     [ThreadStatic]
     private static string[]? t_values;
 
+    // Keys whose values repeat across versions (a signer's name, a token's permissions, a provider): with an interner their
+    // values are kept as one string each, not one per version.
+    private static readonly HashSet<string> RepeatingValues = new(["algorithm", "detected", "host", "permissions", "provider", "signedBy", "signedByVersion"], StringComparer.Ordinal);
+
     /// <summary>The metadata in the column's UTF-8 text (what <see cref="Parse(string)"/> reads after encoding the string).</summary>
-    public static StoredMetadata Parse(ReadOnlySpan<byte> utf8)
+    /// <param name="interner">Shares the values of keys that repeat across the versions parsed with it.</param>
+    public static StoredMetadata Parse(ReadOnlySpan<byte> utf8, Interner? interner = null)
     {
         var keys = t_keys ??= new string[16];
         var values = t_values ??= new string[16];
@@ -49,7 +54,7 @@ internal sealed class StoredMetadata : IReadOnlyDictionary<string, string>
             {
                 var key = Key(ref reader);
                 if (!reader.Read() || reader.TokenType != JsonTokenType.String) throw NotAnObject();
-                var value = reader.GetString()!;
+                var value = interner is not null && RepeatingValues.Contains(key) ? interner.Get(ref reader) : reader.GetString()!;
                 var at = Array.BinarySearch(keys, 0, count, key, StringComparer.Ordinal);
                 if (at >= 0) values[at] = value; // a repeated key: the last one wins, as the serializer's indexer did
                 else
@@ -79,6 +84,26 @@ internal sealed class StoredMetadata : IReadOnlyDictionary<string, string>
         {
             Array.Clear(keys, 0, count);
             Array.Clear(values, 0, count);
+        }
+    }
+
+    /// <summary>One string per distinct value (up to a few thousand of them), found without making a string.</summary>
+    internal sealed class Interner
+    {
+        private const int MaxValues = 4096;
+        private const int MaxLength = 128;
+        private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+        /// <summary>The reader's string value, as <see cref="Utf8JsonReader.GetString"/> gives it.</summary>
+        public string Get(ref Utf8JsonReader reader)
+        {
+            if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > MaxLength) return reader.GetString()!;
+            Span<char> buffer = stackalloc char[MaxLength];
+            var chars = buffer[..Encoding.UTF8.GetChars(reader.ValueSpan, buffer)];
+            if (_values.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var known)) return known;
+            var value = new string(chars);
+            if (_values.Count < MaxValues) _values.Add(value, value);
+            return value;
         }
     }
 
