@@ -48,8 +48,7 @@ public static class ApplyPlanner
     private static CredentialChange Generated(Credential c, CredentialVersion? current, DueItem? due)
     {
         if (current is null) return new(c, ChangeAction.Create, "no stored value yet: generate", null);
-        var spec = SpecFingerprint.Of(c);
-        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != spec)
+        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && !SpecFingerprint.Matches(c, stored))
             return new(c, ChangeAction.Unchanged, $"declaration changed since version {current.Version} was made: run `keyward plan rotate {c.Name}` to see what re-keying touches", current.Version);
         if (due is not null)
             return new(c, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {c.Name}`)", current.Version) { ViaRotation = true };
@@ -69,7 +68,7 @@ public static class ApplyPlanner
         if (facts.Active(t.SignedBy) is { } signer &&
             VersionMetadata.Of(current).SignedByVersion is { } sv && sv != signer.Version)
             return new(t, ChangeAction.Update, $"signed by {t.SignedBy} version {sv}, now version {signer.Version}: re-mint", current.Version);
-        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != SpecFingerprint.Of(t))
+        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && !SpecFingerprint.Matches(t, stored))
             return new(t, ChangeAction.Update, "subject, validity, permissions, issuer or audiences changed: re-mint", current.Version);
         if (current.ExpiresAt is { } exp)
         {
@@ -120,13 +119,20 @@ public static class ApplyPlanner
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentNullException.ThrowIfNull(credentials);
         ArgumentNullException.ThrowIfNull(fileExists);
-        var changing = sink.CredentialNames.Select(n => credentials.GetValueOrDefault(n)).OfType<CredentialChange>().ToArray();
-        if (changing.FirstOrDefault(c => c.Action == ChangeAction.Pending) is { } pending)
+        // One pass and nothing allocated for the usual sink, whose credentials all stay as they are.
+        CredentialChange? pending = null;
+        List<string>? moving = null;
+        foreach (var n in sink.CredentialNames)
+        {
+            if (credentials.GetValueOrDefault(n) is not { } c) continue;
+            if (c.Action == ChangeAction.Pending) pending ??= c;
+            else if (c.Action is ChangeAction.Create or ChangeAction.Update) (moving ??= []).Add(c.Credential.Name);
+        }
+        if (pending is not null)
             return new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", targetPath);
-        var moving = changing.Where(c => c.Action is ChangeAction.Create or ChangeAction.Update).Select(c => c.Credential.Name).ToArray();
-        if (moving.Length == 0) return null;
+        if (moving is null) return null;
         return new SinkChange(sink, fileExists(targetPath) ? ChangeAction.Update : ChangeAction.Create,
-            $"{string.Join(", ", moving)} {(moving.Length == 1 ? "changes" : "change")}", targetPath);
+            $"{string.Join(", ", moving)} {(moving.Count == 1 ? "changes" : "change")}", targetPath);
     }
 
     /// <summary>A sink whose credentials do not change: the shared inspection of its file says whether it is right, and
