@@ -251,7 +251,15 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     /// so a commit between the two reads leaves an older seal beside newer rows, and the next call reads again.</summary>
     private (string Seal, IReadOnlyList<CredentialVersion> Versions)? _listed;
 
-    public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken)
+    {
+        // The rows the seal check read may still be being parsed: wait for that without holding the gate or a thread.
+        if (_sealedVersionRows is { } parsing)
+            await parsing.Parsed.ConfigureAwait(false);
+        return await ListVersionsUnderGateAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task<IReadOnlyList<CredentialVersion>> ListVersionsUnderGateAsync(CancellationToken cancellationToken) =>
         ReadAsync(() =>
         {
             // Inside a transaction this connection's own uncommitted writes are not sealed yet: always read.
@@ -277,44 +285,134 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     /// parsing it there used to.</summary>
     private sealed class SealedVersions
     {
+        // The rows are copied as the seal reads them (a memcpy of ~300 bytes each) and parsed in batches on the thread
+        // pool, one batch after another, while this thread goes on sealing: the parse (strings, metadata) was most of
+        // the seal check's time, and the second core was idle during it.
+        private const int Columns = 9;
+        private const int BatchRows = 512;
+
         private readonly List<CredentialVersion> _versions = new(1024);
         private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
         // Kinds and origins are a handful of words repeated on every row: each is kept as one string.
         private readonly List<(byte[] Utf8, string Text)> _words = [];
+        private Batch? _current;
+        private Task _parsed = Task.CompletedTask;
 
-        public void Add(RawRow row)
+        /// <summary>Rows copied from SQLite: each column's bytes in <see cref="Bytes"/>, its length -1 for NULL.</summary>
+        private sealed class Batch
         {
-            if (_error is not null) return;
-            try
+            public byte[] Bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
+            public int Used;
+            public readonly int[] Starts = System.Buffers.ArrayPool<int>.Shared.Rent(BatchRows * Columns);
+            public readonly int[] Lengths = System.Buffers.ArrayPool<int>.Shared.Rent(BatchRows * Columns);
+            public int Rows;
+
+            public void Return()
             {
-                _versions.Add(new CredentialVersion(
-                    Text(row, 0),
-                    ParseVersion(Required(row, 1)),
-                    Word(Required(row, 2)),
-                    ParseState(Required(row, 3)),
-                    StoreTime.Parse(Required(row, 4)),
-                    row.IsNull(5) ? null : StoreTime.Parse(row.Text(5)),
-                    Text(row, 8),
-                    Word(Required(row, 6)),
-                    ParseMetadata(Required(row, 7))));
-            }
-            catch (Exception e)
-            {
-                _error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                System.Buffers.ArrayPool<byte>.Shared.Return(Bytes);
+                System.Buffers.ArrayPool<int>.Shared.Return(Starts);
+                System.Buffers.ArrayPool<int>.Shared.Return(Lengths);
             }
         }
 
+        /// <summary>One copied row: the columns of <see cref="StateSeal.SqliteVersionRows"/>.</summary>
+        private readonly ref struct Row(Batch batch, int row)
+        {
+            public bool IsNull(int column) => batch.Lengths[row * Columns + column] < 0;
+
+            public ReadOnlySpan<byte> Text(int column) => batch.Bytes.AsSpan(batch.Starts[row * Columns + column], batch.Lengths[row * Columns + column]);
+        }
+
+        /// <summary>Copies one row as the seal read it (on the sealing thread).</summary>
+        public void Add(RawRow row)
+        {
+            var batch = _current ??= new Batch();
+            var at = batch.Rows * Columns;
+            for (var c = 0; c < Columns; c++)
+            {
+                if (row.IsNull(c))
+                {
+                    batch.Starts[at + c] = 0;
+                    batch.Lengths[at + c] = -1;
+                    continue;
+                }
+                var text = row.Text(c);
+                if (batch.Used + text.Length > batch.Bytes.Length)
+                {
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(batch.Bytes.Length * 2, batch.Used + text.Length));
+                    batch.Bytes.AsSpan(0, batch.Used).CopyTo(bigger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(batch.Bytes);
+                    batch.Bytes = bigger;
+                }
+                text.CopyTo(batch.Bytes.AsSpan(batch.Used));
+                batch.Starts[at + c] = batch.Used;
+                batch.Lengths[at + c] = text.Length;
+                batch.Used += text.Length;
+            }
+            if (++batch.Rows == BatchRows) Dispatch();
+        }
+
+        /// <summary>After the last row: parses what is left. Then <see cref="Parsed"/> completes when every row is.</summary>
+        public void Finish()
+        {
+            if (_current is { Rows: > 0 }) Dispatch();
+        }
+
+        public Task Parsed => _parsed;
+
+        private void Dispatch()
+        {
+            var batch = _current!;
+            _current = null;
+            _parsed = _parsed.ContinueWith(_ => Parse(batch), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+
+        private void Parse(Batch batch)
+        {
+            try
+            {
+                for (var r = 0; r < batch.Rows && _error is null; r++)
+                {
+                    var row = new Row(batch, r);
+                    try
+                    {
+                        _versions.Add(new CredentialVersion(
+                            Text(row, 0),
+                            ParseVersion(Required(row, 1)),
+                            Word(Required(row, 2)),
+                            ParseState(Required(row, 3)),
+                            StoreTime.Parse(Required(row, 4)),
+                            row.IsNull(5) ? null : StoreTime.Parse(row.Text(5)),
+                            Text(row, 8),
+                            Word(Required(row, 6)),
+                            ParseMetadata(Required(row, 7))));
+                    }
+                    catch (Exception e)
+                    {
+                        _error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                    }
+                }
+            }
+            finally
+            {
+                batch.Return();
+            }
+        }
+
+        /// <summary>The parsed versions, or what the first row that did not parse threw, as parsing it here used to.</summary>
         public IReadOnlyList<CredentialVersion> Take()
         {
+            Finish();
+            _parsed.GetAwaiter().GetResult();
             _error?.Throw();
             return _versions;
         }
 
         // The sealed columns are NOT NULL in the schema; a null there was written outside Keyward (and breaks the seal).
-        private static ReadOnlySpan<byte> Required(RawRow row, int column) =>
+        private static ReadOnlySpan<byte> Required(Row row, int column) =>
             row.IsNull(column) ? throw new FormatException("a required column of a version row is null") : row.Text(column);
 
-        private static string Text(RawRow row, int column) => Encoding.UTF8.GetString(Required(row, column));
+        private static string Text(Row row, int column) => Encoding.UTF8.GetString(Required(row, column));
 
         private string Word(ReadOnlySpan<byte> utf8)
         {
@@ -878,6 +976,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
                 StateAnchor.Check(Path.GetDirectoryName(Path.GetFullPath(_path))!, head, _path);
                 var rows = new SealedVersions();
                 using var seal = ComputeSeal(rows);
+                rows.Finish();
                 var result = StateSeal.Check(_keys.AuditKey, stored, seal, head, _path);
                 // Only rows the seal vouched for are kept (an unsealed legacy store is sealed next, by a write).
                 if (result == SealCheck.Intact) (_sealedVersionRows, _sealedRowsSeal) = (rows, stored);
