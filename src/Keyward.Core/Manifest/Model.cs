@@ -390,26 +390,15 @@ public sealed record Sink(
         get
         {
             var trusted = NixConf?.TrustedPublicKeys ?? [];
+            // The usual sink: one entry, nothing else (one small array, or none).
+            if (trusted.Count == 0 && Entries.Count <= 1)
+                return Entries.Count == 0 || Entries[0].IsLiteral ? [] : new[] { Entries[0].Credential };
             var names = new List<string>(Entries.Count + trusted.Count);
-            HashSet<string>? seen = null;
-            void Add(string name)
-            {
-                if (names.Count < 8)
-                {
-                    foreach (var n in names)
-                        if (string.Equals(n, name, StringComparison.Ordinal)) return;
-                }
-                else
-                {
-                    seen ??= new HashSet<string>(names, StringComparer.Ordinal);
-                    if (!seen.Add(name)) return;
-                }
-                names.Add(name);
-                seen?.Add(name);
-            }
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var e in Entries)
-                if (!e.IsLiteral) Add(e.Credential);
-            foreach (var k in trusted) Add(k);
+                if (!e.IsLiteral && seen.Add(e.Credential)) names.Add(e.Credential);
+            foreach (var k in trusted)
+                if (seen.Add(k)) names.Add(k);
             return names;
         }
     }
