@@ -383,10 +383,25 @@ public sealed record Sink(
     /// <summary>Where the bytes are written (under the persistence root when there is one).</summary>
     public string StoragePath => PersistRoot is null ? Path : PersistRoot.TrimEnd('/') + Path;
 
-    public IEnumerable<string> CredentialNames =>
-        Entries.Where(e => !e.IsLiteral).Select(e => e.Credential)
-            .Concat(NixConf?.TrustedPublicKeys ?? [])
-            .Distinct(StringComparer.Ordinal);
+    /// <summary>The credentials the sink carries (its entries', then its trusted public keys'), each once, in first-seen
+    /// order. A loop, not a query: apply asks this of every sink several times, and most sinks carry one credential.</summary>
+    public IEnumerable<string> CredentialNames
+    {
+        get
+        {
+            var trusted = NixConf?.TrustedPublicKeys ?? [];
+            // The usual sink: one entry, nothing else (one small array, or none).
+            if (trusted.Count == 0 && Entries.Count <= 1)
+                return Entries.Count == 0 || Entries[0].IsLiteral ? [] : new[] { Entries[0].Credential };
+            var names = new List<string>(Entries.Count + trusted.Count);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var e in Entries)
+                if (!e.IsLiteral && seen.Add(e.Credential)) names.Add(e.Credential);
+            foreach (var k in trusted)
+                if (seen.Add(k)) names.Add(k);
+            return names;
+        }
+    }
 
     /// <summary>The hosts whose agents receive this sink (<c>host:</c>/<c>hosts:</c>); empty: the authority writes it itself.</summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];

@@ -42,20 +42,62 @@ public static class DuePolicy
         {
             var active = facts.Active(c.Name);
             if (Evaluate(manifest, c, active, now) is not { } item) continue;
-            if (item.DueAt <= now) due.Add(item with { Status = DueStatus.Due });
-            else if (item.DueAt <= now + Window) upcoming.Add(item with { Status = DueStatus.Upcoming });
+            // The reason is written only for what is reported: a no-op apply of 10,000 credentials has none to report, and
+            // formatting a reason for each (a date and a duration) was most of the due policy's time.
+            if (item.DueAt <= now) due.Add(item.Report(c.Name, DueStatus.Due));
+            else if (item.DueAt <= now + Window) upcoming.Add(item.Report(c.Name, DueStatus.Upcoming));
         }
         return new DueReport(due, upcoming.OrderBy(u => u.DueAt).ToList());
     }
 
-    private static DueItem? Evaluate(KeywardManifest manifest, Credential c, CredentialVersion? active, DateTimeOffset now)
+    /// <summary>Why a credential falls due; the text is made only when the item is reported.</summary>
+    private enum ReasonKind
+    {
+        ExternalExpires,
+        ExternalMaxAge,
+        TokenExpires,
+        MaxAge,
+    }
+
+    /// <summary>The earliest reason a credential falls due, with what its text needs.</summary>
+    private readonly record struct Candidate(DateTimeOffset DueAt, DateTimeOffset? ExpiresAt, bool Rotatable, ReasonKind Kind, Credential Credential,
+        bool Api, DateTimeOffset At, CredentialVersion? Active, Keyward.Core.Time.HumanDuration? Limit, TimeSpan Renew)
+    {
+        public DueItem Report(string name, DueStatus status) => new(name, status, DueAt, ExpiresAt, Rotatable, Reason());
+
+        private string Reason()
+        {
+            switch (Kind)
+            {
+                case ReasonKind.ExternalExpires:
+                {
+                    var x = (ExternalCredential)Credential;
+                    return Api
+                        ? $"expires {Stamp(At)}; Keyward creates the next one through {x.Provider.Name()}'s API"
+                        : $"expires {Stamp(At)}; externally minted: create a new one at {x.Provider.Name()} and re-import it";
+                }
+                case ReasonKind.ExternalMaxAge:
+                    return $"version {Active!.Version} reaches maxAge {Limit!.Value.Text} on {Stamp(At)}; Keyward creates the next one through {((ExternalCredential)Credential).Provider.Name()}'s API";
+                case ReasonKind.TokenExpires:
+                {
+                    var t = (AtticTokenCredential)Credential;
+                    return $"expires {Stamp(At)} (validity {t.Validity.Text}, renew {Human(Renew)} before)";
+                }
+                default:
+                    return $"version {Active!.Version} reaches maxAge {Limit!.Value.Text} on {Stamp(At)}";
+            }
+        }
+    }
+
+    private static Candidate? Evaluate(KeywardManifest manifest, Credential c, CredentialVersion? active, DateTimeOffset now)
     {
         var policy = manifest.EffectivePolicy(c);
         var explicitRenew = policy.RenewBefore?.Value;
-        DueItem? best = null;
-        void Consider(DateTimeOffset dueAt, DateTimeOffset? expires, bool rotatable, string reason)
+        Candidate? best = null;
+        void Consider(Candidate candidate)
         {
-            if (best is null || dueAt < best.DueAt) best = new DueItem(c.Name, DueStatus.Upcoming, dueAt, expires, rotatable, reason);
+            // The first of equal due times stands, as before.
+            if (best is null || candidate.DueAt < best.Value.DueAt) best = candidate;
         }
 
         if (c is ExternalCredential x)
@@ -68,16 +110,13 @@ public static class DuePolicy
             {
                 var lifetime = active is null ? (TimeSpan?)null : e - active.CreatedAt;
                 var renew = explicitRenew ?? (lifetime is { } l && l > TimeSpan.Zero ? l / 3 : Window);
-                Consider(e - renew, e, api && active is not null, api
-                    ? $"expires {Stamp(e)}; Keyward creates the next one through {x.Provider.Name()}'s API"
-                    : $"expires {Stamp(e)}; externally minted: create a new one at {x.Provider.Name()} and re-import it");
+                Consider(new Candidate(e - renew, e, api && active is not null, ReasonKind.ExternalExpires, c, api, e, active, null, default));
             }
             // Gitea tokens never expire: a token Keyward re-issues through the API is renewed at its rotation.maxAge.
             if (api && active is not null && policy.MaxAge is { } apiMaxAge)
             {
                 var limit = active.CreatedAt + apiMaxAge.Value;
-                Consider(limit - (explicitRenew ?? TimeSpan.Zero), expires, true,
-                    $"version {active.Version} reaches maxAge {apiMaxAge.Text} on {Stamp(limit)}; Keyward creates the next one through {x.Provider.Name()}'s API");
+                Consider(new Candidate(limit - (explicitRenew ?? TimeSpan.Zero), expires, true, ReasonKind.ExternalMaxAge, c, api, limit, active, apiMaxAge, default));
             }
             return best;
         }
@@ -86,17 +125,29 @@ public static class DuePolicy
         if (c is AtticTokenCredential t)
         {
             var expires = active.ExpiresAt ?? active.CreatedAt + t.Validity.Value;
-            Consider(expires - t.EffectiveRenewBefore, expires, true, $"expires {Stamp(expires)} (validity {t.Validity.Text}, renew {Human(t.EffectiveRenewBefore)} before)");
+            Consider(new Candidate(expires - t.EffectiveRenewBefore, expires, true, ReasonKind.TokenExpires, c, false, expires, active, null, t.EffectiveRenewBefore));
         }
         if (policy.MaxAge is { } maxAge)
         {
             var limit = active.CreatedAt + maxAge.Value;
-            Consider(limit - (explicitRenew ?? TimeSpan.Zero), active.ExpiresAt, true, $"version {active.Version} reaches maxAge {maxAge.Text} on {Stamp(limit)}");
+            Consider(new Candidate(limit - (explicitRenew ?? TimeSpan.Zero), active.ExpiresAt, true, ReasonKind.MaxAge, c, false, limit, active, maxAge, default));
         }
         return best;
     }
 
-    private static string Human(TimeSpan t) => t.TotalDays >= 1 && t.TotalDays == Math.Floor(t.TotalDays) ? $"{t.TotalDays:0}d" : $"{t.TotalHours:0.#}h";
+    // Whole days as an integer (what "{0:0}" gives a whole double), else hours to one decimal.
+    private static string Human(TimeSpan t) =>
+        t.TotalDays >= 1 && t.TotalDays == Math.Floor(t.TotalDays) && t.TotalDays < long.MaxValue
+            ? ((long)t.TotalDays).ToString(System.Globalization.CultureInfo.InvariantCulture) + "d"
+            : $"{t.TotalHours:0.#}h";
 
-    private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    // yyyy-MM-dd'T'HH:mm:ss'Z' — the round-trip sortable pattern "s" (formatted without parsing a custom pattern: apply
+    // writes one of these for each of thousands of upcoming renewals).
+    private static string Stamp(DateTimeOffset t)
+    {
+        Span<char> text = stackalloc char[20];
+        t.UtcDateTime.TryFormat(text, out var written, "s", System.Globalization.CultureInfo.InvariantCulture);
+        text[written] = 'Z';
+        return new string(text[..(written + 1)]);
+    }
 }

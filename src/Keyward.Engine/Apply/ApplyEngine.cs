@@ -49,22 +49,87 @@ public sealed class ApplyEngine
         var openRotation = journals.Count > 0 ? journals[0] : null;
         // One read of the version list serves the policy facts, the active versions and the trust lists.
         var versions = await _store.ListVersionsAsync(cancellationToken).ConfigureAwait(false);
-        var facts = await StoreFacts.ReadAsync(_store, versions, cancellationToken).ConfigureAwait(false);
+        // The due policy and the planner ask the facts for versions only: the ledger (a row per token ever minted) is not
+        // read, and a future reader of it here fails loudly instead of seeing an empty ledger.
+        var facts = new StoreFacts(versions, LedgerNotRead.Instance);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: journals, versions, facts");
-        var due = DuePolicy.Evaluate(manifest, facts, now);
-        foreach (var d in due.Due.Where(d => !d.Rotatable))
-            _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
-        var imported = ReadExternals(manifest, out var readings);
-        var changes = ApplyPlanner.Credentials(manifest, facts, due, readings, now);
-        // Only values that will be stored are kept for execution.
-        foreach (var change in changes)
-            if (change.Action is not (ChangeAction.Create or ChangeAction.Update) && imported.Remove(change.Credential.Name, out var unused))
-                unused.Dispose();
-        var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
-        var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
-        Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
-        var (sinks, inspections) = await PlanSinksAsync(manifest, byName, versions, keepValues, cancellationToken).ConfigureAwait(false);
-        return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id, Inspections = inspections };
+        var early = RevealEarly(manifest, facts, cancellationToken);
+        try
+        {
+            var due = DuePolicy.Evaluate(manifest, facts, now);
+            foreach (var d in due.Due.Where(d => !d.Rotatable))
+                _options.Warn(ErrorCodes.ExternalDue.With($"credential '{d.Credential}': {d.Reason}"));
+            var imported = ReadExternals(manifest, out var readings);
+            var changes = ApplyPlanner.Credentials(manifest, facts, due, readings, now);
+            // Only values that will be stored are kept for execution.
+            foreach (var change in changes)
+                if (change.Action is not (ChangeAction.Create or ChangeAction.Update) && imported.Remove(change.Credential.Name, out var unused))
+                    unused.Dispose();
+            var upcoming = due.Upcoming.Select(u => new UpcomingRenewal(u.Credential, u.DueAt, u.Reason)).ToList();
+            var byName = changes.ToDictionary(c => c.Credential.Name, StringComparer.Ordinal);
+            Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: credentials");
+            var (sinks, inspections) = await PlanSinksAsync(manifest, byName, versions, early, keepValues, cancellationToken).ConfigureAwait(false);
+            return new ApplyPlan(manifest, changes, sinks, upcoming) { Imported = imported, OpenJournal = openRotation?.Id, Inspections = inspections };
+        }
+        catch
+        {
+            // Whatever the early reveal read is disposed (twice for values planning already took: Dispose is idempotent).
+            if (await early.Values.ConfigureAwait(false) is { } values)
+                foreach (var v in values.Values) v.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Below this many sink credentials the values are revealed where planning needs them, on this thread.</summary>
+    private const int RevealEarlyFrom = 256;
+
+    /// <summary>Starts decrypting, on another core, the active value of every credential some sink carries: a superset of
+    /// the values <see cref="PlanSinksAsync"/> compares sinks with (those of credentials that stay unchanged, each of which
+    /// has an active version), while the credentials' changes are decided here. Deciding reads no value and writes
+    /// nothing, so the values are the ones the store would return later. Null when not started, or when the reveal
+    /// failed: planning then reveals exactly its own set as before, and fails (or not) as it did.</summary>
+    private EarlyReveal RevealEarly(KeywardManifest manifest, StoreFacts facts, CancellationToken cancellationToken)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var sink in manifest.Sinks)
+            foreach (var n in sink.CredentialNames)
+                if (facts.Active(n) is not null) names.Add(n);
+        if (names.Count < RevealEarlyFrom) return new EarlyReveal(names, Task.FromResult<IReadOnlyDictionary<string, Secret>?>(null));
+        return new EarlyReveal(names, Task.Run<IReadOnlyDictionary<string, Secret>?>(async () =>
+        {
+            try
+            {
+                return await _store.RevealActiveAsync(names, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // A value that does not decrypt may belong to a credential planning re-mints and never reads: only the
+                // reveal of planning's own set may fail the plan.
+                return null;
+            }
+        }, CancellationToken.None));
+    }
+
+    /// <summary>The names an early reveal asked for, and the values it read (null: none).</summary>
+    private sealed record EarlyReveal(HashSet<string> Names, Task<IReadOnlyDictionary<string, Secret>?> Values);
+
+    /// <summary>The early values of <paramref name="wanted"/> (the rest disposed), or null to reveal them now (also when
+    /// <paramref name="wanted"/> asks for a name the early reveal did not, which the argument above rules out).</summary>
+    private static async Task<IReadOnlyDictionary<string, Secret>?> TakeEarlyAsync(EarlyReveal early, HashSet<string> wanted)
+    {
+        if (await early.Values.ConfigureAwait(false) is not { } all) return null;
+        if (!wanted.IsSubsetOf(early.Names))
+        {
+            foreach (var value in all.Values) value.Dispose();
+            return null;
+        }
+        var result = new Dictionary<string, Secret>(wanted.Count, StringComparer.Ordinal);
+        foreach (var (name, value) in all)
+        {
+            if (wanted.Contains(name)) result[name] = value;
+            else value.Dispose();
+        }
+        return result;
     }
 
     /// <summary>Reads every external credential's source: its value (validated, recognised) and what the planner needs of
@@ -116,22 +181,20 @@ public sealed class ApplyEngine
     };
 
     private async Task<(List<SinkChange>, PlannedInspections?)> PlanSinksAsync(KeywardManifest manifest, Dictionary<string, CredentialChange> credentials,
-        IReadOnlyList<CredentialVersion> versions, bool keepValues, CancellationToken cancellationToken)
+        IReadOnlyList<CredentialVersion> versions, EarlyReveal early, bool keepValues, CancellationToken cancellationToken)
     {
         var result = new List<SinkChange>(manifest.Sinks.Count);
         var inspected = new Dictionary<Sink, SinkInspection>(manifest.Sinks.Count, ReferenceEqualityComparer.Instance);
         IReadOnlyDictionary<string, IReadOnlyList<string>> trust;
         // Values are needed only for sinks whose credentials are all unchanged: compare rendered bytes with the disk.
-        // In the order of the sinks' names, each once (loops, not a query of a distinct list per sink: 10,000 sinks).
-        var stableSet = new HashSet<string>(StringComparer.Ordinal);
-        var stableList = new List<string>();
+        var stable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var sink in manifest.Sinks)
-            foreach (var n in new SinkCredentialNames(sink))
-                if (credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null && stableSet.Add(n))
-                    stableList.Add(n);
-        var stable = stableList.ToArray();
+            foreach (var n in sink.CredentialNames)
+                if (credentials.TryGetValue(n, out var ch) && ch.Action == ChangeAction.Unchanged && ch.CurrentVersion is not null)
+                    stable.Add(n);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: sinks' credentials");
-        var values = await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
+        var values = await TakeEarlyAsync(early, stable).ConfigureAwait(false)
+            ?? await _store.RevealActiveAsync(stable, cancellationToken).ConfigureAwait(false);
         Keyward.Core.Diagnostics.PhaseTimings.Mark("plan: reveal active values");
         try
         {
@@ -337,6 +400,22 @@ public sealed class ApplyEngine
     private Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> TrustListsAsync(KeywardManifest manifest, IReadOnlyList<CredentialVersion>? known,
         CancellationToken cancellationToken) =>
         TrustLists.ForManifestAsync(_store, manifest, known, _options.Time.GetUtcNow(), cancellationToken);
+
+    /// <summary>The ledger of facts read for planning, which planning does not read.</summary>
+    private sealed class LedgerNotRead : IReadOnlyList<LedgerEntry>
+    {
+        public static readonly LedgerNotRead Instance = new();
+
+        private static InvalidOperationException NotRead() => new("apply's plan does not read the token ledger; read it with StoreFacts.ReadAsync where it is needed");
+
+        public LedgerEntry this[int index] => throw NotRead();
+
+        public int Count => throw NotRead();
+
+        public IEnumerator<LedgerEntry> GetEnumerator() => throw NotRead();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 
     public static string HookText(Hook hook) => hook switch
     {

@@ -48,8 +48,7 @@ public static class ApplyPlanner
     private static CredentialChange Generated(Credential c, CredentialVersion? current, DueItem? due)
     {
         if (current is null) return new(c, ChangeAction.Create, "no stored value yet: generate", null);
-        var spec = SpecFingerprint.Of(c);
-        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != spec)
+        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && !SpecFingerprint.Matches(c, stored))
             return new(c, ChangeAction.Unchanged, $"declaration changed since version {current.Version} was made: run `keyward plan rotate {c.Name}` to see what re-keying touches", current.Version);
         if (due is not null)
             return new(c, ChangeAction.Update, $"due: {due.Reason}: rotate (what it touches: `keyward plan rotate {c.Name}`)", current.Version) { ViaRotation = true };
@@ -69,7 +68,7 @@ public static class ApplyPlanner
         if (facts.Active(t.SignedBy) is { } signer &&
             VersionMetadata.Of(current).SignedByVersion is { } sv && sv != signer.Version)
             return new(t, ChangeAction.Update, $"signed by {t.SignedBy} version {sv}, now version {signer.Version}: re-mint", current.Version);
-        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && stored != SpecFingerprint.Of(t))
+        if (current.Metadata.TryGetValue(SpecFingerprint.MetadataKey, out var stored) && !SpecFingerprint.Matches(t, stored))
             return new(t, ChangeAction.Update, "subject, validity, permissions, issuer or audiences changed: re-mint", current.Version);
         if (current.ExpiresAt is { } exp)
         {

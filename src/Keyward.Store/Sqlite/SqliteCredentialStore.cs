@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Keyward.Core.Errors;
 using Keyward.Core.Secrets;
@@ -31,12 +32,12 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private AuditHead? _headMoved;
     private bool _disposed;
 
-    /// <summary>The version rows the seal check at open read and found sealed, kept for the first
-    /// <see cref="ListVersionsAsync"/> (apply, check and every serve pass list all versions right after opening, and
+    /// <summary>The version rows the seal check at open read and found sealed, parsed as they were sealed, kept for the
+    /// first <see cref="ListVersionsAsync"/> (apply, check and every serve pass list all versions right after opening, and
     /// reading and sealing 10,000 rows, then reading them again, was two of a no-op apply's slowest steps). Dropped by
     /// that first use and by every write, so it never outlives the snapshot it was read in by more than the open's
     /// own reads: what it returns is exactly what the seal verified.</summary>
-    private List<string?[]>? _sealedVersionRows;
+    private SealedVersions? _sealedVersionRows;
 
     /// <summary>The stored seal those rows were verified against.</summary>
     private string? _sealedRowsSeal;
@@ -250,7 +251,15 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     /// so a commit between the two reads leaves an older seal beside newer rows, and the next call reads again.</summary>
     private (string Seal, IReadOnlyList<CredentialVersion> Versions)? _listed;
 
-    public Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<CredentialVersion>> ListVersionsAsync(CancellationToken cancellationToken)
+    {
+        // The rows the seal check read may still be being parsed: wait for that without holding the gate or a thread.
+        if (_sealedVersionRows is { } parsing)
+            await parsing.Parsed.ConfigureAwait(false);
+        return await ListVersionsUnderGateAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task<IReadOnlyList<CredentialVersion>> ListVersionsUnderGateAsync(CancellationToken cancellationToken) =>
         ReadAsync(() =>
         {
             // Inside a transaction this connection's own uncommitted writes are not sealed yet: always read.
@@ -260,7 +269,7 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
             if (_sealedVersionRows is { } sealedRows && (seal is null || seal == _sealedRowsSeal))
             {
                 _sealedVersionRows = null;
-                versions = FromSealedRows(sealedRows);
+                versions = sealedRows.Take();
             }
             else
                 versions = ReadVersions(Command($"SELECT {VersionColumns} FROM versions ORDER BY name, version;"));
@@ -270,24 +279,167 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         }, cancellationToken);
 
     /// <summary>The rows of <see cref="StateSeal.SqliteVersionRows"/> (the columns and order of <see cref="VersionColumns"/>),
-    /// as the seal read them: integers as their decimal text, nulls as null.</summary>
-    private static IReadOnlyList<CredentialVersion> FromSealedRows(List<string?[]> rows)
+    /// parsed from the text the seal read (integers as their decimal text, nulls as null) as the seal reads it, with no
+    /// string per column in between. A row that does not parse is remembered, not thrown: the seal is read to its end
+    /// first (a broken seal is the error to report), and <see cref="ListVersionsAsync"/> throws what the row gave, as
+    /// parsing it there used to.</summary>
+    private sealed class SealedVersions
     {
-        var list = new List<CredentialVersion>(rows.Count);
-        foreach (var r in rows)
+        // The rows are copied as the seal reads them (a memcpy of ~300 bytes each) and parsed in batches on the thread
+        // pool, one batch after another, while this thread goes on sealing: the parse (strings, metadata) was most of
+        // the seal check's time, and the second core was idle during it.
+        private const int Columns = 9;
+        private const int BatchRows = 512;
+
+        private readonly List<CredentialVersion> _versions = new(1024);
+        private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
+        // Kinds and origins are a handful of words repeated on every row: each is kept as one string.
+        private readonly List<(byte[] Utf8, string Text)> _words = [];
+        private Batch? _current;
+        private Task _parsed = Task.CompletedTask;
+
+        /// <summary>Rows copied from SQLite: each column's bytes in <see cref="Bytes"/>, its length -1 for NULL.</summary>
+        private sealed class Batch
         {
-            list.Add(new CredentialVersion(
-                r[0]!,
-                int.Parse(r[1]!, NumberStyles.None, CultureInfo.InvariantCulture),
-                r[2]!,
-                ParseState(r[3]!),
-                StoreTime.Parse(r[4]!),
-                r[5] is null ? null : StoreTime.Parse(r[5]!),
-                r[8]!,
-                r[6]!,
-                ParseMetadata(r[7]!)));
+            public byte[] Bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
+            public int Used;
+            public readonly int[] Starts = System.Buffers.ArrayPool<int>.Shared.Rent(BatchRows * Columns);
+            public readonly int[] Lengths = System.Buffers.ArrayPool<int>.Shared.Rent(BatchRows * Columns);
+            public int Rows;
+
+            public void Return()
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(Bytes);
+                System.Buffers.ArrayPool<int>.Shared.Return(Starts);
+                System.Buffers.ArrayPool<int>.Shared.Return(Lengths);
+            }
         }
-        return list;
+
+        /// <summary>One copied row: the columns of <see cref="StateSeal.SqliteVersionRows"/>.</summary>
+        private readonly ref struct Row(Batch batch, int row)
+        {
+            public bool IsNull(int column) => batch.Lengths[row * Columns + column] < 0;
+
+            public ReadOnlySpan<byte> Text(int column) => batch.Bytes.AsSpan(batch.Starts[row * Columns + column], batch.Lengths[row * Columns + column]);
+        }
+
+        /// <summary>Copies one row as the seal read it (on the sealing thread).</summary>
+        public void Add(RawRow row)
+        {
+            var batch = _current ??= new Batch();
+            var at = batch.Rows * Columns;
+            for (var c = 0; c < Columns; c++)
+            {
+                if (row.IsNull(c))
+                {
+                    batch.Starts[at + c] = 0;
+                    batch.Lengths[at + c] = -1;
+                    continue;
+                }
+                var text = row.Text(c);
+                if (batch.Used + text.Length > batch.Bytes.Length)
+                {
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(batch.Bytes.Length * 2, batch.Used + text.Length));
+                    batch.Bytes.AsSpan(0, batch.Used).CopyTo(bigger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(batch.Bytes);
+                    batch.Bytes = bigger;
+                }
+                text.CopyTo(batch.Bytes.AsSpan(batch.Used));
+                batch.Starts[at + c] = batch.Used;
+                batch.Lengths[at + c] = text.Length;
+                batch.Used += text.Length;
+            }
+            if (++batch.Rows == BatchRows) Dispatch();
+        }
+
+        /// <summary>After the last row: parses what is left. Then <see cref="Parsed"/> completes when every row is.</summary>
+        public void Finish()
+        {
+            if (_current is { Rows: > 0 }) Dispatch();
+        }
+
+        public Task Parsed => _parsed;
+
+        private void Dispatch()
+        {
+            var batch = _current!;
+            _current = null;
+            _parsed = _parsed.ContinueWith(_ => Parse(batch), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+
+        private void Parse(Batch batch)
+        {
+            try
+            {
+                for (var r = 0; r < batch.Rows && _error is null; r++)
+                {
+                    var row = new Row(batch, r);
+                    try
+                    {
+                        _versions.Add(new CredentialVersion(
+                            Text(row, 0),
+                            ParseVersion(Required(row, 1)),
+                            Word(Required(row, 2)),
+                            ParseState(Required(row, 3)),
+                            StoreTime.Parse(Required(row, 4)),
+                            row.IsNull(5) ? null : StoreTime.Parse(row.Text(5)),
+                            Text(row, 8),
+                            Word(Required(row, 6)),
+                            ParseMetadata(Required(row, 7))));
+                    }
+                    catch (Exception e)
+                    {
+                        _error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                    }
+                }
+            }
+            finally
+            {
+                batch.Return();
+            }
+        }
+
+        /// <summary>The parsed versions, or what the first row that did not parse threw, as parsing it here used to.</summary>
+        public IReadOnlyList<CredentialVersion> Take()
+        {
+            Finish();
+            _parsed.GetAwaiter().GetResult();
+            _error?.Throw();
+            return _versions;
+        }
+
+        // The sealed columns are NOT NULL in the schema; a null there was written outside Keyward (and breaks the seal).
+        private static ReadOnlySpan<byte> Required(Row row, int column) =>
+            row.IsNull(column) ? throw new FormatException("a required column of a version row is null") : row.Text(column);
+
+        private static string Text(Row row, int column) => Encoding.UTF8.GetString(Required(row, column));
+
+        private string Word(ReadOnlySpan<byte> utf8)
+        {
+            foreach (var (bytes, text) in _words)
+                if (utf8.SequenceEqual(bytes)) return text;
+            var word = Encoding.UTF8.GetString(utf8);
+            if (_words.Count < 32) _words.Add((utf8.ToArray(), word));
+            return word;
+        }
+
+        private static int ParseVersion(ReadOnlySpan<byte> utf8) =>
+            int.TryParse(utf8, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
+                ? v
+                : int.Parse(Encoding.UTF8.GetString(utf8), NumberStyles.None, CultureInfo.InvariantCulture);
+
+        private static VersionState ParseState(ReadOnlySpan<byte> utf8) =>
+            utf8.SequenceEqual("active"u8) ? VersionState.Active
+            : utf8.SequenceEqual("previous"u8) ? VersionState.Previous
+            : utf8.SequenceEqual("retired"u8) ? VersionState.Retired
+            : utf8.SequenceEqual("staged"u8) ? VersionState.Staged
+            : SqliteCredentialStore.ParseState(Encoding.UTF8.GetString(utf8));
+
+        // Invalid UTF-8 goes through the string, as it did: its replacement characters are what the parser saw.
+        private IReadOnlyDictionary<string, string> ParseMetadata(ReadOnlySpan<byte> utf8) =>
+            System.Text.Unicode.Utf8.IsValid(utf8) ? StoredMetadata.Parse(utf8, _values) : StoredMetadata.Parse(Encoding.UTF8.GetString(utf8));
+
+        private readonly StoredMetadata.Interner _values = new();
     }
 
     public Task<IReadOnlyList<CredentialVersion>> GetVersionsAsync(string name, CancellationToken cancellationToken) =>
@@ -330,7 +482,9 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
 
     public Task<IReadOnlyDictionary<string, Secret>> RevealActiveAsync(IEnumerable<string> names, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.Serialize(names.Distinct(StringComparer.Ordinal).ToArray(), StoreJsonContext.Default.StringArray);
+        var wanted = new HashSet<string>(names, StringComparer.Ordinal);
+        if (wanted.Count > ScanActiveAbove) return ReadAsync<IReadOnlyDictionary<string, Secret>>(() => RevealActiveScan(wanted), cancellationToken);
+        var json = JsonSerializer.Serialize(wanted.ToArray(), StoreJsonContext.Default.StringArray);
         return ReadAsync<IReadOnlyDictionary<string, Secret>>(() =>
         {
             var result = new Dictionary<string, Secret>(StringComparer.Ordinal);
@@ -346,7 +500,63 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
         }, cancellationToken);
     }
 
-    private Secret Decrypt(string name, int version, byte[] nonce, byte[] ciphertext) =>
+    /// <summary>Above this many names every active row is read and the wanted ones picked out (a no-op apply wants all
+    /// 10,000): no JSON list of names to write and parse, no string per skipped name, no copy of each nonce and ciphertext.</summary>
+    private const int ScanActiveAbove = 64;
+
+    private Dictionary<string, Secret> RevealActiveScan(HashSet<string> wanted)
+    {
+        var result = new Dictionary<string, Secret>(wanted.Count, StringComparer.Ordinal);
+        var lookup = wanted.GetAlternateLookup<ReadOnlySpan<char>>();
+        var db = _connection.Handle!;
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(db, "SELECT name, version, nonce, ciphertext FROM versions WHERE state = 'active';", out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        using (statement)
+        {
+            Span<char> buffer = stackalloc char[256];
+            try
+            {
+                while ((rc = SQLitePCL.raw.sqlite3_step(statement)) == SQLitePCL.raw.SQLITE_ROW)
+                {
+                    // The checks of GetString, GetInt32 and a cast of GetValue to byte[], as the query above reads the row.
+                    var nameColumn = ReadColumn(statement, 0);
+                    if (nameColumn.IsNull) throw new InvalidOperationException("a version row has no name");
+                    var utf8 = nameColumn.Text;
+                    string? name;
+                    if (utf8.Length <= buffer.Length && Encoding.UTF8.GetMaxCharCount(utf8.Length) <= buffer.Length)
+                    {
+                        var chars = buffer[..Encoding.UTF8.GetChars(utf8, buffer)];
+                        if (!lookup.TryGetValue(chars, out name)) continue;
+                    }
+                    else
+                    {
+                        name = Encoding.UTF8.GetString(utf8);
+                        if (!wanted.TryGetValue(name, out name)) continue;
+                    }
+                    if (SQLitePCL.raw.sqlite3_column_type(statement, 1) == SQLitePCL.raw.SQLITE_NULL)
+                        throw new InvalidOperationException("a version row has no version number");
+                    var version = checked((int)SQLitePCL.raw.sqlite3_column_int64(statement, 1));
+                    result[name] = Decrypt(name, version, Blob(statement, 2), Blob(statement, 3));
+                }
+                if (rc != SQLitePCL.raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+            }
+            catch
+            {
+                foreach (var value in result.Values) value.Dispose();
+                throw;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A BLOB column's bytes; any other storage class is a value of the wrong type (a ciphertext stored as TEXT),
+    /// the InvalidCastException the cast of <see cref="SqliteDataReader.GetValue"/> gave.</summary>
+    private static ReadOnlySpan<byte> Blob(SQLitePCL.sqlite3_stmt statement, int column) =>
+        SQLitePCL.raw.sqlite3_column_type(statement, column) == SQLitePCL.raw.SQLITE_BLOB
+            ? SQLitePCL.raw.sqlite3_column_blob(statement, column)
+            : throw new InvalidCastException("a version's nonce or ciphertext is not a BLOB");
+
+    private Secret Decrypt(string name, int version, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext) =>
         _keys.Decrypt(name, version, nonce, ciphertext)
         ?? throw ErrorCodes.StoreTampered.Exception($"version {version} of '{name}' does not authenticate under this store's key (altered, or copied from another row or store)");
 
@@ -665,19 +875,81 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
     private string? ReadMetaText(string key) => Command("SELECT value FROM meta WHERE key = $k;", ("$k", key)).ExecuteScalar() as string;
 
     /// <summary>The seal of the rows as this transaction sees them; the version rows go to <paramref name="versionRows"/> too when given.</summary>
-    private StateSeal ComputeSeal(List<string?[]>? versionRows = null)
+    private StateSeal ComputeSeal(SealedVersions? versionRows = null)
     {
         var seal = new StateSeal(_keys.AuditKey, ReadMetaText(StoreMetaKeys.AuditHead));
         try
         {
-            using (var reader = Command(StateSeal.SqliteVersionRows).ExecuteReader()) seal.AddRows(reader, versionRows);
-            using (var reader = Command(StateSeal.SqliteLedgerRows).ExecuteReader()) seal.AddRows(reader);
+            SealRows(seal, StateSeal.SqliteVersionRows, versionRows is null ? null : versionRows.Add);
+            SealRows(seal, StateSeal.SqliteLedgerRows, null);
             return seal;
         }
         catch
         {
             seal.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>One column's text as SQLite holds it; a null pointer for NULL.</summary>
+    private readonly unsafe struct RawColumn(byte* text, int length)
+    {
+        public bool IsNull => text == null;
+
+        public ReadOnlySpan<byte> Text => new(text, length);
+    }
+
+    /// <summary>One row of a raw statement: each column's UTF-8 text as SQLite gives it (sqlite3_column_text, what
+    /// <see cref="SqliteDataReader.GetString"/> decodes), read once per column and valid until the next step.</summary>
+    private readonly ref struct RawRow(ReadOnlySpan<RawColumn> columns)
+    {
+        private readonly ReadOnlySpan<RawColumn> _columns = columns;
+
+        public bool IsNull(int column) => _columns[column].IsNull;
+
+        public ReadOnlySpan<byte> Text(int column) => _columns[column].Text;
+    }
+
+    private delegate void RawRowHandler(RawRow row);
+
+    /// <summary>sqlite3_column_text without its terminator, then sqlite3_column_bytes, as SQLite's documentation orders
+    /// them; the null pointer for NULL (and for out of memory, which <c>utf8_to_string</c> also read as null).</summary>
+    private static unsafe RawColumn ReadColumn(SQLitePCL.sqlite3_stmt statement, int column)
+    {
+        var z = SQLitePCL.raw.sqlite3_column_text(statement, column);
+        fixed (byte* text = z)
+        {
+            // The pointer is SQLite's own (the span wraps it), valid until the next step: fixed pins nothing here.
+            return text == null ? default : new RawColumn(text, SQLitePCL.raw.sqlite3_column_bytes(statement, column));
+        }
+    }
+
+    /// <summary>Seals every row of <paramref name="sql"/> (one of <see cref="StateSeal"/>'s queries) straight from SQLite's
+    /// text, on this connection and so inside its open transaction, and hands each row to <paramref name="onRow"/>.
+    /// Each column is one sqlite3_column_text and one sqlite3_column_bytes: a NULL gives the null pointer, exactly the
+    /// null that IsDBNull (or a text that came back null) made the seal write before.</summary>
+    private void SealRows(StateSeal seal, string sql, RawRowHandler? onRow)
+    {
+        var db = _connection.Handle!;
+        var rc = SQLitePCL.raw.sqlite3_prepare_v2(db, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        using (statement)
+        {
+            var count = SQLitePCL.raw.sqlite3_column_count(statement);
+            Span<RawColumn> columns = count <= 16 ? stackalloc RawColumn[count] : new RawColumn[count];
+            while ((rc = SQLitePCL.raw.sqlite3_step(statement)) == SQLitePCL.raw.SQLITE_ROW)
+            {
+                seal.BeginRow();
+                for (var i = 0; i < count; i++)
+                {
+                    var column = columns[i] = ReadColumn(statement, i);
+                    if (column.IsNull) seal.NullField();
+                    else seal.Field(column.Text);
+                }
+                onRow?.Invoke(new RawRow(columns));
+            }
+            if (rc != SQLitePCL.raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, db);
+            seal.EndRows();
         }
     }
 
@@ -702,8 +974,9 @@ internal sealed class SqliteCredentialStore : IKeyedStore, Copy.IJournalHistory
                 var stored = ReadMetaText(StoreMetaKeys.StateSeal);
                 var head = ReadMetaText(StoreMetaKeys.AuditHead);
                 StateAnchor.Check(Path.GetDirectoryName(Path.GetFullPath(_path))!, head, _path);
-                var rows = new List<string?[]>();
+                var rows = new SealedVersions();
                 using var seal = ComputeSeal(rows);
+                rows.Finish();
                 var result = StateSeal.Check(_keys.AuditKey, stored, seal, head, _path);
                 // Only rows the seal vouched for are kept (an unsealed legacy store is sealed next, by a write).
                 if (result == SealCheck.Intact) (_sealedVersionRows, _sealedRowsSeal) = (rows, stored);

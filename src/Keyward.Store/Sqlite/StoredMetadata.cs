@@ -21,34 +21,101 @@ internal sealed class StoredMetadata : IReadOnlyDictionary<string, string>
         _values = values;
     }
 
-    public static StoredMetadata Parse(string json)
+    public static StoredMetadata Parse(string json) => Parse(Encoding.UTF8.GetBytes(json));
+
+    // The keys Keyward writes, each kept as one string: a store of 10,000 versions repeats a handful of keys ~50,000 times.
+    private static readonly string[] KnownKeys =
+        ["algorithm", "detected", "host", "keyName", "permissions", "provider", "publicKey", "signedBy", "signedByVersion", "spec", "subject", "tokenId"];
+
+    private static readonly byte[][] KnownKeysUtf8 = [.. KnownKeys.Select(Encoding.UTF8.GetBytes)];
+
+    [ThreadStatic]
+    private static string[]? t_keys;
+
+    [ThreadStatic]
+    private static string[]? t_values;
+
+    // Keys whose values repeat across versions (a signer's name, a token's permissions, a provider): with an interner their
+    // values are kept as one string each, not one per version.
+    private static readonly HashSet<string> RepeatingValues = new(["algorithm", "detected", "host", "permissions", "provider", "signedBy", "signedByVersion"], StringComparer.Ordinal);
+
+    /// <summary>The metadata in the column's UTF-8 text (what <see cref="Parse(string)"/> reads after encoding the string).</summary>
+    /// <param name="interner">Shares the values of keys that repeat across the versions parsed with it.</param>
+    public static StoredMetadata Parse(ReadOnlySpan<byte> utf8, Interner? interner = null)
     {
-        var keys = new List<string>(8);
-        var values = new List<string>(8);
+        var keys = t_keys ??= new string[16];
+        var values = t_values ??= new string[16];
+        var count = 0;
         try
         {
-            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+            var reader = new Utf8JsonReader(utf8);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw NotAnObject();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var key = reader.GetString()!;
+                var key = Key(ref reader);
                 if (!reader.Read() || reader.TokenType != JsonTokenType.String) throw NotAnObject();
-                var value = reader.GetString()!;
-                var at = keys.BinarySearch(key, StringComparer.Ordinal);
+                var value = interner is not null && RepeatingValues.Contains(key) ? interner.Get(ref reader) : reader.GetString()!;
+                var at = Array.BinarySearch(keys, 0, count, key, StringComparer.Ordinal);
                 if (at >= 0) values[at] = value; // a repeated key: the last one wins, as the serializer's indexer did
                 else
                 {
-                    keys.Insert(~at, key);
-                    values.Insert(~at, value);
+                    at = ~at;
+                    if (count == keys.Length)
+                    {
+                        Array.Resize(ref keys, count * 2);
+                        Array.Resize(ref values, count * 2);
+                        (t_keys, t_values) = (keys, values);
+                    }
+                    Array.Copy(keys, at, keys, at + 1, count - at);
+                    Array.Copy(values, at, values, at + 1, count - at);
+                    keys[at] = key;
+                    values[at] = value;
+                    count++;
                 }
             }
             if (reader.TokenType != JsonTokenType.EndObject || reader.Read()) throw NotAnObject();
+            return new StoredMetadata(keys.AsSpan(0, count).ToArray(), values.AsSpan(0, count).ToArray());
         }
         catch (JsonException)
         {
             throw NotAnObject();
         }
-        return new StoredMetadata([.. keys], [.. values]);
+        finally
+        {
+            Array.Clear(keys, 0, count);
+            Array.Clear(values, 0, count);
+        }
+    }
+
+    /// <summary>One string per distinct value (up to a few thousand of them), found without making a string.</summary>
+    internal sealed class Interner
+    {
+        private const int MaxValues = 4096;
+        private const int MaxLength = 128;
+        private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+        /// <summary>The reader's string value, as <see cref="Utf8JsonReader.GetString"/> gives it.</summary>
+        public string Get(ref Utf8JsonReader reader)
+        {
+            if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > MaxLength) return reader.GetString()!;
+            Span<char> buffer = stackalloc char[MaxLength];
+            var chars = buffer[..Encoding.UTF8.GetChars(reader.ValueSpan, buffer)];
+            if (_values.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var known)) return known;
+            var value = new string(chars);
+            if (_values.Count < MaxValues) _values.Add(value, value);
+            return value;
+        }
+    }
+
+    private static string Key(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped && !reader.HasValueSequence)
+        {
+            var span = reader.ValueSpan;
+            for (var i = 0; i < KnownKeysUtf8.Length; i++)
+                if (span.SequenceEqual(KnownKeysUtf8[i])) return KnownKeys[i];
+        }
+        return reader.GetString()!;
     }
 
     private static KeywardException NotAnObject() =>

@@ -54,6 +54,28 @@ public sealed class DuePolicyTests
         Assert.Empty(r.ToRotate);
     }
 
+    /// <summary>The reasons are written only for reported items; each kind still says what it said.</summary>
+    [Fact]
+    public void ReportedItems_SayWhyTheyAreDue()
+    {
+        var created = Now.AddDays(-21);
+        var facts = new StoreFacts([
+            Active("ci-push-token", created, created.AddDays(30)),
+            Active("attic-jwt-secret", Now.AddDays(-366)),
+            Active("github-token", Now.AddDays(-80), Now.AddDays(10)),
+        ], []);
+        var r = DuePolicy.Evaluate(HomelabModel.Build(), facts, Now);
+        var reasons = r.Due.ToDictionary(d => d.Credential, d => d.Reason);
+        Assert.Equal("expires 2025-06-10T00:00:00Z (validity 30d, renew 10d before)", reasons["ci-push-token"]);
+        Assert.Equal("version 1 reaches maxAge 365d on 2025-05-31T00:00:00Z", reasons["attic-jwt-secret"]);
+        Assert.Equal("expires 2025-06-11T00:00:00Z; externally minted: create a new one at github and re-import it", reasons["github-token"]);
+
+        var soon = DuePolicy.Evaluate(HomelabModel.Build(), new StoreFacts([Active("ci-push-token", Now.AddDays(-5), Now.AddDays(25))], []), Now);
+        var upcoming = Assert.Single(soon.Upcoming);
+        Assert.Equal(DueStatus.Upcoming, upcoming.Status);
+        Assert.Equal("expires 2025-06-26T00:00:00Z (validity 30d, renew 10d before)", upcoming.Reason);
+    }
+
     [Fact]
     public void NeverMinted_IsNotDue()
     {

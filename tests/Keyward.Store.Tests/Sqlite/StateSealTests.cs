@@ -88,6 +88,120 @@ public sealed class StateSealTests : IDisposable
         await ThrowsKwAsync("KW0310", () => TestStates.OpenAsync(dir, Ct));
     }
 
+    /// <summary>The seal check reads SQLite's UTF-8 text without making strings; its seal must be the seal of the decoded
+    /// strings (what the PostgreSQL store and every older Keyward seal), whatever the database holds: odd storage classes,
+    /// an embedded NUL, bytes that are not UTF-8. The reference is computed here the old way, through
+    /// <see cref="Microsoft.Data.Sqlite.SqliteDataReader.GetString"/>, and stored as the seal: the open only passes if the
+    /// two agree row for row. Then a revocation undone beside them must still fail it.</summary>
+    [Fact]
+    public async Task SealOfTheRawText_EqualsTheSealOfTheDecodedStrings_ForOddAndInvalidText()
+    {
+        var dir = await RotatedStateAsync();
+        byte[] auditKey;
+        await using (var state = await TestStates.OpenAsync(dir, Ct))
+        {
+            auditKey = AuditKey(state);
+        }
+        Raw(dir, """
+            INSERT INTO versions (name, version, kind, state, created, expires, origin, metadata, nonce, ciphertext, fingerprint)
+            VALUES ('a' || char(0) || 'b', 2.5, 'secret', 'retired', '2025-01-01T00:00:00.0000000Z', X'3432', 'generated',
+                    X'7B22C328223A2278FF227D', X'00', X'00', 'kw1:' || char(233) || char(0));
+            INSERT INTO ledger (token_id, credential, version, subject, permissions, issued, expires, fingerprint, signed_by, signed_by_version, revoked)
+            VALUES ('tok-odd', 'push', '7', 'ci', X'80', '2025-03-01', 1.25, 'kw1:x', 'jwt', 3, X'EDA080');
+            """);
+
+        StoreSeal(dir, ReferenceSeal(dir, auditKey));
+        await using (var state = await TestStates.OpenAsync(dir, Ct))
+        {
+            // The odd rows were sealed as they are; they still fail to parse where the versions are listed.
+            await Assert.ThrowsAsync<KeywardException>(() => state.Store.ListVersionsAsync(Ct));
+        }
+
+        Raw(dir, "UPDATE ledger SET revoked = NULL WHERE token_id = 'tok-odd';");
+        await ThrowsKwAsync("KW0310", () => TestStates.OpenAsync(dir, Ct));
+        StoreSeal(dir, ReferenceSeal(dir, auditKey));
+        await using (await TestStates.OpenAsync(dir, Ct))
+        {
+        }
+    }
+
+    private static byte[] AuditKey(OpenedState state) => (byte[])((Keyward.Store.Sqlite.SqliteCredentialStore)state.Store).Keys.AuditKey.Clone();
+
+    /// <summary>The seal of the rows as they are, computed the old way: every column through
+    /// <see cref="Microsoft.Data.Sqlite.SqliteDataReader.GetString"/>.</summary>
+    private static string ReferenceSeal(string dir, byte[] auditKey)
+    {
+        using var raw = TestStates.Raw(dir);
+        var head = TestStates.Scalar(raw, "SELECT value FROM meta WHERE key = 'audit_head';") as string;
+        using var seal = new StateSeal(auditKey, head);
+        foreach (var sql in new[] { StateSeal.SqliteVersionRows, StateSeal.SqliteLedgerRows })
+        {
+            using var command = raw.CreateCommand();
+            command.CommandText = sql;
+            using var reader = command.ExecuteReader();
+            seal.AddRows(reader);
+        }
+        return seal.Finish();
+    }
+
+    private static void StoreSeal(string dir, string seal)
+    {
+        using var raw = TestStates.Raw(dir);
+        TestStates.Exec(raw, "UPDATE meta SET value = $v WHERE key = 'state_seal';", ("$v", seal));
+    }
+
+    /// <summary>The seal check parses the version rows it reads in batches on another thread: every row comes back, in
+    /// order, with its metadata; a row that does not parse in a later batch still fails the list (KW0310) after the seal
+    /// passed, as it did when the rows were parsed where they are listed.</summary>
+    [Fact]
+    public async Task ManyVersions_ParsedWhileSealed_ComeBackInOrder_AndABadRowInALaterBatchFailsTheList()
+    {
+        const int Count = 1300;
+        var dir = _temp.Combine("many");
+        await using (var state = await TestStates.InitAsync(dir, Ct))
+        {
+            await using var tx = await state.Store.BeginAsync(Ct);
+            for (var i = 0; i < Count; i++)
+            {
+                using var value = Secret.FromUtf8($"value-{i}");
+                var metadata = new Dictionary<string, string> { ["spec"] = $"{i:x16}", ["signedBy"] = $"jwt-{i % 7}", ["permissions"] = "main:pull" };
+                await state.Store.PutAsync(new NewVersion($"c{i:D4}", i % 2 == 0 ? "secret" : "attic-token", value, VersionState.Active, T0.AddSeconds(i),
+                    i % 2 == 0 ? null : T0.AddDays(30), i % 2 == 0 ? "generated" : "minted", metadata), Ct);
+            }
+            await tx.CommitAsync(Ct);
+        }
+        byte[] auditKey;
+        await using (var state = await TestStates.OpenAsync(dir, Ct))
+        {
+            auditKey = AuditKey(state);
+            var versions = await state.Store.ListVersionsAsync(Ct);
+            Assert.Equal(Count, versions.Count);
+            for (var i = 0; i < Count; i++)
+            {
+                var v = versions[i];
+                Assert.Equal($"c{i:D4}", v.Name);
+                Assert.Equal(1, v.Version);
+                Assert.Equal(i % 2 == 0 ? "secret" : "attic-token", v.Kind);
+                Assert.Equal(i % 2 == 0 ? "generated" : "minted", v.Origin);
+                Assert.Equal(T0.AddSeconds(i), v.CreatedAt);
+                Assert.Equal(i % 2 == 0 ? null : T0.AddDays(30), v.ExpiresAt);
+                Assert.Equal(VersionState.Active, v.State);
+                Assert.Equal(["permissions", "signedBy", "spec"], v.Metadata.Keys);
+                Assert.Equal($"{i:x16}", v.Metadata["spec"]);
+                Assert.Equal($"jwt-{i % 7}", v.Metadata["signedBy"]);
+                using var revealed = await state.Store.RevealAsync(v.Name, 1, Ct);
+                Assert.Equal(v.Fingerprint, state.Store.Fingerprint(revealed.Reveal()));
+            }
+        }
+        Raw(dir, "UPDATE versions SET created = 'not a time' WHERE name = 'c1200';");
+        StoreSeal(dir, ReferenceSeal(dir, auditKey));
+        await using (var state = await TestStates.OpenAsync(dir, Ct))
+        {
+            var e = await ThrowsKwAsync("KW0310", () => state.Store.ListVersionsAsync(Ct));
+            Assert.Contains("wrong type or format", e.First.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task DeletedSeal_IsKW0310_NotAStoreMadeBeforeTheSeal()
     {
