@@ -129,21 +129,14 @@ public static class ApplyPlanner
         ArgumentNullException.ThrowIfNull(credentials);
         ArgumentNullException.ThrowIfNull(fileExists);
         // The sink's credentials in order, each once (the first pending one decides; else those that move, in order).
-        // Loops rather than a query: a no-op plan asks this of every sink and none of them is pending or moving.
+        // A loop rather than a query: a no-op plan asks this of every sink and none of them is pending or moving.
         CredentialChange? pending = null;
         List<string>? moving = null;
-        foreach (var name in new SinkCredentialNames(sink))
+        foreach (var name in sink.CredentialNames)
         {
             if (!credentials.TryGetValue(name, out var change) || change is null) continue;
-            if (change.Action == ChangeAction.Pending)
-            {
-                pending ??= change;
-            }
-            else if (change.Action is ChangeAction.Create or ChangeAction.Update)
-            {
-                moving ??= [];
-                if (!moving.Contains(change.Credential.Name, StringComparer.Ordinal)) moving.Add(change.Credential.Name);
-            }
+            if (change.Action == ChangeAction.Pending) pending ??= change;
+            else if (change.Action is ChangeAction.Create or ChangeAction.Update) (moving ??= []).Add(change.Credential.Name);
         }
         if (pending is not null)
             return new SinkChange(sink, ChangeAction.Pending, $"waiting for {pending.Credential.Name}", targetPathOf(sink));
